@@ -1,0 +1,38 @@
+# Two entry points: `make demo` (phantom study end to end) and `make test`.
+# Both create .venv on first use. Python 3.11 is required (Debian 12: python3).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CORES  ?= all
+CONFIG ?= config/demo.yaml
+
+.PHONY: demo test install lint study clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned: 2.13.0 is the CPU build (an unpinned torch pulls a multi-GB CUDA build)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test,slurm]'
+	touch $(STAMP)
+
+# Runs the whole study on CONFIG, then builds the Snakemake HTML report.
+study: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report $$($(BIN)/python -m dlscore.config report-path $(CONFIG))
+	@echo "Report: $$($(BIN)/python -m dlscore.config report-path $(CONFIG))"
+
+demo:
+	$(MAKE) study CONFIG=config/demo.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint --configfile config/demo.yaml
+
+clean:
+	rm -rf results .snakemake

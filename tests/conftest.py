@@ -1,0 +1,52 @@
+"""Shared fixtures: R reference runner, paths of the shared real data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+
+
+def _r_has(package: str) -> bool:
+    if shutil.which("Rscript") is None:
+        return False
+    res = subprocess.run(["Rscript", "-e", f"quit(status = !requireNamespace('{package}', quietly = TRUE))"],
+                         capture_output=True)
+    return res.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def run_r():
+    """Run an R snippet that prints JSON on its last line; skip if R or a package is absent.
+
+    Usage: run_r(code, packages=("pROC",), data={"y": [...]}) -> parsed JSON. ``data`` is
+    available in R as the list ``d`` (read with jsonlite-free ``dget``-style parsing).
+    """
+
+    def _run(code: str, packages=(), data: dict | None = None):
+        for pkg in packages:
+            if not _r_has(pkg):
+                pytest.skip(f"R package {pkg} not installed (apt-get install r-cran-{pkg.lower()})")
+        if shutil.which("Rscript") is None:
+            pytest.skip("Rscript not installed (apt-get install r-base-core)")
+        pre = ""
+        for key, values in (data or {}).items():
+            pre += f"{key} <- c({','.join(repr(float(v)) for v in values)})\n"
+        script = pre + "\n".join(f"suppressMessages(library({p}))" for p in packages) + "\n" + code
+        res = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError(f"R failed:\n{res.stderr}")
+        return json.loads(res.stdout.strip().splitlines()[-1])
+
+    return _run
+
+
+def r_json(*exprs: str) -> str:
+    """R code printing a flat JSON array of numbers (17 significant digits)."""
+    return "cat('[', paste(sprintf('%.17g', c(" + ",".join(exprs) + ")), collapse=','), ']\\n')"

@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlscore.stats import (auc_delong, bootstrap_metrics, delong_test, delong_test_unpaired,
+                           metrics_at_cutoff, roc_curve_points, wilson_ci, youden_cutoff)
+from tests.conftest import r_json
+
+
+def _naive_auc(y, s):
+    pos, neg = s[y == 1], s[y == 0]
+    diff = pos[:, None] - neg[None, :]
+    return ((diff > 0) + 0.5 * (diff == 0)).mean()
+
+
+def _naive_delong_var(y, s):
+    """O(n^2) DeLong (1988) placements, the textbook definition."""
+    pos, neg = s[y == 1], s[y == 0]
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+    return v10.var(ddof=1) / pos.size + v01.var(ddof=1) / neg.size
+
+
+def _data(seed=1, n=120, ties=False):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.4).astype(int)
+    s = rng.normal(size=n) + 1.0 * y
+    if ties:
+        s = np.round(s, 0)
+    return y, s
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_fast_delong_matches_naive(ties):
+    y, s = _data(ties=ties)
+    r = auc_delong(y, s)
+    assert r.auc == pytest.approx(_naive_auc(y, s), abs=1e-12)
+    assert r.se**2 == pytest.approx(_naive_delong_var(y, s), rel=1e-10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(-3, 3)), min_size=4, max_size=40))
+def test_delong_property_ties(pairs):
+    y = np.array([p[0] for p in pairs])
+    s = np.array([p[1] for p in pairs], dtype=float)
+    if y.min() == y.max():
+        return
+    r = auc_delong(y, s)
+    assert r.auc == pytest.approx(_naive_auc(y, s), abs=1e-12)
+    if y.sum() > 1 and (1 - y).sum() > 1:
+        assert r.se**2 == pytest.approx(_naive_delong_var(y, s), rel=1e-9, abs=1e-15)
+    assert 0 <= r.ci_low <= r.auc <= r.ci_high <= 1
+
+
+def test_no_silent_flip():
+    y, s = _data()
+    assert auc_delong(y, -s).auc == pytest.approx(1 - auc_delong(y, s).auc)
+
+
+def test_rejects_bad_labels():
+    with pytest.raises(ValueError, match="0/1"):
+        auc_delong([0, 1, 2], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="both classes"):
+        auc_delong([1, 1, 1], [0.1, 0.2, 0.3])
+
+
+@pytest.mark.needs_r
+@pytest.mark.parametrize("ties", [False, True])
+def test_auc_ci_matches_pROC(run_r, ties):
+    y, s = _data(ties=ties)
+    out = run_r("r <- roc(y, s, direction='<', levels=c(0,1), quiet=TRUE); ci <- ci.auc(r, method='delong');"
+                + r_json("ci[1]", "ci[2]", "ci[3]", "sqrt(var(r, method='delong'))"),
+                packages=("pROC",), data={"y": y, "s": s})
+    r = auc_delong(y, s)
+    assert [r.ci_low, r.auc, r.ci_high, r.se] == pytest.approx(out, abs=1e-10)
+
+
+@pytest.mark.needs_r
+def test_paired_and_unpaired_delong_match_pROC(run_r):
+    y, s = _data(seed=3)
+    rng = np.random.default_rng(9)
+    s2 = s + rng.normal(scale=1.5, size=s.size)
+    y2, s3 = _data(seed=4, n=90)
+    out = run_r(
+        "r1 <- roc(y, s, direction='<', levels=c(0,1), quiet=TRUE);"
+        "r2 <- roc(y, s2, direction='<', levels=c(0,1), quiet=TRUE);"
+        "r3 <- roc(y2, s3, direction='<', levels=c(0,1), quiet=TRUE);"
+        "t <- roc.test(r1, r2, method='delong', paired=TRUE);"
+        "u <- roc.test(r1, r3, method='delong', paired=FALSE);"
+        + r_json("t$statistic", "t$p.value", "u$statistic", "u$p.value"),
+        packages=("pROC",), data={"y": y, "s": s, "s2": s2, "y2": y2, "s3": s3})
+    t = delong_test(y, s, s2)
+    u = delong_test_unpaired(y, s, y2, s3)
+    assert [t.z, t.p, u.z, u.p] == pytest.approx(out, rel=1e-8, abs=1e-12)
+
+
+@pytest.mark.needs_r
+def test_youden_and_metrics_match_pROC(run_r):
+    y, s = _data(seed=5)
+    out = run_r("r <- roc(y, s, direction='<', levels=c(0,1), quiet=TRUE);"
+                "b <- coords(r, 'best', best.method='youden', ret=c('threshold','sensitivity','specificity'), transpose=FALSE);"
+                + r_json("b$threshold[1]", "b$sensitivity[1]", "b$specificity[1]"),
+                packages=("pROC",), data={"y": y, "s": s})
+    cut = youden_cutoff(y, s)
+    m = metrics_at_cutoff(y, s, cut)
+    assert [cut, m["sen"], m["spec"]] == pytest.approx(out, abs=1e-12)
+
+
+def test_roc_points_monotone():
+    y, s = _data()
+    thr, sens, spec = roc_curve_points(y, s)
+    assert sens[0] == 1 and spec[0] == 0 and sens[-1] == 0 and spec[-1] == 1
+    assert np.all(np.diff(sens) <= 0) and np.all(np.diff(spec) >= 0)
+
+
+def test_bootstrap_is_seeded_stratified_and_covers():
+    y, s = _data(n=200)
+    cut = youden_cutoff(y, s)
+    a = bootstrap_metrics(y, s, cut, n_boot=2000, seed=7)
+    b = bootstrap_metrics(y, s, cut, n_boot=2000, seed=7)
+    assert a == b
+    m = metrics_at_cutoff(y, s, cut)
+    for k in ("acc", "sen", "spec", "ppv", "npv"):
+        assert a[k][0] <= m[k] <= a[k][1]
+        lo, hi = wilson_ci(int(round(m[k] * 100)), 100)
+        assert lo < hi
+    assert bootstrap_metrics(y, s, cut, n_boot=2000, seed=8) != a
+
+
+def test_wilson_reference_value():
+    # Agresti & Coull (1998) style worked value: 8/10 -> (0.4902, 0.9433)
+    lo, hi = wilson_ci(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
