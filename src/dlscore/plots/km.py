@@ -1,0 +1,65 @@
+"""Kaplan-Meier curves of two groups with CI bands, censor ticks, and a number-at-risk
+table under the x axis whose columns sit exactly on the x ticks."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+from lifelines import KaplanMeierFitter
+
+from dlscore.plots import PALETTE, new_figure, save
+
+
+def at_risk_table(time, groups: Mapping[str, np.ndarray], ticks: np.ndarray) -> dict[str, list[int]]:
+    """Number at risk (time >= tick) per group at each tick."""
+    t = np.asarray(time, float)
+    return {name: [int((t[sel] >= x).sum()) for x in ticks] for name, sel in groups.items()}
+
+
+def _fmt_median(m, lo, hi) -> str:
+    f = lambda v: "NR" if not np.isfinite(v) else f"{v:.1f}"  # noqa: E731
+    return f"{f(m)} ({f(lo)}–{f(hi)})"
+
+
+def plot_km(time, event, high, path, endpoint: str, unit: str, stats: Mapping, step: float = 6.0,
+            labels: tuple[str, str] = ("High DLS", "Low DLS"), title: str = "") -> dict[str, list[int]]:
+    """Plot KM of ``high`` vs not; return the at-risk table that was printed."""
+    t = np.asarray(time, float)
+    e = np.asarray(event, int)
+    h = np.asarray(high, bool)
+    fig, ax = new_figure(5.0, 4.4)
+    groups = {labels[0]: h, labels[1]: ~h}
+    xmax = float(np.ceil(t.max() / step) * step)
+    ticks = np.arange(0, xmax + 1e-9, step)
+    for i, (name, sel) in enumerate(groups.items()):
+        if not sel.any():
+            continue
+        km = KaplanMeierFitter().fit(t[sel], e[sel], label=name)
+        km.plot_survival_function(ax=ax, ci_show=True, show_censors=True, color=PALETTE[i],
+                                  censor_styles={"ms": 5, "marker": "|"}, ci_alpha=0.12, lw=1.6)
+    ax.set_xlim(0, xmax)
+    ax.set_ylim(0, 1.02)
+    ax.set_xticks(ticks)
+    ax.set_xlabel(f"Time since start of immunotherapy ({unit})")
+    ax.set_ylabel(f"{endpoint} probability")
+    ax.set_title(title)
+    txt = (f"Log-rank p = {stats['logrank_p']:.3g}\n"
+           f"HR (high vs low) {stats['hr']:.2f} ({stats['hr_ci_low']:.2f}–{stats['hr_ci_high']:.2f})\n"
+           f"Median, {labels[0].lower()}: {_fmt_median(stats['median_high'], stats['median_high_ci_low'], stats['median_high_ci_high'])} {unit}\n"
+           f"Median, {labels[1].lower()}: {_fmt_median(stats['median_low'], stats['median_low_ci_low'], stats['median_low_ci_high'])} {unit}")
+    ax.text(0.98, 0.98, txt, transform=ax.transAxes, ha="right", va="top", fontsize=7)
+    ax.legend(loc="lower left", frameon=False)
+    table = at_risk_table(t, groups, ticks)
+    # number-at-risk rows: text placed at the tick x positions (data coords) below the axis
+    ax.text(0, -0.2, "No. at risk", transform=ax.get_xaxis_transform(), fontsize=7.5, fontweight="bold",
+            ha="left")
+    for r, (name, counts) in enumerate(table.items()):
+        y = -0.28 - 0.08 * r
+        ax.text(-0.02 * xmax, y, name, transform=ax.get_xaxis_transform(), ha="right", va="center",
+                fontsize=7.5, color=PALETTE[r])
+        for x, c in zip(ticks, counts):
+            ax.text(x, y, str(c), transform=ax.get_xaxis_transform(), ha="center", va="center", fontsize=7.5)
+    fig.subplots_adjust(bottom=0.3)
+    save(fig, path)
+    return table

@@ -1,0 +1,91 @@
+"""Per-patient preprocessing: geometry checks, co-gridding onto the reference modality,
+and the normalisations used by the network.
+
+Physical units are kept in the co-gridded volumes (HU for CT, SUV for PET, scanner units
+for MRI); normalisation to [0, 1] happens only when slices are cut (``normalise``).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import SimpleITK as sitk
+
+from dlscore.errors import InputError
+
+
+def geometry_mismatch(a: sitk.Image, b: sitk.Image, tol_mm: float = 0.01) -> str | None:
+    """Human-readable difference between two grids, or None when they agree."""
+    diffs = []
+    if a.GetSize() != b.GetSize():
+        diffs.append(f"size {a.GetSize()} vs {b.GetSize()}")
+    sp = np.abs(np.subtract(a.GetSpacing(), b.GetSpacing())).max()
+    if sp > tol_mm:
+        diffs.append(f"spacing {tuple(round(v, 4) for v in a.GetSpacing())} vs "
+                     f"{tuple(round(v, 4) for v in b.GetSpacing())} mm")
+    org = np.abs(np.subtract(a.GetOrigin(), b.GetOrigin())).max()
+    if org > tol_mm:
+        diffs.append(f"origin differs by {org:.3f} mm")
+    if np.abs(np.subtract(a.GetDirection(), b.GetDirection())).max() > 1e-4:
+        diffs.append("direction cosines differ")
+    return "; ".join(diffs) or None
+
+
+def check_mask(mask: sitk.Image, reference: sitk.Image, patient: str, path: str,
+               tol_mm: float = 0.01) -> np.ndarray:
+    """Validate a tumour mask against the reference grid; return it as a bool (z, y, x) array."""
+    diff = geometry_mismatch(mask, reference, tol_mm)
+    if diff:
+        raise InputError(f"mask geometry does not match the reference image ({diff})",
+                         "export the mask on the grid of the reference image (same size, spacing, origin)",
+                         patient, path)
+    arr = sitk.GetArrayFromImage(mask)
+    values = np.unique(arr)
+    if not np.isin(values, (0, 1)).all():
+        raise InputError(f"mask holds labels {values[:6].tolist()}, expected 0/1",
+                         "keep the tumour label only (1) and set everything else to 0", patient, path)
+    if not arr.any():
+        raise InputError("mask is empty (no tumour voxel)", "check the segmentation", patient, path)
+    return arr.astype(bool)
+
+
+def resample_to(image: sitk.Image, reference: sitk.Image, interpolator: int = sitk.sitkLinear,
+                default: float = 0.0) -> sitk.Image:
+    """Resample ``image`` onto ``reference``'s grid (identity transform, physical space)."""
+    return sitk.Resample(image, reference, sitk.Transform(), interpolator, float(default),
+                         sitk.sitkFloat32)
+
+
+def cogrid(images: Mapping[str, sitk.Image], reference: str) -> dict[str, sitk.Image]:
+    """Every modality on the reference modality's grid (linear), float32.
+
+    Voxels outside a moving image's field of view get that image's minimum value.
+    """
+    ref = images[reference]
+    out = {}
+    for name, img in images.items():
+        if name == reference:
+            out[name] = sitk.Cast(img, sitk.sitkFloat32)
+        else:
+            lo = float(sitk.GetArrayViewFromImage(img).min())
+            out[name] = resample_to(img, ref, sitk.sitkLinear, lo)
+    return out
+
+
+def normalise(arr: np.ndarray, method: str, low: float | None = None, high: float | None = None,
+              mask: np.ndarray | None = None) -> np.ndarray:
+    """Map intensities to [0, 1] (float32).
+
+    * ``window``: clip to [low, high] (HU for CT, SUV for PET) and rescale.
+    * ``zscore``: z-score using voxels inside ``mask`` (e.g. the body/brain), then map
+      [-3, 3] SD to [0, 1].
+    """
+    a = arr.astype(np.float32)
+    if method == "window":
+        return np.clip((a - low) / (high - low), 0.0, 1.0)
+    if method == "zscore":
+        sel = a[mask] if mask is not None and mask.any() else a
+        sd = float(sel.std()) or 1.0
+        return np.clip(((a - float(sel.mean())) / sd + 3.0) / 6.0, 0.0, 1.0)
+    raise ValueError(f"unknown normalisation {method!r} (use window or zscore)")

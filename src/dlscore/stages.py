@@ -1,0 +1,406 @@
+"""One function per workflow step, from input files to output files.
+
+Each Snakemake script calls exactly one of these; they hold no statistics or imaging logic
+of their own, only the reading/writing around the pure functions of the other modules.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from dlscore.config import config_hash, package_versions
+from dlscore.tables import write_table
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def make_phantom(config: Mapping[str, Any], manifest_out: str, workers: int = 1) -> None:
+    from dlscore.phantom import generate_cohort
+    out = Path(manifest_out).parent
+    df = generate_cohort(config["phantom"], int(config["seed"]), out, workers)
+    df.to_csv(manifest_out, index=False, lineterminator="\n")
+
+
+def validate(config: Mapping[str, Any], manifest: str, out_parquet: str) -> None:
+    from dlscore.manifest import assign_splits, read_manifest, validate_manifest
+    df = read_manifest(manifest)
+    df = validate_manifest(df, config["imaging"]["modalities"], config["imaging"]["raters"],
+                           base_dir=Path(manifest).parent)
+    df = assign_splits(df, float(config["split"]["validation_fraction"]), int(config["seed"]))
+    Path(out_parquet).parent.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(out_parquet, index=False)
+    write_table(df.groupby(["cohort", "split"], dropna=False).agg(
+        n=("patient_id", "size"), n_positive=("label", "sum")).reset_index(),
+        Path(out_parquet).with_name("splits.csv"), config)
+
+
+def _row(validated: str, patient: str) -> pd.Series:
+    df = pd.read_parquet(validated)
+    return df.loc[df["patient_id"] == patient].iloc[0]
+
+
+# ----------------------------------------------------------------------------- imaging
+
+
+def imaging(config: Mapping[str, Any], validated: str, patient: str, predir: str, slicedir: str) -> None:
+    """Preprocess one patient, then cut the slices of every rater's mask (one job)."""
+    preprocess(config, validated, patient, predir)
+    for mask in sorted(Path(predir).glob("mask_*.nii.gz")):
+        rater = mask.name[len("mask_"):-len(".nii.gz")]
+        slices(config, predir, rater, str(Path(slicedir) / f"{rater}.npz"))
+
+
+def preprocess(config: Mapping[str, Any], validated: str, patient: str, outdir: str) -> None:
+    """Co-grid one patient's modalities and masks onto the reference grid (physical units)."""
+    import SimpleITK as sitk
+
+    from dlscore.io import read_image, write_image
+    from dlscore.preprocess import check_mask, cogrid
+    img_cfg = config["imaging"]
+    row = _row(validated, patient)
+    images = {m: read_image(row[f"image_{m}"], patient, f"image_{m}") for m in img_cfg["modalities"]}
+    grid = cogrid(images, img_cfg["reference"])
+    ref = grid[img_cfg["reference"]]
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    qc: dict[str, Any] = {"patient_id": patient, "spacing_mm": list(ref.GetSpacing()),
+                          "size": list(ref.GetSize())}
+    for r in img_cfg["raters"]:
+        path = row.get(f"mask_{r}")
+        if not isinstance(path, str) or not path:
+            continue
+        mask = check_mask(read_image(path, patient, f"mask_{r}"), ref, patient, path,
+                          float(img_cfg["geometry_tolerance_mm"]))
+        m_img = sitk.GetImageFromArray(mask.astype(np.uint8))
+        m_img.CopyInformation(ref)
+        write_image(m_img, out / f"mask_{r}.nii.gz")
+        if r == "r1":
+            qc["tumour_volume_ml"] = float(mask.sum() * np.prod(ref.GetSpacing()) / 1000.0)
+            qc["tumour_slices"] = int(mask.any(axis=(1, 2)).sum())
+            suv = img_cfg.get("suv_max_modality")
+            if suv in grid:
+                qc["suv_max"] = float(sitk.GetArrayViewFromImage(grid[suv])[mask].max())
+    for m, img in grid.items():
+        write_image(img, out / f"{m}.nii.gz")
+    (out / "qc.json").write_text(json.dumps(qc, indent=1))
+
+
+def _load_normalised(config: Mapping[str, Any], predir: str, rater: str):
+    import SimpleITK as sitk
+
+    from dlscore.preprocess import normalise
+    img_cfg = config["imaging"]
+    mask_img = sitk.ReadImage(str(Path(predir) / f"mask_{rater}.nii.gz"))
+    mask = sitk.GetArrayFromImage(mask_img).astype(bool)
+    vols = {}
+    for m in img_cfg["modalities"]:
+        arr = sitk.GetArrayFromImage(sitk.ReadImage(str(Path(predir) / f"{m}.nii.gz")))
+        spec = dict(img_cfg["normalise"][m])
+        vols[m] = normalise(arr, spec.pop("method"), mask=arr > arr.min(), **spec)
+    return vols, mask, mask_img.GetSpacing()
+
+
+def slices(config: Mapping[str, Any], predir: str, rater: str, out_npz: str) -> None:
+    from dlscore.slices import extract_slices
+    sc = config["slices"]
+    vols, mask, spacing = _load_normalised(config, predir, rater)
+    ss = extract_slices(vols, mask, spacing, sc["channels"], int(sc["size"]), float(sc["margin_mm"]),
+                        float(sc["min_area_fraction"]), int(sc["interpolation_order"]),
+                        tuple(sc["fusion"]["of"]), float(sc["fusion"]["alpha"]))
+    Path(out_npz).parent.mkdir(parents=True, exist_ok=True)
+    ss.save(out_npz)
+
+
+def radiomics(config: Mapping[str, Any], predir: str, patient: str, raters: Sequence[str], out: str) -> None:
+    import SimpleITK as sitk
+
+    from dlscore.radiomics import extract_features
+    rc = config["radiomics"]
+    images = {m: sitk.ReadImage(str(Path(predir) / f"{m}.nii.gz")) for m in rc["modalities"]}
+    rows = []
+    for r in raters:
+        mask = sitk.ReadImage(str(Path(predir) / f"mask_{r}.nii.gz"))
+        feats = extract_features(images, mask, rc["params"], rc["modalities"], rc.get("bin_width"))
+        rows.append({"patient_id": patient, "rater": r, "computed": "3D, reference grid", **feats})
+    pd.DataFrame(rows).to_parquet(out, index=False)
+
+
+def gather(parts: Sequence[str], out: str) -> None:
+    """Concatenate per-patient parquet tables."""
+    pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True).to_parquet(out, index=False)
+
+
+def qc_table(config: Mapping[str, Any], qc_files: Sequence[str], validated: str, out: str) -> None:
+    qc = pd.DataFrame([json.loads(Path(f).read_text()) for f in qc_files])
+    man = pd.read_parquet(validated)[["patient_id", "cohort", "split"]]
+    qc = man.merge(qc, on="patient_id")
+    qc["spacing_mm"] = qc["spacing_mm"].map(lambda v: "x".join(f"{x:.3g}" for x in v))
+    qc["size"] = qc["size"].map(lambda v: "x".join(str(x) for x in v))
+    write_table(qc, out, config)
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def _slice_data(validated: str, slice_files: Mapping[str, str], split: str):
+    from dlscore.slices import SliceSet
+    from dlscore.train import SliceData
+    man = pd.read_parquet(validated).set_index("patient_id")
+    xs, ys, ps = [], [], []
+    for pid in man.index[man["split"] == split]:
+        ss = SliceSet.load(slice_files[pid])
+        xs.append(ss.images)
+        ys.append(np.full(len(ss.images), int(man.at[pid, "label"])))
+        ps.append(np.full(len(ss.images), pid, dtype=object))
+    return SliceData(np.concatenate(xs), np.concatenate(ys), np.concatenate(ps))
+
+
+def channel_indices(available: Sequence[str], wanted: Sequence[str]) -> list[int]:
+    missing = [c for c in wanted if c not in available]
+    if missing:
+        raise ValueError(f"model channels {missing} are not in the slice images {list(available)}")
+    return [list(available).index(c) for c in wanted]
+
+
+def train(config: Mapping[str, Any], model_name: str, validated: str, slice_files: Mapping[str, str],
+          weights: str, history_csv: str, card: str, threads: int = 1) -> None:
+    import torch
+
+    from dlscore.train import SliceData, pick_device, train_model
+    spec = dict(config["models"][model_name])
+    tr = _slice_data(validated, slice_files, "training")
+    va = _slice_data(validated, slice_files, "validation")
+    idx = channel_indices(config["slices"]["channels"], spec["channels"])
+    tr = SliceData(np.ascontiguousarray(tr.x[:, idx]), tr.y, tr.patient)
+    va = SliceData(np.ascontiguousarray(va.x[:, idx]), va.y, va.patient)
+    ckpt = Path(weights).with_name("checkpoint.pt")
+    state, hist = train_model(tr, va, spec, int(config["seed"]), ckpt, config.get("device", "auto"), threads,
+                              progress=False)
+    torch.save({"state_dict": state, "spec": spec, "channels": spec["channels"],
+                "slice_channels": list(config["slices"]["channels"])}, weights)
+    write_table(hist, history_csv, config)
+    best = hist.loc[hist["val_loss"].idxmin()]
+    model_card = {
+        "model": model_name, "architecture": spec.get("arch", "sres"), "input_channels": spec["channels"],
+        "data": {"training": {"patients": int(len(set(tr.patient))), "slices": int(len(tr.y)),
+                              "positive_slices": int(tr.y.sum())},
+                 "validation": {"patients": int(len(set(va.patient))), "slices": int(len(va.y)),
+                                "positive_slices": int(va.y.sum())}},
+        "hyperparameters": spec, "seed": int(config["seed"]),
+        "selection": "weights of the epoch with the lowest validation loss (early stopping)",
+        "best_epoch": int(best["epoch"]), "best_val_loss": float(best["val_loss"]),
+        "best_val_patient_auc": float(best["val_patient_auc"]),
+        "device": str(pick_device(config.get("device", "auto"))),
+        "config_hash": config_hash(config), "package_versions": package_versions(),
+    }
+    Path(card).write_text(json.dumps(model_card, indent=1))
+
+
+def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[str, str], str],
+          scores_out: str, features_out: str, threads: int = 1) -> None:
+    import torch
+
+    from dlscore.models import build_model
+    from dlscore.score import score_patients
+    from dlscore.slices import SliceSet
+    from dlscore.train import pick_device, set_determinism
+    set_determinism(int(config["seed"]), threads)
+    dev = pick_device(config.get("device", "auto"))
+    ck = torch.load(weights, map_location=dev, weights_only=False)
+    idx = channel_indices(ck["slice_channels"], ck["channels"])
+    model = build_model(ck["spec"], len(idx)).to(dev)
+    model.load_state_dict(ck["state_dict"])
+    sets = {}
+    for key, f in slice_files.items():
+        ss = SliceSet.load(f)
+        ss.images = np.ascontiguousarray(ss.images[:, idx])
+        sets[key] = ss
+    scores, feats = score_patients(model, sets, dev)
+    scores.to_parquet(scores_out, index=False)
+    feats.to_parquet(features_out, index=False)
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def _scored(validated: str, scores: str, rater: str = "r1") -> pd.DataFrame:
+    man = pd.read_parquet(validated)
+    sc = pd.read_parquet(scores)
+    return man.merge(sc[sc["rater"] == rater], on="patient_id", how="inner")
+
+
+def evaluation_sets(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(name, rows) in reporting order: training, validation, then each other cohort."""
+    out = [(s, df[df["split"] == s]) for s in ("training", "validation") if (df["split"] == s).any()]
+    for split in ("external", "ici"):
+        for coh in dict.fromkeys(df.loc[df["split"] == split, "cohort"]):
+            out.append((f"{coh} ({split})", df[(df["split"] == split) & (df["cohort"] == coh)]))
+    return out
+
+
+def discrimination(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str],
+                   radiomics_table: str, table_out: str, cutoffs_out: str, comparisons_out: str,
+                   roc_figs: Mapping[str, str]) -> None:
+    from dlscore.plots.roc import plot_roc
+    from dlscore.stats import auc_delong, bootstrap_metrics, delong_test, metrics_at_cutoff, youden_cutoff
+    st = config["stats"]
+    alpha, n_boot, seed = float(st["alpha"]), int(st["n_boot"]), int(config["seed"])
+    rad = pd.read_parquet(radiomics_table)
+    suv_col = "pet_original_firstorder_Maximum"
+    rows, cuts, comps = [], [], []
+    for model, f in score_files.items():
+        df = _scored(validated, f)
+        if suv_col in rad:
+            df = df.merge(rad.loc[rad["rater"] == "r1", ["patient_id", suv_col]], on="patient_id", how="left")
+        tr = df[df["split"] == "training"]
+        cut = youden_cutoff(tr["label"].astype(int), tr["dls"])
+        cuts.append({"model": model, "cutoff": cut, "rule": "maximum Youden index on the training split",
+                     "n_training": len(tr)})
+        curves = []
+        for name, sub in evaluation_sets(df):
+            sub = sub[sub["label"].notna()]
+            y = sub["label"].astype(int).to_numpy()
+            row: dict[str, Any] = {"model": model, "set": name, "n": len(sub), "n_pos": int(y.sum())}
+            if len(sub) == 0 or y.min() == y.max():
+                row["note"] = "AUC not computable: needs both classes"
+                rows.append(row)
+                continue
+            s = sub["dls"].to_numpy()
+            a = auc_delong(y, s, alpha)
+            m = metrics_at_cutoff(y, s, cut)
+            ci = bootstrap_metrics(y, s, cut, n_boot, seed, alpha)
+            row.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se,
+                        "auc_ci_method": "DeLong", "cutoff": cut, "cutoff_from": "training (Youden)"})
+            for k in ("acc", "sen", "spec", "ppv", "npv"):
+                row.update({k: m[k], f"{k}_ci_low": ci[k][0], f"{k}_ci_high": ci[k][1]})
+            row.update({"tp": m["tp"], "fp": m["fp"], "tn": m["tn"], "fn": m["fn"],
+                        "metric_ci_method": f"stratified percentile bootstrap, {n_boot} replicates, cutoff fixed",
+                        "note": ""})
+            rows.append(row)
+            curves.append((name, y, s))
+            if suv_col in sub and sub[suv_col].notna().all():
+                t = delong_test(y, s, sub[suv_col].to_numpy(), alpha)
+                comps.append({"model": model, "set": name, "comparator": "SUVmax (PET, rater-1 mask)",
+                              "auc_model": t.auc_a, "auc_comparator": t.auc_b, "diff": t.diff,
+                              "diff_ci_low": t.ci_low, "diff_ci_high": t.ci_high, "z": t.z, "p": t.p,
+                              "test": "paired DeLong, two-sided"})
+        plot_roc(curves, roc_figs[model], title=f"{model}: DLS for the biomarker", seed=seed)
+    write_table(pd.DataFrame(rows), table_out, config)
+    write_table(pd.DataFrame(cuts), cutoffs_out, config)
+    write_table(pd.DataFrame(comps), comparisons_out, config)
+
+
+def reproducibility(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], out: str) -> None:
+    from dlscore.stats import icc
+    form = config["stats"]["icc_form"]
+    rows = []
+    for model, f in score_files.items():
+        man = pd.read_parquet(validated)
+        sc = pd.read_parquet(f).pivot(index="patient_id", columns="rater", values="dls")
+        if "r2" not in sc:
+            rows.append({"model": model, "set": "all", "n": 0, "form": form,
+                         "note": "only one rater's masks in this study: inter-rater ICC not computable"})
+            continue
+        both = sc.dropna(subset=["r1", "r2"]).join(man.set_index("patient_id")[["cohort", "split"]])
+        groups = [(f"{c} ({s})", g) for (c, s), g in both.groupby(["cohort", "split"], sort=False)]
+        groups.append(("all patients with two raters", both))
+        for name, g in groups:
+            row = {"model": model, "set": name, "n": len(g), "form": form}
+            if len(g) < 3:
+                row["note"] = "fewer than 3 patients with two raters"
+            else:
+                r = icc(g[["r1", "r2"]].to_numpy(), form, float(config["stats"]["alpha"]))
+                row.update({"icc": r.icc, "ci_low": r.ci_low, "ci_high": r.ci_high, "p": r.p, "F": r.f,
+                            "df1": r.df1, "df2": r.df2, "ci_method": "F distribution (Shrout & Fleiss)",
+                            "mean_abs_diff": float((g["r1"] - g["r2"]).abs().mean()), "note": ""})
+            rows.append(row)
+    write_table(pd.DataFrame(rows), out, config)
+
+
+def survival(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs: str,
+             out: str, at_risk_out: str, km_figs: Mapping[tuple[str, str], str]) -> None:
+    from dlscore.plots.km import plot_km
+    from dlscore.survival import compare_groups
+    sv = config["survival"]
+    alpha = float(config["stats"]["alpha"])
+    cut = pd.read_csv(cutoffs).set_index("model")["cutoff"]
+    rows, risk = [], []
+    primary = config["primary_model"]
+    for model, f in score_files.items():
+        df = _scored(validated, f)
+        ici = df[df["split"] == "ici"]
+        for cohort, g in ici.groupby("cohort", sort=False):
+            for ep, spec in sv["endpoints"].items():
+                row: dict[str, Any] = {"model": model, "cohort": cohort, "endpoint": ep, "unit": spec["unit"],
+                                       "cutoff": float(cut[model]), "grouping": "DLS >= training cutoff"}
+                if spec["time"] not in g or g[spec["time"]].isna().all():
+                    row["note"] = f"no {spec['time']} in the manifest"
+                    rows.append(row)
+                    continue
+                g2 = g.dropna(subset=[spec["time"], spec["event"]])
+                high = (g2["dls"] >= cut[model]).to_numpy()
+                res = compare_groups(g2[spec["time"]], g2[spec["event"]], high, alpha)
+                row.update(res)
+                row.update({"hr_method": "Cox PH (Efron ties), Wald CI", "median_ci_method":
+                            "KM log(-log) CI", "note": f"{len(g) - len(g2)} patients without follow-up"
+                            if len(g2) < len(g) else ""})
+                rows.append(row)
+                if model == primary and (cohort, ep) in km_figs:
+                    table = plot_km(g2[spec["time"]], g2[spec["event"]], high, km_figs[(cohort, ep)],
+                                    spec["label"], spec["unit"], res, float(sv["at_risk_step"]),
+                                    title=f"{cohort}: {spec['label']} by {model} DLS")
+                    for grp, counts in table.items():
+                        risk.append({"cohort": cohort, "endpoint": ep, "group": grp,
+                                     **{f"t{i}": c for i, c in enumerate(counts)}})
+    write_table(pd.DataFrame(rows), out, config)
+    write_table(pd.DataFrame(risk), at_risk_out, config)
+
+
+def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Mapping[str, str], out: str,
+                      per_class: int = 3) -> None:
+    from dlscore.plots import new_figure, save
+    from dlscore.slices import SliceSet
+    man = pd.read_parquet(validated)
+    tr = man[man["split"] == "training"].sort_values("patient_id")
+    pick = pd.concat([tr[tr["label"] == c].head(per_class) for c in (1, 0)])
+    chans = config["slices"]["channels"]
+    fig, _ = new_figure(1.4 * len(chans), 1.5 * len(pick))
+    fig.clf()
+    axes = fig.subplots(len(pick), len(chans), squeeze=False)
+    for i, (_, row) in enumerate(pick.iterrows()):
+        ss = SliceSet.load(slice_files[row["patient_id"]])
+        k = int(np.argmax(ss.tumour_side_mm))
+        for j, c in enumerate(chans):
+            ax = axes[i, j]
+            ax.imshow(ss.images[k, j], cmap="gray" if c != "pet" else "inferno", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(c.upper() if c != "fusion" else "fusion", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"{row['patient_id']}\nlabel {int(row['label'])}", fontsize=7)
+    fig.suptitle(f"Hyper-images (largest slice; {ss.side_mm[k]:.0f} mm square incl. "
+                 f"{config['slices']['margin_mm']:g} mm margin)", fontsize=8)
+    save(fig, out)
+
+
+def provenance(config: Mapping[str, Any], validated: str, out: str) -> None:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                    capture_output=True, text=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "unknown (not a git checkout)", False
+    man = pd.read_parquet(validated)
+    rows = [("study", config.get("study")), ("config_hash", config_hash(config)), ("seed", config["seed"]),
+            ("git_commit", commit + (" (uncommitted changes)" if dirty else "")),
+            ("patients", len(man)), ("cohorts", ", ".join(dict.fromkeys(man["cohort"])))]
+    rows += [(f"version:{k}", v) for k, v in package_versions().items()]
+    write_table(pd.DataFrame(rows, columns=["key", "value"]), out, config)

@@ -1,0 +1,73 @@
+"""The study plan: which patients, raters and input files exist, known when the workflow
+is parsed (before any job runs), so that Snakemake can build one DAG.
+
+* phantom studies: patients follow from the config (``dlscore.phantom.planned_patients``),
+  their files are outputs of the ``phantom`` rule;
+* brought cohorts: the manifest CSV is read (ids, roles, paths relative to its folder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from dlscore.manifest import read_manifest, resolve_path
+
+
+@dataclass(frozen=True)
+class Patient:
+    patient_id: str
+    cohort: str
+    role: str
+    raters: tuple[str, ...]
+    files: dict  # "image_<m>" / "mask_<r>" -> path (as seen from the working directory)
+
+
+def manifest_path(config: Mapping[str, Any]) -> str:
+    if config.get("phantom", {}).get("enabled"):
+        return f"{config['results']}/phantom/manifest.csv"
+    return str(config["manifest"])
+
+
+def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
+    mods = list(config["imaging"]["modalities"])
+    raters = list(config["imaging"]["raters"])
+    if config.get("phantom", {}).get("enabled"):
+        from dlscore.phantom import planned_patients
+        root = f"{config['results']}/phantom/images"
+        out = []
+        for p in planned_patients(config["phantom"]):
+            files = {f"image_{m}": f"{root}/{p.patient_id}_{m}.nii.gz" for m in mods}
+            files.update({f"mask_{r}": f"{root}/{p.patient_id}_mask_{r}.nii.gz" for r in p.raters})
+            out.append(Patient(p.patient_id, p.cohort, p.role, p.raters, files))
+        return out
+    path = Path(manifest_path(config))
+    df = read_manifest(path)
+    out = []
+    for _, row in df.iterrows():
+        files, have = {}, []
+        for m in mods:
+            files[f"image_{m}"] = resolve_path(row[f"image_{m}"], path.parent)
+        for r in raters:
+            v = row.get(f"mask_{r}")
+            if isinstance(v, str) and v.strip():
+                files[f"mask_{r}"] = resolve_path(v, path.parent)
+                have.append(r)
+        out.append(Patient(str(row["patient_id"]), str(row["cohort"]), str(row["role"]), tuple(have), files))
+    return out
+
+
+def cohorts_with_role(plan: list[Patient], role: str) -> list[str]:
+    return list(dict.fromkeys(p.cohort for p in plan if p.role == role))
+
+
+def development_patients(plan: list[Patient]) -> list[str]:
+    return [p.patient_id for p in plan if p.role in ("development", "training", "validation")]
+
+
+def table_frame(plan: list[Patient]) -> pd.DataFrame:
+    return pd.DataFrame([{"patient_id": p.patient_id, "cohort": p.cohort, "role": p.role,
+                          "raters": "+".join(p.raters)} for p in plan])

@@ -1,0 +1,211 @@
+"""Slice-level training with patient-level early stopping; seeded and resumable.
+
+Every slice carries its patient's label. Each epoch: shuffled mini-batches (seeded per
+epoch), random flips / 90-degree rotations if ``augment``, class-balanced BCE. After each
+epoch the validation split is scored (slice BCE, and patient AUC of the mean slice
+probability); the weights with the lowest validation loss are kept and training stops after
+``patience`` epochs without improvement. A checkpoint is written every epoch; if one exists
+when training starts, training resumes from it (same result as an uninterrupted run).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from dlscore.models import build_model
+
+
+@dataclass
+class SliceData:
+    """Slices of many patients: x (N, C, H, W) float32, y (N,) 0/1, patient (N,) ids."""
+
+    x: np.ndarray
+    y: np.ndarray
+    patient: np.ndarray
+
+    def __post_init__(self):
+        if not (len(self.x) == len(self.y) == len(self.patient)):
+            raise ValueError("x, y and patient must have the same length")
+
+
+def set_determinism(seed: int, threads: int | None = None) -> None:
+    """Seed torch/numpy and ask torch for deterministic kernels."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if threads:
+        torch.set_num_threads(int(threads))
+
+
+def pick_device(prefer: str = "auto") -> torch.device:
+    if prefer == "cpu":
+        return torch.device("cpu")
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random horizontal/vertical flips and 90-degree rotations, one draw per sample."""
+    n = x.shape[0]
+    draws = torch.randint(0, 2, (n, 2), generator=gen)
+    rots = torch.randint(0, 4, (n,), generator=gen)
+    out = x.clone()
+    for i in range(n):
+        xi = out[i]
+        if draws[i, 0]:
+            xi = xi.flip(-1)
+        if draws[i, 1]:
+            xi = xi.flip(-2)
+        out[i] = torch.rot90(xi, int(rots[i]), dims=(-2, -1))
+    return out
+
+
+@torch.no_grad()
+def predict_slices(model: nn.Module, x: np.ndarray, device: torch.device, batch: int = 256,
+                   with_features: bool = False):
+    """Slice probabilities (N,) and optionally deep features (N, F)."""
+    model.eval()
+    probs, feats = [], []
+    for i in range(0, len(x), batch):
+        xb = torch.from_numpy(x[i:i + batch]).to(device)
+        f = model.features(xb)
+        probs.append(torch.sigmoid(model.head(f).squeeze(1)).float().cpu().numpy())
+        if with_features:
+            feats.append(f.float().cpu().numpy())
+    p = np.concatenate(probs) if probs else np.zeros(0, np.float32)
+    if with_features:
+        return p, (np.concatenate(feats) if feats else np.zeros((0, 0), np.float32))
+    return p
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, x: np.ndarray, device: torch.device, batch: int = 256) -> None:
+    """Re-estimate BatchNorm running statistics as exact averages over ``x`` (N, C, H, W).
+
+    With few optimisation steps per epoch (small cohorts), the exponential running
+    averages lag behind the weights and make evaluation-mode outputs unstable; this
+    "precise BN" pass fixes them. Deterministic; weights are untouched.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    for i in range(0, len(x), batch):
+        xb = torch.from_numpy(x[i:i + batch]).to(device)
+        if len(xb) > 1:
+            model(xb)
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    model.eval()
+
+
+def patient_mean(values: np.ndarray, patient: np.ndarray) -> pd.Series:
+    """Mean of slice values per patient (equal slice weights), index = patient id."""
+    return pd.Series(values).groupby(pd.Series(patient)).mean()
+
+
+def _val_metrics(model, val: SliceData, device, loss_fn) -> tuple[float, float]:
+    from dlscore.stats.roc import auc_delong
+    p = predict_slices(model, val.x, device)
+    pt = torch.from_numpy(np.clip(p, 1e-6, 1 - 1e-6))
+    logits = torch.log(pt / (1 - pt))
+    loss = float(loss_fn(logits, torch.from_numpy(val.y.astype(np.float32))))
+    per_pat = patient_mean(p, val.patient)
+    lab = pd.Series(val.y).groupby(pd.Series(val.patient)).first().loc[per_pat.index]
+    try:
+        auc = auc_delong(lab.values.astype(int), per_pat.values).auc
+    except ValueError:
+        auc = float("nan")
+    return loss, auc
+
+
+def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed: int,
+                checkpoint: str | Path | None = None, device: str = "auto", threads: int | None = None,
+                progress: bool = True) -> tuple[dict, pd.DataFrame]:
+    """Train ``spec['arch']`` and return (best state_dict, per-epoch history)."""
+    set_determinism(seed, threads)
+    dev = pick_device(device)
+    model = build_model(spec, train.x.shape[1]).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=float(spec.get("lr", 1e-3)),
+                           weight_decay=float(spec.get("weight_decay", 1e-4)))
+    n_pos = float(train.y.sum())
+    pos_weight = torch.tensor((len(train.y) - n_pos) / max(n_pos, 1.0), device=dev)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    val_loss_fn = nn.BCEWithLogitsLoss()
+    epochs, bs = int(spec.get("epochs", 40)), int(spec.get("batch_size", 64))
+    patience = int(spec.get("patience", 8))
+    history: list[dict] = []
+    best_state, best_loss, start, stale = None, np.inf, 0, 0
+    ckpt = Path(checkpoint) if checkpoint else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, map_location=dev, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        best_state, best_loss, stale = state["best_state"], state["best_loss"], state["stale"]
+        history, start = state["history"], state["epoch"] + 1
+    xt = torch.from_numpy(train.x)
+    yt = torch.from_numpy(train.y.astype(np.float32))
+    use_amp = dev.type == "cuda"
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        progress = False
+    for epoch in range(start, epochs):
+        if stale >= patience:
+            break
+        gen = torch.Generator().manual_seed(int(seed) * 1000 + epoch)
+        torch.manual_seed(int(seed) * 1000 + epoch)
+        order = torch.randperm(len(yt), generator=gen)
+        model.train()
+        total, count = 0.0, 0
+        batches = range(0, len(order), bs)
+        it = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False) if progress else batches
+        for i in it:
+            idx = order[i:i + bs]
+            if len(idx) < 2:
+                continue  # BatchNorm needs >1 sample
+            xb = xt[idx]
+            if spec.get("augment", True):
+                xb = augment_batch(xb, gen)
+            xb, yb = xb.to(dev), yt[idx].to(dev)
+            if use_amp:
+                xb = xb.to(memory_format=torch.channels_last)
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(device_type=dev.type, enabled=use_amp):
+                loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+        recalibrate_batchnorm(model, train.x, dev)
+        vloss, vauc = _val_metrics(model, val, dev, val_loss_fn)
+        improved = vloss < best_loss - 1e-6
+        if improved:
+            best_loss, stale = vloss, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+        history.append({"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_loss": vloss,
+                        "val_patient_auc": vauc, "best": improved})
+        if ckpt is not None:
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                        "best_state": best_state, "best_loss": best_loss, "stale": stale,
+                        "history": history}, tmp)
+            os.replace(tmp, ckpt)
+    if best_state is None:
+        best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return best_state, pd.DataFrame(history)

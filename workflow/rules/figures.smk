@@ -1,0 +1,20 @@
+rule hyperimage_figure:
+    input:
+        validated=f"{R}/manifest/validated.parquet",
+        slices=slice_dirs(DEV_PIDS),
+    output:
+        report(f"{R}/figures/hyperimages.png", caption="../report/hyperimages.rst", category="1. Data and QC"),
+    params:
+        slice_files=slices_of(DEV_PIDS),
+    log:
+        f"{R}/logs/hyperimage_figure.log",
+    benchmark:
+        f"{R}/benchmarks/hyperimage_figure.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/hyperimage_figure.py"

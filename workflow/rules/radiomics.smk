@@ -1,0 +1,41 @@
+rule radiomics:
+    input:
+        pre=f"{R}/preprocessed/{{pid}}",
+        params=config["radiomics"]["params"],
+    output:
+        f"{R}/radiomics/{{pid}}.parquet",
+    params:
+        raters=lambda wc: PATIENT[wc.pid].raters,
+    log:
+        f"{R}/logs/radiomics/{{pid}}.log",
+    benchmark:
+        f"{R}/benchmarks/radiomics/{{pid}}.tsv"
+    conda:
+        f"{ENVS}/radiomics.yaml"
+    group:
+        "per_patient"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    script:
+        "../scripts/radiomics.py"
+
+
+rule radiomics_table:
+    input:
+        expand(f"{R}/radiomics/{{pid}}.parquet", pid=PIDS),
+    output:
+        f"{R}/radiomics/features.parquet",
+    log:
+        f"{R}/logs/radiomics_table.log",
+    benchmark:
+        f"{R}/benchmarks/radiomics_table.tsv"
+    conda:
+        f"{ENVS}/radiomics.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/gather.py"

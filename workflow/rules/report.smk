@@ -1,0 +1,17 @@
+rule provenance:
+    input:
+        validated=f"{R}/manifest/validated.parquet",
+    output:
+        report(f"{R}/tables/provenance.csv", caption="../report/provenance.rst", category="0. Provenance"),
+    log:
+        f"{R}/logs/provenance.log",
+    benchmark:
+        f"{R}/benchmarks/provenance.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/provenance.py"

@@ -1,0 +1,46 @@
+rule discrimination:
+    input:
+        validated=f"{R}/manifest/validated.parquet",
+        scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
+        radiomics=f"{R}/radiomics/features.parquet",
+    output:
+        table=report(f"{R}/tables/discrimination.csv", caption="../report/discrimination.rst",
+                     category="2. Discrimination"),
+        cutoffs=report(f"{R}/tables/cutoffs.csv", caption="../report/cutoffs.rst", category="2. Discrimination"),
+        comparisons=report(f"{R}/tables/comparisons.csv", caption="../report/comparisons.rst",
+                           category="2. Discrimination"),
+        roc=[report(f"{R}/figures/roc_{m}.png", caption="../report/roc.rst", category="2. Discrimination")
+             for m in MODELS],
+    log:
+        f"{R}/logs/discrimination.log",
+    benchmark:
+        f"{R}/benchmarks/discrimination.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../scripts/discrimination.py"
+
+
+rule reproducibility:
+    input:
+        validated=f"{R}/manifest/validated.parquet",
+        scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
+    output:
+        report(f"{R}/tables/reproducibility.csv", caption="../report/reproducibility.rst",
+               category="3. Reproducibility"),
+    log:
+        f"{R}/logs/reproducibility.log",
+    benchmark:
+        f"{R}/benchmarks/reproducibility.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/reproducibility.py"

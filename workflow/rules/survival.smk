@@ -1,0 +1,23 @@
+rule survival:
+    input:
+        validated=f"{R}/manifest/validated.parquet",
+        scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
+        cutoffs=f"{R}/tables/cutoffs.csv",
+    output:
+        table=report(f"{R}/tables/survival.csv", caption="../report/survival.rst", category="4. Survival"),
+        at_risk=report(f"{R}/tables/survival_at_risk.csv", caption="../report/at_risk.rst", category="4. Survival"),
+        km=[report(f, caption="../report/km.rst", category="4. Survival") for f in km_figures().values()],
+    params:
+        km_keys=list(km_figures()),
+    log:
+        f"{R}/logs/survival.log",
+    benchmark:
+        f"{R}/benchmarks/survival.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../scripts/survival.py"

@@ -1,0 +1,8 @@
+from dlscore import stages
+from dlscore.runlog import job_log
+
+models = list(snakemake.config["models"])
+with job_log(snakemake.log[0]):
+    stages.discrimination(snakemake.config, snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+                          snakemake.input.radiomics, snakemake.output.table, snakemake.output.cutoffs,
+                          snakemake.output.comparisons, dict(zip(models, snakemake.output.roc)))

@@ -1,0 +1,5 @@
+from dlscore import stages
+from dlscore.runlog import job_log
+
+with job_log(snakemake.log[0]):
+    stages.gather(list(snakemake.input), snakemake.output[0])

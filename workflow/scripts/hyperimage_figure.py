@@ -1,0 +1,6 @@
+from dlscore import stages
+from dlscore.runlog import job_log
+
+with job_log(snakemake.log[0]):
+    stages.hyperimage_figure(snakemake.config, snakemake.input.validated, snakemake.params.slice_files,
+                             snakemake.output[0])

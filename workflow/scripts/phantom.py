@@ -1,0 +1,5 @@
+from dlscore import stages
+from dlscore.runlog import job_log
+
+with job_log(snakemake.log[0]):
+    stages.make_phantom(snakemake.config, snakemake.output.manifest, snakemake.threads)

@@ -1,0 +1,6 @@
+from dlscore import stages
+from dlscore.runlog import job_log
+
+with job_log(snakemake.log[0]):
+    stages.imaging(snakemake.config, snakemake.input.validated, snakemake.wildcards.pid,
+                   snakemake.output.pre, snakemake.output.slices)

@@ -1,0 +1,6 @@
+from dlscore import stages
+from dlscore.runlog import job_log
+
+with job_log(snakemake.log[0]):
+    stages.radiomics(snakemake.config, snakemake.input.pre, snakemake.wildcards.pid, snakemake.params.raters,
+                     snakemake.output[0])

@@ -1,0 +1,7 @@
+from dlscore import stages
+from dlscore.runlog import job_log
+
+models = list(snakemake.config["models"])
+with job_log(snakemake.log[0]):
+    stages.reproducibility(snakemake.config, snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+                           snakemake.output[0])

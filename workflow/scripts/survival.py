@@ -1,0 +1,9 @@
+from dlscore import stages
+from dlscore.runlog import job_log
+
+models = list(snakemake.config["models"])
+
+with job_log(snakemake.log[0]):
+    stages.survival(snakemake.config, snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+                    snakemake.input.cutoffs, snakemake.output.table, snakemake.output.at_risk,
+                    dict(zip(snakemake.params.km_keys, snakemake.output.km)))

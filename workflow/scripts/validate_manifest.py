@@ -1,0 +1,5 @@
+from dlscore import stages
+from dlscore.runlog import job_log
+
+with job_log(snakemake.log[0]):
+    stages.validate(snakemake.config, snakemake.input[0], snakemake.output[0])
