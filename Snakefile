@@ -3,7 +3,6 @@
 #
 #   snakemake --cores all --configfile config/demo.yaml        (phantom PET/CT demo)
 #   snakemake --cores 1 --configfile config/demo.yaml --report results/report.html
-import os
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -15,9 +14,9 @@ configfile: "config/config.yaml"
 
 validate(config, "workflow/schemas/config.schema.yaml")
 
-# The library lives in src/; make it importable by every job (venv, conda env or SLURM).
+# The library lives in src/ (installed in the venv by `make`; scripts also put src/ on
+# sys.path themselves so that conda envs and SLURM jobs find it without installing it).
 SRC = str(Path(workflow.basedir) / "src")
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
 
 include: "workflow/rules/common.smk"

@@ -17,6 +17,7 @@ What is planted, and how (all parameters come from the ``phantom`` section of th
   grid (different origin), blurred with a ~6 mm FWHM point-spread function and in SUV.
 * **Raters.** Rater 1 segments the true boundary; rater 2's mask is the same tumour with a
   small random radial offset (both on the CT grid), for the inter-rater ICC.
+* Columns ``truth_*`` hold the planted latent values (for tests; never model inputs).
 * **Outcomes** (ICI cohorts): PFS from an exponential proportional-hazards model with a
   planted **hazard ratio of label-positive vs negative** (``hr_pfs``) and a smaller ECOG
   effect; OS = PFS + post-progression survival; administrative censoring; DCB = PFS > 6
@@ -94,6 +95,24 @@ def _image(arr_zyx: np.ndarray, spacing_xyz, origin_xyz) -> sitk.Image:
     return img
 
 
+def simulate_outcomes(rng: np.random.Generator, label: int, ecog: int, surv: Mapping[str, Any]) -> dict[str, Any]:
+    """PFS/OS (months), events and DCB of one ICI-treated patient.
+
+    PFS ~ exponential with hazard ln2 / median_pfs_negative x hr_pfs^label x hr_ecog^(ecog>=1);
+    OS = PFS + exponential post-progression survival; uniform administrative follow-up.
+    DCB = 1 if PFS > 6 months, 0 if progression by 6 months, missing if censored before 6.
+    """
+    rate = np.log(2) / surv["median_pfs_negative_months"]
+    lin = np.log(surv["hr_pfs"]) * label + np.log(surv["hr_ecog"]) * (ecog >= 1)
+    pfs = rng.exponential(1.0 / (rate * np.exp(lin)))
+    os_t = pfs + rng.exponential(surv["median_pps_months"] / np.log(2))
+    follow = rng.uniform(*surv["follow_up_months"])
+    out = {"pfs_time": round(min(pfs, follow), 3), "pfs_event": int(pfs <= follow),
+           "os_time": round(min(os_t, follow), 3), "os_event": int(os_t <= follow)}
+    out["dcb"] = 1 if out["pfs_time"] > 6 else (0 if out["pfs_event"] == 1 else np.nan)
+    return out
+
+
 def simulate_patient(p: PlannedPatient, cohort_cfg: Mapping[str, Any], cfg: Mapping[str, Any],
                      seed: int) -> tuple[dict[str, sitk.Image], dict[str, Any]]:
     """Images (ct, pet, mask_r1[, mask_r2]) and the clinical row of one patient."""
@@ -152,9 +171,10 @@ def simulate_patient(p: PlannedPatient, cohort_cfg: Mapping[str, Any], cfg: Mapp
     images = {"ct": ct_img, "pet": pet,
               "mask_r1": _image(tumour.astype(np.uint8), ct_sp, ct_origin)}
     if "r2" in p.raters:
-        lobes2 = _lobulation(rng, 0.03)
-        d2 = _norm_radius(shape_zyx, ct_sp, ct_origin, centre + rng.normal(0, 0.7, 3),
-                          radii * (1 + rng.normal(0, 0.04)), lambda t, f: lobes(t, f) * lobes2(t, f))
+        lobes2 = _lobulation(rng, cfg["rater2"]["lobulation"])
+        d2 = _norm_radius(shape_zyx, ct_sp, ct_origin, centre + rng.normal(0, cfg["rater2"]["shift_mm"], 3),
+                          radii * (1 + rng.normal(0, cfg["rater2"]["radius_sd"])),
+                          lambda t, f: lobes(t, f) * lobes2(t, f))
         images["mask_r2"] = _image((d2 <= 1.0).astype(np.uint8), ct_sp, ct_origin)
     # --- clinical --------------------------------------------------------------------
     row: dict[str, Any] = {
@@ -165,21 +185,10 @@ def simulate_patient(p: PlannedPatient, cohort_cfg: Mapping[str, Any], cfg: Mapp
         "histology": ["adenocarcinoma", "squamous"][int(rng.random() < 0.35)],
         "stage": ["III", "IV"][int(rng.random() < 0.7)],
         "ecog": int(rng.choice(3, p=[0.35, 0.5, 0.15])),
-        "suv_max_true": round(suv_max_true, 3), "latent_expression": round(z, 4),
+        "truth_suv_max": round(suv_max_true, 3), "truth_expression": round(z, 4),
     }
     if p.role == "ici":
-        surv = cfg["survival"]
-        rate_pfs = np.log(2) / surv["median_pfs_negative_months"]
-        lin = np.log(surv["hr_pfs"]) * label + np.log(surv["hr_ecog"]) * (row["ecog"] >= 1)
-        pfs = rng.exponential(1.0 / (rate_pfs * np.exp(lin)))
-        pps = rng.exponential(surv["median_pps_months"] / np.log(2))
-        os_t = pfs + pps
-        follow = rng.uniform(*surv["follow_up_months"])
-        row.update({
-            "pfs_time": round(min(pfs, follow), 3), "pfs_event": int(pfs <= follow),
-            "os_time": round(min(os_t, follow), 3), "os_event": int(os_t <= follow),
-        })
-        row["dcb"] = 1 if row["pfs_time"] > 6 else (0 if row["pfs_event"] == 1 else np.nan)
+        row.update(simulate_outcomes(rng, label, row["ecog"], cfg["survival"]))
     return images, row
 
 

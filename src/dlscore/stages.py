@@ -385,8 +385,9 @@ def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Ma
                 ax.set_title(c.upper() if c != "fusion" else "fusion", fontsize=8)
             if j == 0:
                 ax.set_ylabel(f"{row['patient_id']}\nlabel {int(row['label'])}", fontsize=7)
-    fig.suptitle(f"Hyper-images (largest slice; {ss.side_mm[k]:.0f} mm square incl. "
-                 f"{config['slices']['margin_mm']:g} mm margin)", fontsize=8)
+    fig.suptitle(f"Hyper-images of training patients (largest kept slice; tumour square + "
+                 f"{config['slices']['margin_mm']:g} mm margin on every side, resampled to "
+                 f"{config['slices']['size']}x{config['slices']['size']})", fontsize=8)
     save(fig, out)
 
 

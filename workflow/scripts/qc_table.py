@@ -1,3 +1,6 @@
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 from pathlib import Path
 
 from dlscore import stages

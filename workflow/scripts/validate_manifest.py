@@ -1,3 +1,6 @@
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 from dlscore import stages
 from dlscore.runlog import job_log
 

@@ -46,17 +46,17 @@ def plot_km(time, event, high, path, endpoint: str, unit: str, stats: Mapping, s
     ax.set_title(title)
     txt = (f"Log-rank p = {stats['logrank_p']:.3g}\n"
            f"HR (high vs low) {stats['hr']:.2f} ({stats['hr_ci_low']:.2f}–{stats['hr_ci_high']:.2f})\n"
-           f"Median, {labels[0].lower()}: {_fmt_median(stats['median_high'], stats['median_high_ci_low'], stats['median_high_ci_high'])} {unit}\n"
-           f"Median, {labels[1].lower()}: {_fmt_median(stats['median_low'], stats['median_low_ci_low'], stats['median_low_ci_high'])} {unit}")
+           f"Median, {labels[0]}: {_fmt_median(stats['median_high'], stats['median_high_ci_low'], stats['median_high_ci_high'])} {unit}\n"
+           f"Median, {labels[1]}: {_fmt_median(stats['median_low'], stats['median_low_ci_low'], stats['median_low_ci_high'])} {unit}")
     ax.text(0.98, 0.98, txt, transform=ax.transAxes, ha="right", va="top", fontsize=7)
     ax.legend(loc="lower left", frameon=False)
     table = at_risk_table(t, groups, ticks)
     # number-at-risk rows: text placed at the tick x positions (data coords) below the axis
-    ax.text(0, -0.2, "No. at risk", transform=ax.get_xaxis_transform(), fontsize=7.5, fontweight="bold",
-            ha="left")
+    ax.text(-0.07, -0.2, "No. at risk", transform=ax.transAxes, fontsize=7.5, fontweight="bold",
+            ha="right")
     for r, (name, counts) in enumerate(table.items()):
         y = -0.28 - 0.08 * r
-        ax.text(-0.02 * xmax, y, name, transform=ax.get_xaxis_transform(), ha="right", va="center",
+        ax.text(-0.07, y, name, transform=ax.transAxes, ha="right", va="center",
                 fontsize=7.5, color=PALETTE[r])
         for x, c in zip(ticks, counts):
             ax.text(x, y, str(c), transform=ax.get_xaxis_transform(), ha="center", va="center", fontsize=7.5)

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from dlscore.errors import InputError
+from dlscore.io import read_image, write_image
+from dlscore.preprocess import check_mask, cogrid, normalise
+
+
+def _img(arr, spacing=(1.0, 1.0, 2.0), origin=(0.0, 0.0, 0.0)):
+    im = sitk.GetImageFromArray(arr)
+    im.SetSpacing(spacing)
+    im.SetOrigin(origin)
+    return im
+
+
+def test_mask_geometry_mismatch_names_file_and_amount():
+    ref = _img(np.zeros((4, 10, 10), np.float32))
+    mask = _img(np.ones((4, 10, 10), np.uint8), origin=(0.0, 0.5, 0.0))
+    with pytest.raises(InputError) as e:
+        check_mask(mask, ref, "P1", "/data/P1_mask.nii.gz")
+    msg = str(e.value)
+    assert "patient P1" in msg and "/data/P1_mask.nii.gz" in msg and "origin differs by 0.500 mm" in msg
+
+
+@pytest.mark.parametrize("arr, expect", [
+    (np.zeros((4, 10, 10), np.uint8), "mask is empty"),
+    (np.full((4, 10, 10), 2, np.uint8), "labels [2]"),
+])
+def test_bad_mask_values(arr, expect):
+    with pytest.raises(InputError, match=expect.replace("[", r"\[").replace("]", r"\]")):
+        check_mask(_img(arr), _img(np.zeros((4, 10, 10), np.float32)), "P", "m.nii.gz")
+
+
+def test_pet_is_put_on_the_ct_grid_in_physical_space():
+    ct = _img(np.zeros((10, 40, 40), np.float32), spacing=(1.0, 1.0, 2.0))
+    pet_arr = np.zeros((10, 10, 10), np.float32)
+    pet_arr[:, :, 5:] = 10.0  # uptake for x >= 5 * 4 mm = 20 mm (minus half a voxel)
+    pet = _img(pet_arr, spacing=(4.0, 4.0, 2.0), origin=(-1.5, -1.5, 0.0))
+    g = cogrid({"ct": ct, "pet": pet}, "ct")
+    assert g["pet"].GetSize() == ct.GetSize() and g["pet"].GetSpacing() == ct.GetSpacing()
+    row = sitk.GetArrayFromImage(g["pet"])[5, 20]
+    assert row[10] == pytest.approx(0.0) and row[30] == pytest.approx(10.0)
+    assert 0 < row[16] < 10  # linear transition around x = 16.5 mm
+
+
+def test_normalise_window_and_zscore():
+    a = np.array([-2000.0, -1000.0, -300.0, 400.0, 3000.0])
+    np.testing.assert_allclose(normalise(a, "window", -1000, 400), [0, 0, 0.5, 1, 1])
+    z = normalise(np.arange(10.0), "zscore", mask=np.ones(10, bool))
+    assert z.mean() == pytest.approx(0.5, abs=1e-6)
+
+
+def test_unreadable_file_gives_one_clear_error(tmp_path):
+    bad = tmp_path / "broken.nii.gz"
+    bad.write_bytes(b"not a nifti")
+    with pytest.raises(InputError) as e:
+        read_image(bad, "P7", "image_ct")
+    assert "patient P7" in str(e.value) and "cannot be read" in str(e.value) and "Fix:" in str(e.value)
+    with pytest.raises(InputError, match="does not exist"):
+        read_image(tmp_path / "missing.nii.gz", "P7")
+
+
+def test_written_images_carry_no_metadata(tmp_path):
+    im = _img(np.zeros((2, 3, 3), np.float32))
+    im.SetMetaData("0010|0010", "DOE^JANE")
+    write_image(im, tmp_path / "x.nii.gz")
+    raw = (tmp_path / "x.nii.gz").read_bytes()
+    import gzip
+    assert b"DOE^JANE" not in gzip.decompress(raw)

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlscore.slices import SliceSet, crop_square, extract_slices, keep_large, tumour_squares
+
+
+def _disc_mask(shape=(5, 80, 100), radius_px=(6, 10, 14, 10, 3), centre=(40, 50)):
+    z, y, x = np.ogrid[: shape[0], : shape[1], : shape[2]]
+    m = np.zeros(shape, bool)
+    for k, r in enumerate(radius_px):
+        m[k] = (y[0] - centre[0]) ** 2 + (x[0] - centre[1]) ** 2 <= r**2
+    return m
+
+
+def test_square_side_and_margin_in_mm():
+    m = _disc_mask()
+    sq = tumour_squares(m, (0.5, 0.5, 3.0), margin_mm=20)
+    assert [s.z for s in sq] == [0, 1, 2, 3, 4]
+    # disc of radius 14 px spans 29 px = 14.5 mm; dilated by 20 mm on each side
+    assert sq[2].tumour_side_mm == pytest.approx(29 * 0.5)
+    assert sq[2].side_mm == pytest.approx(29 * 0.5 + 40)
+    assert sq[2].centre_x_mm == pytest.approx(50 * 0.5) and sq[2].centre_y_mm == pytest.approx(40 * 0.5)
+
+
+def test_anisotropic_pixels_use_the_larger_physical_extent():
+    m = np.zeros((1, 50, 50), bool)
+    m[0, 20:30, 10:40] = True  # 10 rows x 30 cols
+    sq = tumour_squares(m, (0.5, 2.0, 1.0), margin_mm=0)[0]
+    assert sq.tumour_side_mm == pytest.approx(max(30 * 0.5, 10 * 2.0))
+
+
+def test_area_filter_keeps_more_than_30_percent():
+    m = _disc_mask()
+    kept = keep_large(tumour_squares(m, (1, 1, 1), 20), 0.30)
+    sides = {s.z: s.tumour_side_mm for s in tumour_squares(m, (1, 1, 1), 20)}
+    biggest = max(sides.values()) ** 2
+    assert [s.z for s in kept] == [z for z, v in sides.items() if v**2 > 0.3 * biggest]
+    assert 4 not in [s.z for s in kept]  # the radius-3 slice is dropped
+
+
+def test_crop_is_exact_on_a_linear_ramp_and_pads_outside():
+    sl = np.tile(np.arange(100, dtype=np.float32), (80, 1))  # value = x index
+    sq = tumour_squares(_disc_mask()[:1], (1, 1, 1), 0)[0]
+    out = crop_square(sl, sq, (1, 1, 1), size=13, order=3)
+    xs = sq.centre_x_mm + (np.arange(13) + 0.5) * sq.side_mm / 13 - sq.side_mm / 2
+    np.testing.assert_allclose(out[6], xs, atol=1e-3)  # cubic spline reproduces linear data
+    near_edge = tumour_squares(np.pad(np.ones((1, 3, 3), bool), ((0, 0), (0, 5), (0, 5))), (1, 1, 1), 10)[0]
+    img = crop_square(np.ones((8, 8), np.float32), near_edge, (1, 1, 1), 16, order=1)
+    assert img[0, 0] == 0.0 and img[8, 8] == pytest.approx(1.0)
+
+
+def test_extract_slices_fusion_and_roundtrip(tmp_path):
+    m = _disc_mask()
+    pet = np.where(m, 0.8, 0.1).astype(np.float32)
+    ct = np.where(m, 0.4, 0.0).astype(np.float32)
+    ss = extract_slices({"pet": pet, "ct": ct}, m, (0.5, 0.5, 3.0), ["pet", "ct", "fusion"], size=64)
+    assert ss.images.shape == (len(ss.z_index), 3, 64, 64)
+    # fusion is blended before resampling; spline overshoot clipped at 0/1 makes small differences
+    np.testing.assert_allclose(ss.images[:, 2], (ss.images[:, 1] + ss.images[:, 0]) / 2, atol=0.02)
+    assert ss.images.min() >= 0 and ss.images.max() <= 1
+    ss.save(tmp_path / "s.npz")
+    back = SliceSet.load(tmp_path / "s.npz")
+    np.testing.assert_array_equal(back.images, ss.images)
+    assert back.channels == ss.channels and back.meta["margin_mm"] == 20.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(sx=st.floats(0.4, 2.5), sy=st.floats(0.4, 2.5), r0=st.integers(0, 30), c0=st.integers(0, 30),
+       h=st.integers(1, 20), w=st.integers(1, 20), margin=st.floats(0, 30))
+def test_roi_always_holds_tumour_plus_margin(sx, sy, r0, c0, h, w, margin):
+    m = np.zeros((1, 60, 60), bool)
+    m[0, r0:r0 + h, c0:c0 + w] = True
+    sq = tumour_squares(m, (sx, sy, 1.0), margin)[0]
+    half = sq.side_mm / 2
+    # tumour voxel edges, in mm, must lie inside the square shrunk by the margin
+    assert sq.centre_x_mm - half + margin <= (c0 - 0.5) * sx + 1e-9
+    assert sq.centre_x_mm + half - margin >= (c0 + w - 0.5) * sx - 1e-9
+    assert sq.centre_y_mm - half + margin <= (r0 - 0.5) * sy + 1e-9
+    assert sq.centre_y_mm + half - margin >= (r0 + h - 0.5) * sy - 1e-9
+    # and it is the smallest such square
+    assert sq.tumour_side_mm == pytest.approx(max(w * sx, h * sy))

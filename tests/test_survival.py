@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from dlscore.survival import compare_groups
+from tests.conftest import r_json
+
+
+def _data(seed=0, n=80):
+    rng = np.random.default_rng(seed)
+    high = rng.random(n) < 0.5
+    t = rng.exponential(np.where(high, 10.0, 5.0))
+    c = rng.uniform(2, 20, n)
+    return np.round(np.minimum(t, c), 1), (t <= c).astype(int), high  # rounding makes ties
+
+
+def test_groups_counts_and_direction():
+    t, e, h = _data()
+    r = compare_groups(t, e, h)
+    assert r["n_high"] + r["n_low"] == len(t) and r["events_high"] == e[h].sum()
+    assert r["hr"] < 1 and r["hr_ci_low"] < r["hr"] < r["hr_ci_high"]
+    assert r["median_high"] > r["median_low"]
+
+
+def test_rejects_bad_events():
+    with pytest.raises(ValueError, match="0 \\(censored\\) or 1"):
+        compare_groups([1, 2, 3], [0, 2, 1], [True, False, True])
+
+
+@pytest.mark.needs_r
+def test_logrank_and_cox_match_R_survival(run_r):
+    t, e, h = _data()
+    out = run_r(
+        "g <- as.numeric(h); f <- coxph(Surv(t, e) ~ g, ties='efron'); s <- summary(f);"
+        "lr <- survdiff(Surv(t, e) ~ g);"
+        "km <- survfit(Surv(t, e) ~ g);"
+        "m <- summary(km)$table[, 'median'];"
+        + r_json("coef(f)", "sqrt(vcov(f))", "s$conf.int[1, 3]", "s$conf.int[1, 4]", "s$coefficients[1, 5]",
+                 "lr$chisq", "m[2]", "m[1]"),
+        packages=("survival",), data={"t": t, "e": e, "h": h.astype(float)})
+    r = compare_groups(t, e, h)
+    assert np.log(r["hr"]) == pytest.approx(out[0], abs=1e-6)
+    assert [r["hr_ci_low"], r["hr_ci_high"], r["hr_p"]] == pytest.approx(out[2:5], abs=1e-6)
+    assert r["logrank_chi2"] == pytest.approx(out[5], abs=1e-6)
+    assert [r["median_high"], r["median_low"]] == pytest.approx(out[6:8], abs=1e-9)

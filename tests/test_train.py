@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import torch
+
+from dlscore.models import build_model
+from dlscore.train import SliceData, patient_mean, predict_slices, recalibrate_batchnorm, train_model
+
+SPEC = {"arch": "sres", "widths": [4, 8, 8, 8], "n_features": 16, "epochs": 4, "batch_size": 16,
+        "lr": 3e-3, "patience": 10, "augment": True}
+
+
+def _data(n_pat=16, per=4, seed=0):
+    rng = np.random.default_rng(seed)
+    xs, ys, ps = [], [], []
+    for i in range(n_pat):
+        lab = i % 2
+        x = rng.random((per, 3, 16, 16)).astype(np.float32) * 0.5
+        x[:, :, 6:10, 6:10] += 0.5 * lab  # a bright centre means positive
+        xs.append(x)
+        ys.append(np.full(per, lab))
+        ps.append(np.array([f"P{seed}-{i}"] * per, dtype=object))
+    return SliceData(np.concatenate(xs), np.concatenate(ys), np.concatenate(ps))
+
+
+def _same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_is_deterministic_and_learns():
+    tr, va = _data(seed=0), _data(seed=1)
+    s1, h1 = train_model(tr, va, SPEC, seed=5, progress=False, device="cpu")
+    s2, h2 = train_model(tr, va, SPEC, seed=5, progress=False, device="cpu")
+    assert _same(s1, s2)
+    assert h1.equals(h2)
+    s3, _ = train_model(tr, va, SPEC, seed=6, progress=False, device="cpu")
+    assert not _same(s1, s3)
+    assert h1["val_patient_auc"].max() >= 0.9
+
+
+def test_resume_after_interruption_equals_uninterrupted(tmp_path):
+    tr, va = _data(seed=0), _data(seed=1)
+    full, hist_full = train_model(tr, va, SPEC, seed=5, progress=False, device="cpu")
+    ckpt = tmp_path / "ckpt.pt"
+    train_model(tr, va, {**SPEC, "epochs": 2}, seed=5, checkpoint=ckpt, progress=False, device="cpu")
+    resumed, hist = train_model(tr, va, SPEC, seed=5, checkpoint=ckpt, progress=False, device="cpu")
+    assert _same(full, resumed)
+    assert len(hist) == 4 and hist.equals(hist_full)
+
+
+def test_patient_mean_weights_slices_equally():
+    m = patient_mean(np.array([0.2, 0.4, 0.9]), np.array(["a", "a", "b"]))
+    assert m["a"] == pytest.approx(0.3) and m["b"] == pytest.approx(0.9)
+
+
+def test_sres_shapes_and_precise_bn():
+    model = build_model({"arch": "sres"}, 3)
+    x = torch.rand(5, 3, 64, 64)
+    assert model(x).shape == (5,) and model.features(x).shape == (5, 256)
+    recalibrate_batchnorm(model, x.numpy(), torch.device("cpu"))
+    assert not model.training
+    p = predict_slices(model, x.numpy(), torch.device("cpu"))
+    assert p.shape == (5,) and ((p > 0) & (p < 1)).all()
