@@ -1,0 +1,86 @@
+"""End to end: the demo study through Snakemake, checked against the planted truth.
+
+Runs `snakemake --cores 2 --configfile config/demo.yaml` into a temporary results folder
+(~4-5 minutes on 2 CPU cores), builds the HTML report and runs `snakemake --lint`.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+pytestmark = pytest.mark.slow
+
+
+def _smk(*args, cwd=REPO, check=True):
+    res = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True)
+    if check and res.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}")
+    return res
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "results"
+    _smk("--cores", "2", "--configfile", "config/demo.yaml", "--config", f"results={out}", "--nolock", "-q")
+    return out
+
+
+def test_tables_and_figures_exist(demo):
+    for f in ("tables/discrimination.csv", "tables/reproducibility.csv", "tables/survival.csv",
+              "tables/cutoffs.csv", "tables/qc.csv", "tables/provenance.csv", "tables/survival_at_risk.csv",
+              "figures/roc_sres_petct.png", "figures/km_ICI_pfs.png", "figures/km_ICI_os.png",
+              "figures/hyperimages.png", "models/sres_petct/model_card.json"):
+        assert (demo / f).stat().st_size > 0, f
+
+
+def test_external_auc_and_planted_hazard_ratio(demo):
+    d = pd.read_csv(demo / "tables/discrimination.csv").set_index("set")
+    ext = d.loc["EXT (external)"]
+    assert ext["auc"] >= 0.85, ext
+    assert ext["auc_ci_method"] == "DeLong" and ext["auc_ci_low"] < ext["auc"] <= ext["auc_ci_high"]
+    assert d["cutoff"].nunique() == 1  # the training cutoff is applied unchanged everywhere
+    planted = yaml.safe_load((REPO / "config/demo.yaml").read_text())["phantom"]["survival"]["hr_pfs"]
+    s = pd.read_csv(demo / "tables/survival.csv").set_index("endpoint").loc["pfs"]
+    assert s["hr"] < 1, "high DLS must have the lower hazard, as planted"
+    assert s["hr_ci_low"] <= planted <= s["hr_ci_high"], s
+    r = pd.read_csv(demo / "tables/reproducibility.csv")
+    pooled = r[r["set"] == "all patients with two raters"].iloc[0]
+    assert pooled["form"] == "ICC2" and 0.5 < pooled["icc"] <= 1 and pooled["n"] > 50
+
+
+def test_every_table_carries_the_config_hash(demo):
+    hashes = {pd.read_csv(f)["config_hash"].iloc[0] for f in (demo / "tables").glob("*.csv")}
+    assert len(hashes) == 1
+
+
+def test_at_risk_counts_match_the_data(demo):
+    from dlscore.config import load_config
+    cfg = load_config(REPO / "config/demo.yaml")
+    step = cfg["survival"]["at_risk_step"]
+    man = pd.read_parquet(demo / "manifest/validated.parquet")
+    sc = pd.read_parquet(demo / "scores/sres_petct.parquet").query("rater == 'r1'")
+    cut = pd.read_csv(demo / "tables/cutoffs.csv")["cutoff"].iloc[0]
+    df = man.merge(sc, on="patient_id").query("split == 'ici'")
+    risk = pd.read_csv(demo / "tables/survival_at_risk.csv").query("endpoint == 'pfs'").set_index("group")
+    high = df[df["dls"] >= cut]
+    for i in range(3):
+        assert risk.loc["High DLS", f"t{i}"] == (high["pfs_time"] >= i * step).sum()
+
+
+def test_report_builds(demo):
+    report = demo.parent / "report.html"
+    _smk("--cores", "1", "--configfile", "config/demo.yaml", "--config", f"results={demo}", "--nolock",
+         "--report", str(report))
+    assert report.stat().st_size > 100_000
+
+
+def test_lint_is_clean():
+    res = _smk("--lint", "--configfile", "config/demo.yaml", check=False)
+    assert "Congratulations, your workflow is in a good condition!" in res.stdout + res.stderr, res.stdout + res.stderr
