@@ -296,6 +296,38 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
     write_table(pd.DataFrame(comps), comparisons_out, config)
 
 
+def calibration(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], table_out: str,
+                figs: Mapping[str, str]) -> None:
+    """Brier, recalibration intercept/slope, calibration-in-the-large and Hosmer-Lemeshow of
+    the DLS read as a probability, per model and evaluation set; calibration plot."""
+    from dlscore.plots.calibration import plot_calibration
+    from dlscore.stats.calibration import brier, hosmer_lemeshow, recalibration
+    alpha = float(config["stats"]["alpha"])
+    rows = []
+    for model, f in score_files.items():
+        curves = []
+        for name, sub in evaluation_sets(_scored(validated, f)):
+            sub = sub[sub["label"].notna()]
+            y, p = sub["label"].astype(int).to_numpy(), sub["dls"].to_numpy()
+            row: dict[str, Any] = {"model": model, "set": name, "n": len(y), "n_pos": int(y.sum())}
+            if len(y) < 10 or y.min() == y.max():
+                row["note"] = "not computable: fewer than 10 patients or one class"
+                rows.append(row)
+                continue
+            rc = recalibration(y, p, alpha)
+            chi2, df, hl_p = hosmer_lemeshow(y, p, min(10, len(y) // 5))
+            row.update({"brier": brier(y, p), "intercept": rc.intercept, "slope": rc.slope,
+                        "slope_ci_low": rc.slope_ci_low, "slope_ci_high": rc.slope_ci_high,
+                        "citl": rc.citl, "citl_ci_low": rc.citl_ci_low, "citl_ci_high": rc.citl_ci_high,
+                        "hl_chi2": chi2, "hl_df": df, "hl_p": hl_p,
+                        "method": "logistic recalibration on logit(DLS) (Wald CI); HL over quantile groups",
+                        "note": ""})
+            rows.append(row)
+            curves.append((name, y, p))
+        plot_calibration(curves, figs[model], title=f"{model}: calibration of the DLS")
+    write_table(pd.DataFrame(rows), table_out, config)
+
+
 def reproducibility(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], out: str) -> None:
     from dlscore.stats import icc
     form = config["stats"]["icc_form"]

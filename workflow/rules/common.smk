@@ -43,6 +43,8 @@ def final_targets():
     return [
         f"{R}/tables/discrimination.csv",
         f"{R}/tables/reproducibility.csv",
+        f"{R}/tables/calibration.csv",
+        *[f"{R}/figures/calibration_{m}.png" for m in MODELS],
         f"{R}/tables/survival.csv",
         f"{R}/tables/qc.csv",
         f"{R}/tables/provenance.csv",

@@ -44,3 +44,26 @@ rule reproducibility:
         runtime=10,
     script:
         "../scripts/reproducibility.py"
+
+
+rule calibration:
+    input:
+        validated=f"{R}/manifest/validated.parquet",
+        scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
+    output:
+        table=report(f"{R}/tables/calibration.csv", caption="../report/calibration.rst",
+                     category="2. Discrimination"),
+        figs=[report(f"{R}/figures/calibration_{m}.png", caption="../report/calibration_fig.rst",
+                     category="2. Discrimination") for m in MODELS],
+    log:
+        f"{R}/logs/calibration.log",
+    benchmark:
+        f"{R}/benchmarks/calibration.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/calibration.py"

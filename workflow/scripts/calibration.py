@@ -1,0 +1,10 @@
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
+from dlscore import stages
+from dlscore.runlog import job_log
+
+models = list(snakemake.config["models"])
+with job_log(snakemake.log[0]):
+    stages.calibration(snakemake.config, snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+                       snakemake.output.table, dict(zip(models, snakemake.output.figs)))
