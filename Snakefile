@@ -21,6 +21,7 @@ SRC = str(Path(workflow.basedir) / "src")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/phantom.smk"
+include: "workflow/rules/lgg.smk"
 include: "workflow/rules/manifest.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/radiomics.smk"

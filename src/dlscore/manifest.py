@@ -28,7 +28,7 @@ from sklearn.model_selection import train_test_split
 from dlscore.errors import InputError, ManifestError
 
 ROLES = ("development", "training", "validation", "external", "ici")
-SPLITS = ("training", "validation", "external", "ici")
+SPLITS = ("training", "validation", "external", "ici", "unlabelled")
 DEV_ROLES = ("development", "training", "validation")
 
 
@@ -52,10 +52,12 @@ def resolve_path(value: str, base_dir: Path) -> str:
 
 
 def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Sequence[str] = ("r1", "r2"),
-                      base_dir: str | Path = ".", check_files: bool = True) -> pd.DataFrame:
+                      base_dir: str | Path = ".", check_files: bool = True,
+                      optional: Sequence[str] = ()) -> pd.DataFrame:
     """Check every row; raise one :class:`ManifestError` listing all problems.
 
-    Returns a copy with file paths resolved against ``base_dir``.
+    ``optional`` modalities may be empty for a patient (e.g. an MRI sequence that was not
+    acquired); the others are required. Returns a copy with paths resolved against ``base_dir``.
     """
     base_dir = Path(base_dir)
     problems: list[InputError] = []
@@ -81,7 +83,7 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
         for c in path_cols:
             v = row[c]
             if _is_missing(v):
-                if c == "mask_r1" or c.startswith("image_"):
+                if c == "mask_r1" or (c.startswith("image_") and c[len("image_"):] not in optional):
                     problems.append(InputError(f"no {c} given", f"fill {c} with the file of this patient", pid, c))
                 continue
             resolved = resolve_path(v, base_dir)
@@ -93,7 +95,7 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
         lab = row.get("label")
         if not _is_missing(lab) and lab not in (0, 1, 0.0, 1.0):
             problems.append(InputError(f"label is {lab!r}, expected 0 or 1", "code the biomarker as 0/1", pid, "label"))
-        if _is_missing(lab) and row["role"] in DEV_ROLES:
+        if _is_missing(lab) and row["role"] in ("training", "validation"):
             problems.append(InputError("label is empty in a training cohort", "give the 0/1 label or change the role", pid, "label"))
         if "tps" in out and not _is_missing(row["tps"]) and not (0 <= float(row["tps"]) <= 100):
             problems.append(InputError(f"tps is {row['tps']}, outside 0-100", "give TPS in percent", pid, "tps"))
@@ -110,10 +112,14 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
 
 def assign_splits(df: pd.DataFrame, validation_fraction: float, seed: int) -> pd.DataFrame:
     """Add ``split``: development rows are split into training/validation, stratified on
-    ``label`` and seeded; other roles map to themselves. Raises if a split lacks a class."""
+    ``label`` and seeded; other roles map to themselves. Development patients without a
+    label get split ``unlabelled``: scored, never trained on, left out of AUCs.
+    Raises if a split lacks a class."""
     out = df.copy()
     out["split"] = out["role"].where(out["role"] != "development")
-    dev = out.index[out["role"] == "development"]
+    unlabelled = (out["role"] == "development") & out["label"].isna()
+    out.loc[unlabelled, "split"] = "unlabelled"
+    dev = out.index[(out["role"] == "development") & ~unlabelled]
     if len(dev):
         tr, va = train_test_split(dev, test_size=validation_fraction, random_state=seed,
                                   stratify=out.loc[dev, "label"].astype(int))

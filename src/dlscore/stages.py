@@ -27,11 +27,20 @@ def make_phantom(config: Mapping[str, Any], manifest_out: str, workers: int = 1)
     df.to_csv(manifest_out, index=False, lineterminator="\n")
 
 
+def make_lgg_manifest(config: Mapping[str, Any], manifest_out: str) -> None:
+    from dlscore.lgg import build_manifest
+    lg = config["lgg"]
+    df = build_manifest(lg["data_dir"], lg["external_sites"], lg.get("label", "idh_mutant"))
+    Path(manifest_out).parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(manifest_out, index=False, lineterminator="\n")
+
+
 def validate(config: Mapping[str, Any], manifest: str, out_parquet: str) -> None:
     from dlscore.manifest import assign_splits, read_manifest, validate_manifest
     df = read_manifest(manifest)
     df = validate_manifest(df, config["imaging"]["modalities"], config["imaging"]["raters"],
-                           base_dir=Path(manifest).parent)
+                           base_dir=Path(manifest).parent,
+                           optional=config["imaging"].get("optional_modalities", []))
     df = assign_splits(df, float(config["split"]["validation_fraction"]), int(config["seed"]))
     Path(out_parquet).parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(out_parquet, index=False)
@@ -60,17 +69,23 @@ def preprocess(config: Mapping[str, Any], validated: str, patient: str, outdir: 
     """Co-grid one patient's modalities and masks onto the reference grid (physical units)."""
     import SimpleITK as sitk
 
+    from dlscore.errors import InputError
     from dlscore.io import read_image, write_image
     from dlscore.preprocess import check_mask, cogrid
     img_cfg = config["imaging"]
     row = _row(validated, patient)
-    images = {m: read_image(row[f"image_{m}"], patient, f"image_{m}") for m in img_cfg["modalities"]}
+    images = {m: read_image(row[f"image_{m}"], patient, f"image_{m}") for m in img_cfg["modalities"]
+              if isinstance(row.get(f"image_{m}"), str) and row[f"image_{m}"]}
+    if img_cfg["reference"] not in images:
+        raise InputError(f"the reference modality {img_cfg['reference']} is missing",
+                         "every patient needs the reference image (config imaging.reference)", patient,
+                         f"image_{img_cfg['reference']}")
     grid = cogrid(images, img_cfg["reference"])
     ref = grid[img_cfg["reference"]]
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     qc: dict[str, Any] = {"patient_id": patient, "spacing_mm": list(ref.GetSpacing()),
-                          "size": list(ref.GetSize())}
+                          "size": list(ref.GetSize()), "modalities": "+".join(grid)}
     for r in img_cfg["raters"]:
         path = row.get(f"mask_{r}")
         if not isinstance(path, str) or not path:
@@ -98,21 +113,28 @@ def _load_normalised(config: Mapping[str, Any], predir: str, rater: str):
     img_cfg = config["imaging"]
     mask_img = sitk.ReadImage(str(Path(predir) / f"mask_{rater}.nii.gz"))
     mask = sitk.GetArrayFromImage(mask_img).astype(bool)
-    vols = {}
+    vols, present = {}, []
     for m in img_cfg["modalities"]:
-        arr = sitk.GetArrayFromImage(sitk.ReadImage(str(Path(predir) / f"{m}.nii.gz")))
+        f = Path(predir) / f"{m}.nii.gz"
+        if not f.exists():  # an optional modality this patient lacks: all-zero channel
+            vols[m] = np.zeros(mask.shape, np.float32)
+            continue
+        arr = sitk.GetArrayFromImage(sitk.ReadImage(str(f)))
         spec = dict(img_cfg["normalise"][m])
         vols[m] = normalise(arr, spec.pop("method"), mask=arr > arr.min(), **spec)
-    return vols, mask, mask_img.GetSpacing()
+        present.append(m)
+    return vols, mask, mask_img.GetSpacing(), present
 
 
 def slices(config: Mapping[str, Any], predir: str, rater: str, out_npz: str) -> None:
     from dlscore.slices import extract_slices
     sc = config["slices"]
-    vols, mask, spacing = _load_normalised(config, predir, rater)
+    vols, mask, spacing, present = _load_normalised(config, predir, rater)
+    fusion = sc.get("fusion") or {}
     ss = extract_slices(vols, mask, spacing, sc["channels"], int(sc["size"]), float(sc["margin_mm"]),
                         float(sc["min_area_fraction"]), int(sc["interpolation_order"]),
-                        tuple(sc["fusion"]["of"]), float(sc["fusion"]["alpha"]))
+                        tuple(fusion.get("of", ("pet", "ct"))), float(fusion.get("alpha", 1.0)))
+    ss.meta["present"] = [c for c in sc["channels"] if c in present or c == "fusion"]
     Path(out_npz).parent.mkdir(parents=True, exist_ok=True)
     ss.save(out_npz)
 
@@ -122,11 +144,12 @@ def radiomics(config: Mapping[str, Any], predir: str, patient: str, raters: Sequ
 
     from dlscore.radiomics import extract_features
     rc = config["radiomics"]
-    images = {m: sitk.ReadImage(str(Path(predir) / f"{m}.nii.gz")) for m in rc["modalities"]}
+    mods = [m for m in rc["modalities"] if (Path(predir) / f"{m}.nii.gz").exists()]  # missing -> NaN
+    images = {m: sitk.ReadImage(str(Path(predir) / f"{m}.nii.gz")) for m in mods}
     rows = []
     for r in raters:
         mask = sitk.ReadImage(str(Path(predir) / f"mask_{r}.nii.gz"))
-        feats = extract_features(images, mask, rc["params"], rc["modalities"], rc.get("bin_width"))
+        feats = extract_features(images, mask, rc["params"], mods, rc.get("bin_width"))
         rows.append({"patient_id": patient, "rater": r, "computed": "3D, reference grid", **feats})
     pd.DataFrame(rows).to_parquet(out, index=False)
 
@@ -203,7 +226,7 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
 
 
 def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[str, str], str],
-          scores_out: str, features_out: str, threads: int = 1) -> None:
+          scores_out: str, features_out: str, attention_out: str, threads: int = 1) -> None:
     import torch
 
     from dlscore.models import build_model
@@ -221,8 +244,9 @@ def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[st
         ss = SliceSet.load(f)
         ss.images = np.ascontiguousarray(ss.images[:, idx])
         sets[key] = ss
-    scores, feats = score_patients(model, sets, dev)
+    scores, feats, attn = score_patients(model, sets, dev, ck["channels"])
     scores.to_parquet(scores_out, index=False)
+    write_table(attn, attention_out, config)
     feats.to_parquet(features_out, index=False)
 
 
@@ -235,12 +259,21 @@ def _scored(validated: str, scores: str, rater: str = "r1") -> pd.DataFrame:
     return man.merge(sc[sc["rater"] == rater], on="patient_id", how="inner")
 
 
-def evaluation_sets(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """(name, rows) in reporting order: training, validation, then each other cohort."""
-    out = [(s, df[df["split"] == s]) for s in ("training", "validation") if (df["split"] == s).any()]
-    for split in ("external", "ici"):
+def evaluation_sets(df: pd.DataFrame, splits=("training", "validation", "external", "ici")
+                    ) -> list[tuple[str, pd.DataFrame]]:
+    """(name, rows) in reporting order: training, validation, then each other cohort.
+
+    Names are the slugs of :func:`dlscore.study.set_slug` with the split added for cohorts.
+    """
+    from dlscore.study import set_slug
+    out = []
+    for split in splits:
+        if split in ("training", "validation", "unlabelled"):
+            if (df["split"] == split).any():
+                out.append((split, df[df["split"] == split]))
+            continue
         for coh in dict.fromkeys(df.loc[df["split"] == split, "cohort"]):
-            out.append((f"{coh} ({split})", df[(df["split"] == split) & (df["cohort"] == coh)]))
+            out.append((f"{set_slug(split, coh)} ({split})", df[(df["split"] == split) & (df["cohort"] == coh)]))
     return out
 
 
@@ -264,9 +297,23 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
                      "n_training": len(tr)})
         curves = []
         for name, sub in evaluation_sets(df):
+            for sec in config.get("secondary_labels", []):
+                ss = sub[sub[sec].notna()]
+                ys = ss[sec].astype(int).to_numpy()
+                srow: dict[str, Any] = {"model": model, "label": sec, "analysis": "secondary", "set": name,
+                                        "n": len(ss), "n_pos": int(ys.sum())}
+                if len(ss) and 0 < ys.sum() < len(ys):
+                    a = auc_delong(ys, ss["dls"].to_numpy(), alpha)
+                    srow.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se,
+                                 "auc_ci_method": "DeLong",
+                                 "note": f"DLS trained for {config.get('label_name', 'label')}; AUC for {sec}"})
+                else:
+                    srow["note"] = "AUC not computable: needs both classes"
+                rows.append(srow)
             sub = sub[sub["label"].notna()]
             y = sub["label"].astype(int).to_numpy()
-            row: dict[str, Any] = {"model": model, "set": name, "n": len(sub), "n_pos": int(y.sum())}
+            row: dict[str, Any] = {"model": model, "label": config.get("label_name", "label"), "analysis": "primary",
+                                   "set": name, "n": len(sub), "n_pos": int(y.sum())}
             if len(sub) == 0 or y.min() == y.max():
                 row["note"] = "AUC not computable: needs both classes"
                 rows.append(row)
@@ -290,8 +337,10 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
                               "auc_model": t.auc_a, "auc_comparator": t.auc_b, "diff": t.diff,
                               "diff_ci_low": t.ci_low, "diff_ci_high": t.ci_high, "z": t.z, "p": t.p,
                               "test": "paired DeLong, two-sided"})
-        plot_roc(curves, roc_figs[model], title=f"{model}: DLS for the biomarker", seed=seed)
-    write_table(pd.DataFrame(rows), table_out, config)
+        plot_roc(curves, roc_figs[model], title=f"{model}: DLS for {config.get('label_name', 'the label')}",
+                 seed=seed)
+    rows = pd.DataFrame(rows).sort_values(["model", "analysis", "label"], kind="stable")
+    write_table(rows, table_out, config)
     write_table(pd.DataFrame(cuts), cutoffs_out, config)
     write_table(pd.DataFrame(comps), comparisons_out, config)
 
@@ -366,10 +415,10 @@ def survival(config: Mapping[str, Any], validated: str, score_files: Mapping[str
     primary = config["primary_model"]
     for model, f in score_files.items():
         df = _scored(validated, f)
-        ici = df[df["split"] == "ici"]
-        for cohort, g in ici.groupby("cohort", sort=False):
+        for set_name, g in evaluation_sets(df, sv["splits"]):
+            cohort = set_name.split(" (")[0]  # the slug used in figure names
             for ep, spec in sv["endpoints"].items():
-                row: dict[str, Any] = {"model": model, "cohort": cohort, "endpoint": ep, "unit": spec["unit"],
+                row: dict[str, Any] = {"model": model, "set": set_name, "endpoint": ep, "unit": spec["unit"],
                                        "cutoff": float(cut[model]), "grouping": "DLS >= training cutoff"}
                 if spec["time"] not in g or g[spec["time"]].isna().all():
                     row["note"] = f"no {spec['time']} in the manifest"
@@ -386,9 +435,10 @@ def survival(config: Mapping[str, Any], validated: str, score_files: Mapping[str
                 if model == primary and (cohort, ep) in km_figs:
                     table = plot_km(g2[spec["time"]], g2[spec["event"]], high, km_figs[(cohort, ep)],
                                     spec["label"], spec["unit"], res, float(sv["at_risk_step"]),
-                                    title=f"{cohort}: {spec['label']} by {model} DLS")
+                                    title=f"{set_name}: {spec['label']} by {model} DLS",
+                                    time_origin=sv.get("time_origin", "start of immunotherapy"))
                     for grp, counts in table.items():
-                        risk.append({"cohort": cohort, "endpoint": ep, "group": grp,
+                        risk.append({"set": set_name, "endpoint": ep, "group": grp,
                                      **{f"t{i}": c for i, c in enumerate(counts)}})
     write_table(pd.DataFrame(rows), out, config)
     write_table(pd.DataFrame(risk), at_risk_out, config)

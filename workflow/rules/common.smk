@@ -4,7 +4,7 @@ import sys
 
 sys.path.insert(0, SRC)
 
-from dlscore.study import cohorts_with_role, development_patients, manifest_path, plan_patients
+from dlscore.study import development_patients, manifest_path, plan_patients, set_slugs
 
 R = config["results"]
 MANIFEST = manifest_path(config)
@@ -12,8 +12,8 @@ PLAN = plan_patients(config)
 PATIENT = {p.patient_id: p for p in PLAN}
 PIDS = list(PATIENT)
 DEV_PIDS = development_patients(PLAN)
-ICI_COHORTS = cohorts_with_role(PLAN, "ici")
-MODELS = list(config["models"])
+SURVIVAL_SETS = set_slugs(PLAN, config["survival"]["splits"])
+MODELS = list(config["run_models"])
 ENDPOINTS = list(config["survival"]["endpoints"])
 ENVS = str(Path(workflow.basedir) / "envs")
 
@@ -36,7 +36,7 @@ def all_slices():
 
 
 def km_figures():
-    return {(c, e): f"{R}/figures/km_{c}_{e}.png" for c in ICI_COHORTS for e in ENDPOINTS}
+    return {(c, e): f"{R}/figures/km_{c}_{e}.png" for c in SURVIVAL_SETS for e in ENDPOINTS}
 
 
 def final_targets():

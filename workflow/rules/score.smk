@@ -5,6 +5,8 @@ rule score:
     output:
         scores=f"{R}/scores/{{model}}.parquet",
         features=f"{R}/scores/{{model}}_features.parquet",
+        attention=report(f"{R}/tables/attention_{{model}}.csv", caption="../report/attention.rst",
+                         category="5. Model"),
     params:
         slice_files=all_slices(),
     log:

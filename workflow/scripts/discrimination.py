@@ -4,7 +4,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 from dlscore import stages
 from dlscore.runlog import job_log
 
-models = list(snakemake.config["models"])
+models = list(snakemake.config["run_models"])
 with job_log(snakemake.log[0]):
     stages.discrimination(snakemake.config, snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
                           snakemake.input.radiomics, snakemake.output.table, snakemake.output.cutoffs,

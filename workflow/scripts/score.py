@@ -6,4 +6,5 @@ from dlscore.runlog import job_log
 
 with job_log(snakemake.log[0]):
     stages.score(snakemake.config, snakemake.input.weights, snakemake.params.slice_files,
-                 snakemake.output.scores, snakemake.output.features, snakemake.threads)
+                 snakemake.output.scores, snakemake.output.features,
+                 snakemake.output.attention, snakemake.threads)

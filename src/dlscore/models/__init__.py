@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from torch import nn
 
+from dlscore.models.seqfusion import SequenceFusion
 from dlscore.models.sres import SResCNN
 
 
@@ -15,7 +16,11 @@ def build_model(spec: Mapping[str, Any], in_channels: int) -> nn.Module:
     if arch == "sres":
         return SResCNN(in_channels, widths=tuple(spec.get("widths", (16, 32, 64, 128))),
                        n_features=int(spec.get("n_features", 256)), dropout=float(spec.get("dropout", 0.3)))
-    raise ValueError(f"unknown architecture {arch!r} (available: sres)")
+    if arch == "seqfusion":
+        return SequenceFusion(in_channels, depth=int(spec.get("depth", 101)), width=int(spec.get("width", 64)),
+                              d_model=int(spec.get("n_features", 256)), heads=int(spec.get("heads", 4)),
+                              layers=int(spec.get("layers", 1)), dropout=float(spec.get("dropout", 0.1)))
+    raise ValueError(f"unknown architecture {arch!r} (available: sres, seqfusion)")
 
 
-__all__ = ["SResCNN", "build_model"]
+__all__ = ["SResCNN", "SequenceFusion", "build_model"]

@@ -23,7 +23,8 @@ def _fmt_median(m, lo, hi) -> str:
 
 
 def plot_km(time, event, high, path, endpoint: str, unit: str, stats: Mapping, step: float = 6.0,
-            labels: tuple[str, str] = ("High DLS", "Low DLS"), title: str = "") -> dict[str, list[int]]:
+            labels: tuple[str, str] = ("High DLS", "Low DLS"), title: str = "",
+            time_origin: str = "start of immunotherapy") -> dict[str, list[int]]:
     """Plot KM of ``high`` vs not; return the at-risk table that was printed."""
     t = np.asarray(time, float)
     e = np.asarray(event, int)
@@ -41,7 +42,7 @@ def plot_km(time, event, high, path, endpoint: str, unit: str, stats: Mapping, s
     ax.set_xlim(0, xmax)
     ax.set_ylim(0, 1.02)
     ax.set_xticks(ticks)
-    ax.set_xlabel(f"Time since start of immunotherapy ({unit})")
+    ax.set_xlabel(f"Time since {time_origin} ({unit})")
     ax.set_ylabel(f"{endpoint} probability")
     ax.set_title(title)
     txt = (f"Log-rank p = {stats['logrank_p']:.3g}\n"
