@@ -42,3 +42,12 @@ def test_logrank_and_cox_match_R_survival(run_r):
     assert [r["hr_ci_low"], r["hr_ci_high"], r["hr_p"]] == pytest.approx(out[2:5], abs=1e-6)
     assert r["logrank_chi2"] == pytest.approx(out[5], abs=1e-6)
     assert [r["median_high"], r["median_low"]] == pytest.approx(out[6:8], abs=1e-9)
+
+
+def test_no_events_in_one_group_is_not_estimable():
+    t = np.array([1.0, 2, 3, 4, 5, 6])
+    e = np.array([1, 1, 1, 0, 0, 0])
+    h = np.array([False, False, False, True, True, True])
+    r = compare_groups(t, e, h)
+    assert np.isnan(r["hr"]) and r["estimable"].startswith("no: no events")
+    assert np.isfinite(r["logrank_p"])

@@ -473,6 +473,53 @@ def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Ma
     save(fig, out)
 
 
+def _fmt_ci(v, lo, hi, d=2) -> str:
+    if not np.isfinite(v):
+        return "not computable"
+    return f"{v:.{d}f} ({lo:.{d}f}–{hi:.{d}f})"
+
+
+def summary(config: Mapping[str, Any], splits_csv: str, discrimination_csv: str, reproducibility_csv: str,
+            survival_csv: str, out_html: str) -> None:
+    """A one-page statement of the headline results, generated from the tables (no number
+    is typed by hand), with the study's caveats from ``report_notes``."""
+    import html
+    esc = lambda v: html.escape(str(v))  # noqa: E731
+    disc = pd.read_csv(discrimination_csv)
+    prim = disc[disc["analysis"] == "primary"]
+    parts = [f"<h2>{esc(config.get('study'))}: summary of results</h2>",
+             f"<p>Label: <b>{esc(config.get('label_name', 'label'))}</b>. Models are trained on the training "
+             "split, early-stopped on the validation split and frozen; the DLS cutoff is the maximum Youden index "
+             "on the training split. Nothing is tuned on external cohorts.</p>"]
+    for model, g in prim.groupby("model", sort=False):
+        items = [f"<li>{esc(r['set'])} (n={int(r['n'])}, {int(r['n_pos'])} positive): AUC "
+                 f"{_fmt_ci(r.get('auc', np.nan), r.get('auc_ci_low'), r.get('auc_ci_high'))} (95 % CI, DeLong)</li>"
+                 for _, r in g.iterrows()]
+        parts.append(f"<h3>{esc(model)}</h3><ul>{''.join(items)}</ul>")
+    rep = pd.read_csv(reproducibility_csv)
+    rep_items = []
+    for _, r in rep.iterrows():
+        ok = "icc" in rep and np.isfinite(r.get("icc", np.nan))
+        val = f"{r['form']} {_fmt_ci(r['icc'], r['ci_low'], r['ci_high'])}" if ok else r.get("note", "")
+        rep_items.append(f"<li>{esc(r['model'])}, {esc(r['set'])} (n={int(r['n'])}): {esc(val)}</li>")
+    parts.append(f"<h3>Inter-rater reproducibility of the DLS</h3><ul>{''.join(rep_items)}</ul>")
+    sv = pd.read_csv(survival_csv)
+    items = []
+    for _, r in sv[sv["model"] == config["primary_model"]].iterrows():
+        hr = (_fmt_ci(r["hr"], r["hr_ci_low"], r["hr_ci_high"]) if np.isfinite(r.get("hr", np.nan))
+              else str(r.get("estimable", r.get("note", "not computable"))))
+        items.append(f"<li>{esc(r['set'])}, {esc(r['endpoint'])}: HR high vs low DLS {esc(hr)}, "
+                     f"log-rank p = {r.get('logrank_p', np.nan):.3g}</li>")
+    parts.append(f"<h3>Outcome by DLS group ({esc(config['primary_model'])})</h3><ul>{''.join(items)}</ul>")
+    splits = pd.read_csv(splits_csv).drop(columns="config_hash")
+    parts.append("<h3>Patients per split</h3>" + splits.to_html(index=False))
+    notes = config.get("report_notes", [])
+    if notes:
+        parts.append("<h3>Caveats</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
+    Path(out_html).write_text("<html><body style='font-family:sans-serif;max-width:60em'>" + "\n".join(parts)
+                              + "</body></html>\n")
+
+
 def provenance(config: Mapping[str, Any], validated: str, out: str) -> None:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,

@@ -57,11 +57,18 @@ def compare_groups(time, event, high, alpha: float = 0.05) -> dict[str, Any]:
         else:
             med = lo = hi = float("nan")
         out[f"median_{name}"], out[f"median_{name}_ci_low"], out[f"median_{name}_ci_high"] = med, lo, hi
+    nan = dict(logrank_chi2=np.nan, logrank_p=np.nan, hr=np.nan, hr_ci_low=np.nan, hr_ci_high=np.nan, hr_p=np.nan)
     if h.all() or (~h).all():
-        out.update(logrank_chi2=np.nan, logrank_p=np.nan, hr=np.nan, hr_ci_low=np.nan, hr_ci_high=np.nan, hr_p=np.nan)
+        out.update(nan, estimable="no: all patients in one group")
         return out
     lr = logrank_test(t[h], t[~h], e[h], e[~h])
     out["logrank_chi2"], out["logrank_p"] = float(lr.test_statistic), float(lr.p_value)
+    if e[h].sum() == 0 or e[~h].sum() == 0:
+        # monotone likelihood: the Cox estimate diverges; say so instead of printing 1e7
+        out.update({k: v for k, v in nan.items() if k.startswith("hr")},
+                   estimable="no: no events in one group (monotone likelihood), HR not estimable")
+        return out
+    out["estimable"] = "yes"
     cph = CoxPHFitter(alpha=alpha).fit(pd.DataFrame({"t": t, "e": e, "high": h.astype(float)}), "t", "e")
     s = cph.summary.loc["high"]
     out["hr"] = float(s["exp(coef)"])

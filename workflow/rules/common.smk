@@ -48,6 +48,7 @@ def final_targets():
         f"{R}/tables/survival.csv",
         f"{R}/tables/qc.csv",
         f"{R}/tables/provenance.csv",
+        f"{R}/summary.html",
         f"{R}/figures/hyperimages.png",
         *[f"{R}/figures/roc_{m}.png" for m in MODELS],
         *km_figures().values(),

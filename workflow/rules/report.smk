@@ -15,3 +15,25 @@ rule provenance:
         runtime=5,
     script:
         "../scripts/provenance.py"
+
+
+rule summary:
+    input:
+        splits=f"{R}/manifest/splits.csv",
+        discrimination=f"{R}/tables/discrimination.csv",
+        reproducibility=f"{R}/tables/reproducibility.csv",
+        survival=f"{R}/tables/survival.csv",
+    output:
+        report(f"{R}/summary.html", caption="../report/summary.rst", category="0. Summary"),
+    log:
+        f"{R}/logs/summary.log",
+    benchmark:
+        f"{R}/benchmarks/summary.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/summary.py"

@@ -45,8 +45,10 @@ def plot_km(time, event, high, path, endpoint: str, unit: str, stats: Mapping, s
     ax.set_xlabel(f"Time since {time_origin} ({unit})")
     ax.set_ylabel(f"{endpoint} probability")
     ax.set_title(title)
+    hr = (f"HR (high vs low) {stats['hr']:.2f} ({stats['hr_ci_low']:.2f}–{stats['hr_ci_high']:.2f})"
+          if np.isfinite(stats.get("hr", np.nan)) else "HR not estimable (no events in one group)")
     txt = (f"Log-rank p = {stats['logrank_p']:.3g}\n"
-           f"HR (high vs low) {stats['hr']:.2f} ({stats['hr_ci_low']:.2f}–{stats['hr_ci_high']:.2f})\n"
+           f"{hr}\n"
            f"Median, {labels[0]}: {_fmt_median(stats['median_high'], stats['median_high_ci_low'], stats['median_high_ci_high'])} {unit}\n"
            f"Median, {labels[1]}: {_fmt_median(stats['median_low'], stats['median_low_ci_low'], stats['median_low_ci_high'])} {unit}")
     ax.text(0.98, 0.98, txt, transform=ax.transAxes, ha="right", va="top", fontsize=7)
