@@ -35,8 +35,12 @@ def site_of(patient_id: str) -> str:
     return patient_id.split("-")[1]
 
 
-def build_manifest(data_dir: str | Path, external_sites: Sequence[str], label: str = "idh_mutant") -> pd.DataFrame:
-    """One row per patient of ``data_dir`` (absolute image paths; empty for a missing sequence)."""
+def build_manifest(data_dir: str | Path, external_sites: Sequence[str], label: str = "idh_mutant",
+                   patients: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per patient of ``data_dir`` (absolute image paths; empty for a missing sequence).
+
+    ``patients`` restricts the cohort to these ids (smoke runs); unknown ids are an error.
+    """
     d = Path(data_dir).resolve()
     need = [d / "patients.tsv", d / "clinical_tcga.csv", d / "images"]
     missing = [str(p) for p in need if not p.exists()]
@@ -46,6 +50,12 @@ def build_manifest(data_dir: str | Path, external_sites: Sequence[str], label: s
                              for m in missing])
     pts = pd.read_csv(d / "patients.tsv", sep="\t")
     clin = pd.read_csv(d / "clinical_tcga.csv")
+    if patients:
+        unknown = sorted(set(patients) - set(pts["patient_id"]))
+        if unknown:
+            raise ManifestError([InputError("patient id not in patients.tsv", "check `lgg.patients`", p, "patient_id")
+                                 for p in unknown])
+        pts = pts[pts["patient_id"].isin(list(patients))]
     df = pts[["patient_id", "sequences"]].merge(clin, on="patient_id", how="left", validate="1:1")
     df["site"] = df["patient_id"].map(site_of)
     ext = df["site"].isin(list(external_sites))

@@ -30,7 +30,7 @@ def make_phantom(config: Mapping[str, Any], manifest_out: str, workers: int = 1)
 def make_lgg_manifest(config: Mapping[str, Any], manifest_out: str) -> None:
     from dlscore.lgg import build_manifest
     lg = config["lgg"]
-    df = build_manifest(lg["data_dir"], lg["external_sites"], lg.get("label", "idh_mutant"))
+    df = build_manifest(lg["data_dir"], lg["external_sites"], lg.get("label", "idh_mutant"), lg.get("patients"))
     Path(manifest_out).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(manifest_out, index=False, lineterminator="\n")
 

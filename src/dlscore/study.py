@@ -51,7 +51,7 @@ def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
     if config.get("lgg", {}).get("enabled"):
         from dlscore.lgg import build_manifest
         lg = config["lgg"]
-        df = build_manifest(lg["data_dir"], lg["external_sites"], lg.get("label", "idh_mutant"))
+        df = build_manifest(lg["data_dir"], lg["external_sites"], lg.get("label", "idh_mutant"), lg.get("patients"))
         path = Path(manifest_path(config))
     else:
         path = Path(manifest_path(config))
