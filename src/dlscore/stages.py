@@ -342,6 +342,8 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
     rows = pd.DataFrame(rows).sort_values(["model", "analysis", "label"], kind="stable")
     write_table(rows, table_out, config)
     write_table(pd.DataFrame(cuts), cutoffs_out, config)
+    if not comps:
+        comps = [{"note": "no comparator in this study (SUVmax needs a PET modality: imaging.suv_max_modality)"}]
     write_table(pd.DataFrame(comps), comparisons_out, config)
 
 
