@@ -46,7 +46,7 @@ def _as_scores(score, n: int) -> np.ndarray:
 
 def _midrank(x: np.ndarray) -> np.ndarray:
     """Midranks (1-based, ties get the mean rank) along the last axis. Shape kept."""
-    return np.apply_along_axis(_st.rankdata, -1, x) if x.ndim > 1 else _st.rankdata(x)
+    return _st.rankdata(x, axis=-1)
 
 
 def _delong_components(y: np.ndarray, s: np.ndarray) -> tuple[FloatArray, FloatArray, FloatArray]:
