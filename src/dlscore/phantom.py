@@ -38,9 +38,6 @@ import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage
 
-MONTH_DAYS = 30.4375
-
-
 @dataclass(frozen=True)
 class PlannedPatient:
     patient_id: str

@@ -62,23 +62,16 @@ def icc(ratings, form: str = "ICC2", alpha: float = 0.05) -> ICCResult:
     q = 1 - alpha / 2
     finv = _st.f.ppf
 
-    if form in ("ICC1", "ICC1k"):
-        f, df1, df2 = msr / msw, n - 1, n * (k - 1)
+    if form[:4] in ("ICC1", "ICC3"):
+        # one-way (error = within-subject MS) or two-way mixed (error = residual MS)
+        err, df2 = (msw, n * (k - 1)) if form.startswith("ICC1") else (mse, (n - 1) * (k - 1))
+        f, df1 = msr / err, n - 1
         fl, fu = f / finv(q, df1, df2), f * finv(q, df2, df1)
-        if form == "ICC1":
-            val = (msr - msw) / (msr + (k - 1) * msw)
+        if not form.endswith("k"):
+            val = (msr - err) / (msr + (k - 1) * err)
             lo, hi = (fl - 1) / (fl + k - 1), (fu - 1) / (fu + k - 1)
         else:
-            val = (msr - msw) / msr
-            lo, hi = 1 - 1 / fl, 1 - 1 / fu
-    elif form in ("ICC3", "ICC3k"):
-        f, df1, df2 = msr / mse, n - 1, (n - 1) * (k - 1)
-        fl, fu = f / finv(q, df1, df2), f * finv(q, df2, df1)
-        if form == "ICC3":
-            val = (msr - mse) / (msr + (k - 1) * mse)
-            lo, hi = (fl - 1) / (fl + k - 1), (fu - 1) / (fu + k - 1)
-        else:
-            val = (msr - mse) / msr
+            val = (msr - err) / msr
             lo, hi = 1 - 1 / fl, 1 - 1 / fu
     else:  # ICC2 / ICC2k
         f, df1, df2 = msr / mse, n - 1, (n - 1) * (k - 1)
