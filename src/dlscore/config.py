@@ -48,9 +48,15 @@ def load_config(study_file: str | Path | None = None, defaults: str | Path = DEF
     return cfg
 
 
+#: Keys that only say where outputs go; they do not change any number, so not hashed.
+UNHASHED_KEYS = ("results",)
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
-    """First 12 hex digits of the SHA-256 of the canonical JSON of ``config``."""
-    canonical = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+    """First 12 hex digits of the SHA-256 of the canonical JSON of ``config``
+    (without :data:`UNHASHED_KEYS`): the same study gives the same hash wherever it writes."""
+    kept = {k: v for k, v in config.items() if k not in UNHASHED_KEYS}
+    canonical = json.dumps(kept, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
