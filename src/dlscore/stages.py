@@ -379,6 +379,34 @@ def calibration(config: Mapping[str, Any], validated: str, score_files: Mapping[
     write_table(pd.DataFrame(rows), table_out, config)
 
 
+def clinical_utility(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs: str,
+                     table_out: str, dca_figs: Mapping[str, str], dist_figs: Mapping[str, str]) -> None:
+    """Decision curves (net benefit vs treat-all / treat-none, thresholds 0.05-0.95) for the
+    cohorts not used for fitting, and the DLS distribution by label in every cohort."""
+    from dlscore.plots.distribution import plot_decision_curves, plot_dls_by_label
+    from dlscore.stats.decision import net_benefit
+    cut = pd.read_csv(cutoffs).set_index("model")["cutoff"]
+    label = config.get("label_name", "label")
+    thresholds = np.round(np.arange(0.05, 0.951, 0.05), 2)
+    tables = []
+    for model, f in score_files.items():
+        sets = [(n, g[g["label"].notna()]) for n, g in evaluation_sets(_scored(validated, f))]
+        curves = []
+        for name, g in sets:
+            if name == "training" or g["label"].nunique() < 2:
+                continue
+            nb = net_benefit(g["label"].astype(int), g["dls"], thresholds)
+            curves.append((f"{name} (n={len(g)})", nb))
+            tables.append(nb.assign(model=model, set=name, n=len(g)))
+        if curves:
+            plot_decision_curves(curves, dca_figs[model], title=f"{model}: decision curves for {label}")
+        dist = pd.concat([g.assign(set=n) for n, g in sets])[["set", "label", "dls"]]
+        plot_dls_by_label(dist, float(cut[model]), dist_figs[model], label, title=f"{model}: DLS by {label}")
+    cols = ["model", "set", "n", "threshold", "net_benefit", "treat_all", "treat_none"]
+    out = pd.concat(tables)[cols] if tables else pd.DataFrame({"note": ["no labelled cohort besides training"]})
+    write_table(out, table_out, config)
+
+
 def reproducibility(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], out: str) -> None:
     from dlscore.stats import icc
     form = config["stats"]["icc_form"]

@@ -67,3 +67,28 @@ rule calibration:
         runtime=10,
     script:
         "../scripts/calibration.py"
+
+
+rule clinical_utility:
+    input:
+        validated=f"{R}/manifest/validated.parquet",
+        scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
+        cutoffs=f"{R}/tables/cutoffs.csv",
+    output:
+        table=report(f"{R}/tables/decision_curve.csv", caption="../report/dca.rst", category="2. Discrimination"),
+        dca=[report(f"{R}/figures/dca_{m}.png", caption="../report/dca.rst", category="2. Discrimination")
+             for m in MODELS],
+        dist=[report(f"{R}/figures/dls_by_label_{m}.png", caption="../report/dls_by_label.rst",
+                     category="2. Discrimination") for m in MODELS],
+    log:
+        f"{R}/logs/clinical_utility.log",
+    benchmark:
+        f"{R}/benchmarks/clinical_utility.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/clinical_utility.py"
