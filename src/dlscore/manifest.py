@@ -19,7 +19,7 @@ covariates                any further columns (age, sex, smoking, histology, sta
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,6 @@ from sklearn.model_selection import train_test_split
 from dlscore.errors import InputError, ManifestError
 
 ROLES = ("development", "training", "validation", "external", "ici")
-SPLITS = ("training", "validation", "external", "ici", "unlabelled")
-DEV_ROLES = ("development", "training", "validation")
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
@@ -134,5 +132,3 @@ def assign_splits(df: pd.DataFrame, validation_fraction: float, seed: int) -> pd
     return out
 
 
-def split_patients(df: pd.DataFrame, splits: Iterable[str]) -> list[str]:
-    return df.loc[df["split"].isin(list(splits)), "patient_id"].tolist()

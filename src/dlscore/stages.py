@@ -411,8 +411,8 @@ def reproducibility(config: Mapping[str, Any], validated: str, score_files: Mapp
     from dlscore.stats import icc
     form = config["stats"]["icc_form"]
     rows = []
+    man = pd.read_parquet(validated)
     for model, f in score_files.items():
-        man = pd.read_parquet(validated)
         sc = pd.read_parquet(f).pivot(index="patient_id", columns="rater", values="dls")
         if "r2" not in sc:
             rows.append({"model": model, "set": "all", "n": 0, "form": form,

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import pandas as pd
-
 from dlscore.manifest import read_manifest, resolve_path
 
 
@@ -96,6 +94,3 @@ def development_patients(plan: list[Patient]) -> list[str]:
     return [p.patient_id for p in plan if p.role in ("development", "training", "validation")]
 
 
-def table_frame(plan: list[Patient]) -> pd.DataFrame:
-    return pd.DataFrame([{"patient_id": p.patient_id, "cohort": p.cohort, "role": p.role,
-                          "raters": "+".join(p.raters)} for p in plan])
