@@ -48,5 +48,7 @@ def run_r():
 
 
 def r_json(*exprs: str) -> str:
-    """R code printing a flat JSON array of numbers (17 significant digits)."""
-    return "cat('[', paste(sprintf('%.17g', c(" + ",".join(exprs) + ")), collapse=','), ']\\n')"
+    """R code printing a flat JSON array of numbers (17 significant digits; NA -> null)."""
+    vals = "c(" + ",".join(exprs) + ")"
+    return (f"v <- as.numeric({vals}); cat('[', paste(ifelse(is.na(v), 'null', sprintf('%.17g', v)), "
+            "collapse=','), ']\\n')")

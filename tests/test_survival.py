@@ -51,3 +51,33 @@ def test_no_events_in_one_group_is_not_estimable():
     r = compare_groups(t, e, h)
     assert np.isnan(r["hr"]) and r["estimable"].startswith("no: no events")
     assert np.isfinite(r["logrank_p"])
+
+
+@pytest.mark.needs_r
+@pytest.mark.parametrize("t, e", [
+    ([1, 2, 3, 4], [1, 1, 1, 1]),                    # S = 0.5 exactly on [2, 3): median 2.5
+    ([1, 2, 2, 3, 5, 8, 9, 12], [1, 1, 0, 1, 1, 0, 1, 0]),
+    ([3, 3, 4, 6, 6, 7, 10, 15, 15, 20], [1, 0, 1, 1, 1, 0, 1, 1, 0, 0]),
+])
+def test_median_rule_small_cases(run_r, t, e):
+    from dlscore.survival import median_with_ci
+    out = run_r("k <- survfit(Surv(t, e) ~ 1); m <- summary(k)$table;"
+                + r_json("m['median']", "m['0.95LCL']", "m['0.95UCL']"),
+                packages=("survival",), data={"t": t, "e": e})
+    ours = median_with_ci(t, e)
+    assert [np.inf if v is None else v for v in out] == pytest.approx(list(ours), abs=1e-9)
+
+
+@pytest.mark.needs_r
+def test_km_table_and_median_ci_match_R(run_r):
+    from dlscore.survival import km_table, median_with_ci
+    t, e, h = _data(seed=4, n=60)
+    out = run_r("k <- survfit(Surv(t, e) ~ 1); m <- summary(k)$table;"
+                + r_json("k$surv", "k$lower", "k$upper", "m['median']", "m['0.95LCL']", "m['0.95UCL']"),
+                packages=("survival",), data={"t": t, "e": e})
+    km = km_table(t, e)
+    n = len(km)
+    np.testing.assert_allclose(km["surv"], out[:n], atol=1e-12)
+    np.testing.assert_allclose(km["lower"], out[n:2 * n], atol=1e-10)
+    np.testing.assert_allclose(km["upper"], out[2 * n:3 * n], atol=1e-10)
+    assert list(median_with_ci(t, e)) == pytest.approx([np.inf if v is None else v for v in out[3 * n:]], abs=1e-9)

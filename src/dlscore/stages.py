@@ -459,7 +459,7 @@ def survival(config: Mapping[str, Any], validated: str, score_files: Mapping[str
                 res = compare_groups(g2[spec["time"]], g2[spec["event"]], high, alpha)
                 row.update(res)
                 row.update({"hr_method": "Cox PH (Efron ties), Wald CI", "median_ci_method":
-                            "KM log(-log) CI", "note": f"{len(g) - len(g2)} patients without follow-up"
+                            "KM Greenwood 'log' CI (R survfit default)", "note": f"{len(g) - len(g2)} patients without follow-up"
                             if len(g2) < len(g) else ""})
                 rows.append(row)
                 if model == primary and (cohort, ep) in km_figs:

@@ -1,8 +1,10 @@
 """Survival analysis of a binary grouping (e.g. high vs low DLS at the training cutoff).
 
-Kaplan-Meier (lifelines; CI: lifelines' log(-log) "exponential Greenwood"), log-rank test,
-Cox proportional hazards (lifelines, Efron ties) for the HR of ``high`` vs ``low`` with a
-Wald CI, median survival per group with its CI read off the KM confidence band.
+Kaplan-Meier with Greenwood standard errors and R ``survfit``'s default ``conf.type = "log"``
+band; median survival and its CI by R's ``quantile.survfit`` rule (the first time 1 - S
+reaches 0.5, the midpoint to the next time when S is exactly 0.5; CI limits from the band);
+log-rank test and Cox proportional hazards (lifelines, Efron ties) for the HR of ``high``
+vs ``low`` with a Wald CI. All checked against R ``survival`` (tests/test_survival.py).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines import CoxPHFitter
 from lifelines.statistics import logrank_test
-from lifelines.utils import median_survival_times
+from scipy import stats as _st
 
 
 def _check(time, event) -> tuple[np.ndarray, np.ndarray]:
@@ -30,15 +32,61 @@ def _check(time, event) -> tuple[np.ndarray, np.ndarray]:
     return t, e.astype(int)
 
 
-def fit_km(time, event, label: str = "", alpha: float = 0.05) -> KaplanMeierFitter:
+def km_table(time, event, alpha: float = 0.05) -> pd.DataFrame:
+    """Kaplan-Meier estimate at every distinct time (events and censorings), as R survfit.
+
+    Columns: time, n_risk, n_event, n_censor, surv, std_err (Greenwood, cumulative-hazard
+    scale), lower, upper ("log" CI: S * exp(-/+ z * std_err), upper capped at 1; NaN where
+    S = 0).
+    """
     t, e = _check(time, event)
-    return KaplanMeierFitter(alpha=alpha).fit(t, e, label=label)
+    ut = np.unique(t)
+    n_risk = np.array([(t >= u).sum() for u in ut])
+    n_event = np.array([e[t == u].sum() for u in ut])
+    n_censor = np.array([(t == u).sum() for u in ut]) - n_event
+    surv = np.cumprod(1.0 - n_event / n_risk)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.cumsum(np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0))
+        se = np.sqrt(var)
+        z = _st.norm.ppf(1 - alpha / 2)
+        ok = surv > 0
+        lower = np.where(ok, surv * np.exp(-z * se), np.nan)
+        upper = np.where(ok, np.minimum(surv * np.exp(z * se), 1.0), np.nan)
+    return pd.DataFrame({"time": ut, "n_risk": n_risk, "n_event": n_event, "n_censor": n_censor, "surv": surv,
+                         "std_err": se, "lower": lower, "upper": upper})
 
 
-def median_with_ci(kmf: KaplanMeierFitter) -> tuple[float, float, float]:
-    """Median survival and its CI (inf when not reached)."""
-    ci = median_survival_times(kmf.confidence_interval_)
-    return float(kmf.median_survival_time_), float(ci.iloc[0, 0]), float(ci.iloc[0, 1])
+def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = 1.4901161193847656e-08) -> float:
+    """R survival:::findq for one probability: x times (with the origin first), y = 1 - S."""
+    keep = ~np.isnan(y)
+    if not keep.any() or np.nanmax(y) < p:
+        return float("inf")  # not reached
+    xmax = x[-1]
+    x, y = x[keep], y[keep]
+    first = np.concatenate([[True], y[1:] != y[:-1]]) if y.size else np.array([], bool)
+    x, y = x[first], y[first]
+
+    def first_at_least(shift: float) -> int | None:
+        idx = np.flatnonzero(y + shift >= p)
+        return int(idx[0]) if idx.size else None
+
+    i1, i2 = first_at_least(tol), first_at_least(-tol)
+    if i1 is None:
+        return float("inf")
+    if abs(p - y[-1]) < tol:
+        return float((x[i1] + xmax) / 2)
+    return float((x[i1] + x[i2]) / 2) if i2 is not None else float("inf")
+
+
+def median_with_ci(time, event, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Median survival and its (1 - alpha) CI as R ``survfit`` prints them (inf = not reached)."""
+    km = km_table(time, event, alpha)
+    x = np.concatenate([[0.0], km["time"].to_numpy()])
+
+    def q(curve) -> float:
+        return _findq(x, np.concatenate([[0.0], 1.0 - curve.to_numpy()]), 0.5)
+
+    return q(km["surv"]), q(km["lower"]), q(km["upper"])
 
 
 def compare_groups(time, event, high, alpha: float = 0.05) -> dict[str, Any]:
@@ -53,7 +101,7 @@ def compare_groups(time, event, high, alpha: float = 0.05) -> dict[str, Any]:
         out[f"n_{name}"] = int(sel.sum())
         out[f"events_{name}"] = int(e[sel].sum())
         if sel.any():
-            med, lo, hi = median_with_ci(fit_km(t[sel], e[sel], name, alpha))
+            med, lo, hi = median_with_ci(t[sel], e[sel], alpha)
         else:
             med = lo = hi = float("nan")
         out[f"median_{name}"], out[f"median_{name}_ci_low"], out[f"median_{name}_ci_high"] = med, lo, hi

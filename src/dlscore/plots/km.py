@@ -1,14 +1,13 @@
-"""Kaplan-Meier curves of two groups with CI bands, censor ticks, and a number-at-risk
-table under the x axis whose columns sit exactly on the x ticks."""
+"""Kaplan-Meier curves of two groups with 95 % CI bands (R survfit's "log" band), censor
+ticks, and a number-at-risk table under the x axis whose columns sit exactly on the x ticks."""
 
 from __future__ import annotations
 
 from typing import Mapping
 
 import numpy as np
-from lifelines import KaplanMeierFitter
-
 from dlscore.plots import PALETTE, new_figure, save
+from dlscore.survival import km_table
 
 
 def at_risk_table(time, groups: Mapping[str, np.ndarray], ticks: np.ndarray) -> dict[str, list[int]]:
@@ -36,9 +35,14 @@ def plot_km(time, event, high, path, endpoint: str, unit: str, stats: Mapping, s
     for i, (name, sel) in enumerate(groups.items()):
         if not sel.any():
             continue
-        km = KaplanMeierFitter().fit(t[sel], e[sel], label=name)
-        km.plot_survival_function(ax=ax, ci_show=True, show_censors=True, color=PALETTE[i],
-                                  censor_styles={"ms": 5, "marker": "|"}, ci_alpha=0.12, lw=1.6)
+        km = km_table(t[sel], e[sel])
+        xs = np.concatenate([[0.0], km["time"]])
+        col = PALETTE[i]
+        ax.step(xs, np.concatenate([[1.0], km["surv"]]), where="post", color=col, lw=1.6, label=name)
+        ax.fill_between(xs, np.concatenate([[1.0], km["lower"]]), np.concatenate([[1.0], km["upper"]]),
+                        step="post", color=col, alpha=0.12, linewidth=0)
+        cens = km[km["n_censor"] > 0]
+        ax.plot(cens["time"], cens["surv"], ls="none", marker="|", ms=6, color=col)
     ax.set_xlim(0, xmax)
     ax.set_ylim(0, 1.02)
     ax.set_xticks(ticks)
