@@ -281,7 +281,8 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
                    radiomics_table: str, table_out: str, cutoffs_out: str, comparisons_out: str,
                    roc_figs: Mapping[str, str]) -> None:
     from dlscore.plots.roc import plot_roc
-    from dlscore.stats import auc_delong, bootstrap_metrics, delong_test, metrics_at_cutoff, youden_cutoff
+    from dlscore.stats import (auc_delong, bootstrap_auc, bootstrap_metrics, delong_test, metrics_at_cutoff,
+                               youden_cutoff)
     st = config["stats"]
     alpha, n_boot, seed = float(st["alpha"]), int(st["n_boot"]), int(config["seed"])
     rad = pd.read_parquet(radiomics_table)
@@ -322,8 +323,10 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
             a = auc_delong(y, s, alpha)
             m = metrics_at_cutoff(y, s, cut)
             ci = bootstrap_metrics(y, s, cut, n_boot, seed, alpha)
+            b_lo, b_hi, _ = bootstrap_auc(y, s, n_boot, seed, alpha)
             row.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se,
-                        "auc_ci_method": "DeLong", "cutoff": cut, "cutoff_from": "training (Youden)"})
+                        "auc_ci_method": "DeLong", "auc_boot_ci_low": b_lo, "auc_boot_ci_high": b_hi,
+                        "cutoff": cut, "cutoff_from": "training (Youden)"})
             for k in ("acc", "sen", "spec", "ppv", "npv"):
                 row.update({k: m[k], f"{k}_ci_low": ci[k][0], f"{k}_ci_high": ci[k][1]})
             row.update({"tp": m["tp"], "fp": m["fp"], "tn": m["tn"], "fn": m["fn"],
@@ -405,6 +408,54 @@ def clinical_utility(config: Mapping[str, Any], validated: str, score_files: Map
     cols = ["model", "set", "n", "threshold", "net_benefit", "treat_all", "treat_none"]
     out = pd.concat(tables)[cols] if tables else pd.DataFrame({"note": ["no labelled cohort besides training"]})
     write_table(out, table_out, config)
+
+
+def association(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], table1_out: str,
+                table1_label_out: str, correlations_out: str, groups_out: str, cohort_means_out: str) -> None:
+    """Table 1 (per cohort by label, and cohorts side by side), correlations of the DLS with
+    metadata, DLS across clinical groups (ANOVA / Kruskal-Wallis + post-hoc), and the
+    bootstrapped mean and SE of the DLS per cohort (config ``association``)."""
+    from dlscore.stats.association import (bootstrap_mean, compare_groups_continuous, correlation,
+                                           group_from_breaks, table_one)
+    ac = config.get("association", {})
+    alpha, n_boot, seed = float(config["stats"]["alpha"]), int(config["stats"]["n_boot"]), int(config["seed"])
+    man = pd.read_parquet(validated)
+    cont = [c for c in ac.get("continuous", []) if c in man]
+    cat = [c for c in ac.get("categorical", []) if c in man]
+    write_table(table_one(man, "cohort", cont, cat), table1_out, config)
+    by_label = [table_one(g, "label", cont, cat).assign(cohort=coh, label_name=config.get("label_name", "label"))
+                for coh, g in man.groupby("cohort", sort=False) if g["label"].notna().any()]
+    write_table(pd.concat(by_label, ignore_index=True) if by_label else pd.DataFrame({"note": ["no labels"]}),
+                table1_label_out, config)
+    def grouping(frame: pd.DataFrame, spec: Mapping[str, Any]) -> pd.Series:
+        col = frame[spec["column"]]
+        return group_from_breaks(col, spec["breaks"], spec["labels"]) if "breaks" in spec else col
+
+    groups = {k: v for k, v in ac.get("groups", {}).items() if v["column"] in man}
+    corr, grp, means = [], [], []
+    for model, f in score_files.items():
+        df = _scored(validated, f)
+        for set_name, sub in [("all patients", df), *evaluation_sets(df)]:
+            for var in [c for c in ac.get("correlate", []) if c in sub]:
+                v = pd.to_numeric(sub[var], errors="coerce")
+                binary = v.dropna().isin([0, 1]).all()
+                c = correlation(sub["dls"], v, "point-biserial" if binary else "spearman", alpha)
+                corr.append({"model": model, "set": set_name, "variable": var, "method": c.method, "n": c.n,
+                             "r": c.r, "ci_low": c.ci_low, "ci_high": c.ci_high, "p": c.p,
+                             "ci_method": "Fisher z" + (" (Bonett-Wright variance)" if c.method == "spearman" else "")})
+            for gname, spec in groups.items():
+                omni, post = compare_groups_continuous(sub["dls"], grouping(sub, spec).to_numpy(), spec.get("labels"))
+                base = {"model": model, "set": set_name, "grouping": gname}
+                grp.append({**base, "comparison": "omnibus", **omni})
+                for _, r in post.iterrows():
+                    grp.append({**base, "comparison": f"{r['group_b']} vs {r['group_a']}", **r.to_dict()})
+        for coh, g in df.groupby("cohort", sort=False):
+            means.append({"model": model, "cohort": coh, **bootstrap_mean(g["dls"], n_boot, seed, alpha),
+                          "method": f"percentile bootstrap, {n_boot} replicates"})
+    write_table(pd.DataFrame(corr), correlations_out, config)
+    write_table(pd.DataFrame(grp) if grp else pd.DataFrame({"note": ["no association.groups column in the manifest"]}),
+                groups_out, config)
+    write_table(pd.DataFrame(means), cohort_means_out, config)
 
 
 def reproducibility(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], out: str) -> None:

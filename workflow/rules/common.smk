@@ -44,6 +44,8 @@ def final_targets():
         f"{R}/tables/discrimination.csv",
         f"{R}/tables/reproducibility.csv",
         f"{R}/tables/calibration.csv",
+        f"{R}/tables/table1.csv",
+        f"{R}/tables/dls_by_group.csv",
         f"{R}/tables/decision_curve.csv",
         *[f"{R}/figures/dca_{m}.png" for m in MODELS],
         *[f"{R}/figures/dls_by_label_{m}.png" for m in MODELS],

@@ -5,6 +5,7 @@ from dlscore.stats.roc import (
     AUCResult,
     DeLongTest,
     auc_delong,
+    bootstrap_auc,
     bootstrap_metrics,
     delong_test,
     delong_test_unpaired,
@@ -15,7 +16,7 @@ from dlscore.stats.roc import (
 )
 
 __all__ = [
-    "AUCResult", "DeLongTest", "ICCResult", "auc_delong", "bootstrap_metrics", "delong_test",
+    "AUCResult", "DeLongTest", "ICCResult", "auc_delong", "bootstrap_auc", "bootstrap_metrics", "delong_test",
     "delong_test_unpaired", "icc", "metrics_at_cutoff", "roc_curve_points", "wilson_ci",
     "youden_cutoff",
 ]

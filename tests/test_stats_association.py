@@ -1,0 +1,108 @@
+"""Association statistics against R (stats package) and against direct computation."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlscore.stats.association import (
+    bootstrap_mean,
+    categorical_test,
+    compare_groups_continuous,
+    correlation,
+    group_from_breaks,
+    mann_whitney,
+    table_one,
+)
+from dlscore.stats.roc import auc_delong, bootstrap_auc
+from tests.conftest import r_json
+
+
+@pytest.fixture
+def sample():
+    rng = np.random.default_rng(7)
+    g = rng.integers(0, 3, size=60)
+    x = np.round(3 * rng.normal(size=60)) + g     # integers: exact ties in R too -> normal approx.
+    b = (rng.random(60) < 0.4).astype(int)
+    return x, g, b
+
+
+@pytest.mark.needs_r
+def test_tests_match_r(run_r, sample):
+    x, g, b = sample
+    out = run_r(
+        "w <- suppressWarnings(wilcox.test(x[b == 1], x[b == 0]));"
+        "we <- wilcox.test(u[1:8], u[9:15]);"
+        "k <- kruskal.test(x, factor(g)); a <- oneway.test(x ~ factor(g), var.equal = TRUE);"
+        "s <- suppressWarnings(cor.test(x, g, method = 'spearman', exact = FALSE));"
+        "pb <- cor.test(x, b); tk <- TukeyHSD(aov(x ~ factor(g)))$`factor(g)`;"
+        "f <- fisher.test(matrix(c(7, 2, 3, 9), 2)); ch <- chisq.test(matrix(c(7, 2, 3, 9, 4, 4), 2), correct = FALSE);"
+        + r_json("w$statistic", "w$p.value", "we$statistic", "we$p.value", "k$statistic", "k$p.value",
+                 "a$statistic", "a$p.value", "s$estimate", "s$p.value", "pb$estimate", "pb$p.value",
+                 "tk[, 'diff']", "tk[, 'lwr']", "tk[, 'upr']", "tk[, 'p adj']", "f$p.value", "ch$p.value"),
+        data={"x": x, "g": g, "b": b, "u": np.arange(15) * 1.37 % 5})
+    u = np.arange(15) * 1.37 % 5
+    w, p, _ = mann_whitney(x[b == 1], x[b == 0])
+    we, pe, method = mann_whitney(u[:8], u[8:])
+    assert "exact" in method
+    omni, post = compare_groups_continuous(x, g)
+    sp = correlation(x, g, "spearman")
+    pb = correlation(x, b, "point-biserial")
+    ours = [w, p, we, pe, omni["kruskal_h"], omni["kruskal_p"], omni["anova_f"], omni["anova_p"], sp.r, sp.p,
+            pb.r, pb.p, *post["mean_diff"], *post["tukey_ci_low"], *post["tukey_ci_high"], *post["tukey_p"],
+            categorical_test(np.array([[7, 3], [2, 9]]))[0],
+            categorical_test(np.array([[7, 3, 4], [2, 9, 4]]))[0]]
+    # R's ptukey is accurate to ~1e-7 only; everything else to 1e-9
+    assert ours[:12] == pytest.approx(out[:12], rel=1e-9, abs=1e-12)
+    assert ours[12:24] == pytest.approx(out[12:24], abs=1e-9)
+    assert ours[24:27] == pytest.approx(out[24:27], abs=1e-6)
+    assert ours[27:] == pytest.approx(out[27:], rel=1e-9)
+
+
+def test_table_one_layout():
+    df = pd.DataFrame({"label": [0, 0, 1, 1, 1, np.nan], "age": [50, 60, 70, np.nan, 65, 40],
+                       "sex": ["f", "m", "m", "m", None, "f"]})
+    t = table_one(df, "label", ["age"], ["sex"])
+    assert list(t.columns) == ["variable", "level", "overall", "label=0", "label=1", "p", "test"]
+    assert t.iloc[0][["overall", "label=0", "label=1"]].tolist() == ["5", "2", "3"]
+    age = t[(t["variable"] == "age") & (t["level"] == "median [IQR]")].iloc[0]
+    assert age["label=0"] == "55 [52.5–57.5]"
+    assert (t[(t["variable"] == "age") & (t["level"] == "missing")]["label=1"] == "1").all()
+    sex = t[t["variable"] == "sex"].set_index("level")
+    assert sex.at["m", "label=1"] == "2 (100 %)" and sex.at["f", "test"] == "Fisher's exact"
+    assert sex.at["f", "p"] == 1.0 and np.isnan(sex.at["m", "p"])
+
+
+def test_correlation_degenerate_and_errors():
+    assert np.isnan(correlation([1, 1, 1, 1, 1], [1, 2, 3, 4, 5]).r)
+    with pytest.raises(ValueError, match="0/1"):
+        correlation([1, 2, 3, 4, 5], [0, 1, 2, 1, 0], "point-biserial")
+
+
+def test_bootstrap_mean_se_close_to_analytic():
+    x = np.random.default_rng(3).normal(2.0, 1.0, 400)
+    r = bootstrap_mean(x, 4000, seed=1)
+    assert r["mean"] == pytest.approx(x.mean())
+    assert r["se"] == pytest.approx(x.std(ddof=1) / np.sqrt(x.size), rel=0.06)
+    assert r["ci_low"] < r["mean"] < r["ci_high"]
+    assert bootstrap_mean(x, 500, seed=1) == bootstrap_mean(x, 500, seed=1)
+
+
+def test_group_from_breaks():
+    g = group_from_breaks([0, 0.5, 1, 49, 50, 100, np.nan], [1, 50], ["<1", "1-49", ">=50"])
+    assert g.tolist()[:6] == ["<1", "<1", "1-49", "1-49", ">=50", ">=50"] and pd.isna(g.iloc[6])
+
+
+def test_bootstrap_auc_replicates_are_exact_aucs():
+    """Every vectorised replicate equals the AUC of the resampled data computed directly."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(80) < 0.4).astype(int)
+    s = np.round(rng.normal(y), 1)  # ties
+    lo, hi, reps = bootstrap_auc(y, s, n_boot=50, seed=11)
+    pos, neg = s[y == 1], np.sort(s[y == 0])  # the function resamples the sorted negatives
+    r = np.random.default_rng(11)
+    ip = r.integers(0, pos.size, (50, pos.size))
+    ineg = r.integers(0, neg.size, (50, neg.size))
+    for k in range(50):
+        yy = np.r_[np.ones(pos.size), np.zeros(neg.size)]
+        assert reps[k] == pytest.approx(auc_delong(yy, np.r_[pos[ip[k]], neg[ineg[k]]]).auc, abs=1e-12)
+    assert lo < auc_delong(y, s).auc < hi

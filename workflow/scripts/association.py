@@ -1,0 +1,12 @@
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
+from dlscore import stages
+from dlscore.runlog import job_log
+
+models = list(snakemake.config["run_models"])
+with job_log(snakemake.log[0]):
+    stages.association(snakemake.config, snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+                       snakemake.output.table1, snakemake.output.table1_label,
+                       snakemake.output.correlations, snakemake.output.groups,
+                       snakemake.output.cohort_means)
