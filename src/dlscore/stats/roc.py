@@ -44,21 +44,38 @@ def _as_scores(score, n: int) -> np.ndarray:
     return s
 
 
-def _midrank(x: np.ndarray) -> np.ndarray:
-    """Midranks (1-based, ties get the mean rank) along the last axis. Shape kept."""
-    return _st.rankdata(x, axis=-1)
+def _sorted_midranks(v: np.ndarray) -> np.ndarray:
+    """Midranks (1-based; tied values share their mean rank) of an ascending 1-D array."""
+    n = v.size
+    start = np.empty(n, dtype=bool)
+    start[:1] = True
+    np.not_equal(v[1:], v[:-1], out=start[1:])
+    first = np.flatnonzero(start)
+    end = np.append(first[1:], n)
+    return np.repeat((first + end + 1) / 2.0, end - first)
 
 
 def _delong_components(y: np.ndarray, s: np.ndarray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """AUCs (k,), positive placements V10 (k, m) and negative placements V01 (k, n)."""
-    pos, neg = s[:, y], s[:, ~y]
-    m, n = pos.shape[1], neg.shape[1]
-    tz = _midrank(np.concatenate([pos, neg], axis=1))
-    tx = _midrank(pos)
-    ty = _midrank(neg)
-    aucs = (tz[:, :m].sum(axis=1) / m - (m + 1) / 2.0) / n
-    v10 = (tz[:, :m] - tx) / n
-    v01 = 1.0 - (tz[:, m:] - ty) / m
+    """AUCs (k,), positive placements V10 (k, m) and negative placements V01 (k, n).
+
+    One sort per score row: the midranks among all patients, among positives and among
+    negatives are read from the same sorted order (the positives of a sorted sequence are
+    sorted). Placements are returned in the patients' original order, so that rows of a
+    paired comparison line up patient by patient.
+    """
+    m, n = int(y.sum()), int((~y).sum())
+    within = np.cumsum(y) - 1                 # index among positives (for y) ...
+    within_neg = np.cumsum(~y) - 1            # ... and among negatives (for ~y)
+    aucs = np.empty(s.shape[0])
+    v10, v01 = np.empty((s.shape[0], m)), np.empty((s.shape[0], n))
+    for k, row in enumerate(s):
+        order = np.argsort(row, kind="stable")
+        sv, cls = row[order], y[order]
+        tz = _sorted_midranks(sv)
+        tzp, tzn = tz[cls], tz[~cls]
+        aucs[k] = (tzp.sum() / m - (m + 1) / 2.0) / n
+        v10[k, within[order[cls]]] = (tzp - _sorted_midranks(sv[cls])) / n
+        v01[k, within_neg[order[~cls]]] = 1.0 - (tzn - _sorted_midranks(sv[~cls])) / m
     return aucs, v10, v01
 
 
