@@ -25,14 +25,28 @@ SRC = str(Path(workflow.basedir) / "src")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/phantom.smk"
 include: "workflow/rules/lgg.smk"
+include: "workflow/rules/ici.smk"
 include: "workflow/rules/manifest.smk"
-include: "workflow/rules/preprocess.smk"
-include: "workflow/rules/radiomics.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/score.smk"
+
+
+# Imaging studies: images -> slices/radiomics -> trained model -> DLS -> discrimination.
+# Scores-only studies (scores_only.enabled): the markers' manifest columns are the scores.
+if not SCORES_ONLY:
+
+    include: "workflow/rules/preprocess.smk"
+    include: "workflow/rules/radiomics.smk"
+    include: "workflow/rules/train.smk"
+    include: "workflow/rules/score.smk"
+    include: "workflow/rules/discrimination.smk"
+    include: "workflow/rules/figures.smk"
+
+else:
+
+    include: "workflow/rules/import_scores.smk"
+
+
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/survival.smk"
-include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 

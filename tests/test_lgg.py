@@ -107,5 +107,5 @@ def test_smoke_run_on_a_few_patients(tmp_path):
     att = pd.read_csv(out / "tables/attention_resnet_fusion.csv").set_index("patient_id")
     assert att.loc["TCGA-DU-7013", "attention_t1pre"] == 0 and att.loc["TCGA-DU-7013", "attention_flair"] == pytest.approx(1)
     for f in ("tables/calibration.csv", "tables/survival.csv", "figures/roc_resnet_fusion.png",
-              "figures/km_TCGA-CS-FG_os.png", "summary.html"):
+              "figures/km_resnet_fusion_TCGA-CS-FG_os.png", "summary.html"):
         assert (out / f).stat().st_size > 0, f

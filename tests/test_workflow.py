@@ -37,7 +37,8 @@ def test_tables_and_figures_exist(demo):
               "tables/cutoffs.csv", "tables/qc.csv", "tables/calibration.csv", "figures/calibration_sres_petct.png",
               "tables/decision_curve.csv", "figures/dca_sres_petct.png", "figures/dls_by_label_sres_petct.png",
               "summary.html", "tables/attention_sres_petct.csv", "tables/provenance.csv", "tables/survival_at_risk.csv",
-              "figures/roc_sres_petct.png", "figures/km_ICI_pfs.png", "figures/km_ICI_os.png",
+              "figures/roc_sres_petct.png", "figures/km_sres_petct_ICI_pfs.png", "figures/km_sres_petct_ICI_os.png",
+              "figures/forest_sres_petct_ICI_pfs.png", "tables/hr_difference.csv", "tables/cox_multivariable.csv",
               "figures/hyperimages.png", "models/sres_petct/model_card.json"):
         assert (demo / f).stat().st_size > 0, f
 

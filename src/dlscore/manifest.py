@@ -59,7 +59,8 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
     """
     base_dir = Path(base_dir)
     problems: list[InputError] = []
-    required = ["patient_id", "cohort", "role", "mask_r1"] + [f"image_{m}" for m in modalities]
+    imaging = bool(modalities)  # a scores-only study has no images and no masks
+    required = ["patient_id", "cohort", "role"] + (["mask_r1"] + [f"image_{m}" for m in modalities] if imaging else [])
     missing = [c for c in required if c not in df.columns]
     for c in missing:
         problems.append(InputError(f"required column '{c}' is missing",
@@ -72,7 +73,8 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
     for pid in dup:
         problems.append(InputError("patient_id appears more than once",
                                    "keep one row per patient (merge or rename the duplicates)", pid, "patient_id"))
-    path_cols = [f"image_{m}" for m in modalities] + [f"mask_{r}" for r in raters if f"mask_{r}" in out]
+    path_cols = ([f"image_{m}" for m in modalities] + [f"mask_{r}" for r in raters if f"mask_{r}" in out]
+                 if imaging else [])
     for i, row in out.iterrows():
         pid = row["patient_id"]
         if row["role"] not in ROLES:
@@ -132,3 +134,25 @@ def assign_splits(df: pd.DataFrame, validation_fraction: float, seed: int) -> pd
     return out
 
 
+
+
+def validate_markers(df: pd.DataFrame, markers: dict) -> None:
+    """Scores-only studies: every marker's ``column`` (and ``continuous`` column) exists and
+    is numeric; one :class:`ManifestError` lists every problem (patient and column named)."""
+    problems: list[InputError] = []
+    for name, spec in markers.items():
+        for key in ("column", "continuous"):
+            col = spec.get(key)
+            if col is None:
+                continue
+            if col not in df:
+                problems.append(InputError(f"marker {name}: column '{col}' is not in the manifest",
+                                           f"add the column or correct scores_only.markers.{name}.{key}", where=col))
+                continue
+            num = pd.to_numeric(df[col], errors="coerce")
+            bad = df[col].notna() & num.isna()
+            for pid, v in zip(df.loc[bad, "patient_id"], df.loc[bad, col]):
+                problems.append(InputError(f"marker {name}: {col} is {v!r}, not a number",
+                                           "give a number or leave the cell empty (missing)", pid, col))
+    if problems:
+        raise ManifestError(problems)

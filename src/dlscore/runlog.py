@@ -27,7 +27,11 @@ def job_log(path: str | Path | None):
         try:
             yield logging.getLogger("dlscore")
         except Exception as exc:  # the one clear error goes to the log and to the console
-            logging.getLogger("dlscore").error("%s", exc)
+            from dlscore.errors import InputError, ManifestError
+            if isinstance(exc, (InputError, ManifestError)):
+                logging.getLogger("dlscore").error("%s", exc)  # a user's input: the message is the whole story
+            else:
+                logging.getLogger("dlscore").exception("%s", exc)  # a fault: keep the traceback for the report
             raise
         finally:
             sys.stderr, sys.stdout = old_err, old_out

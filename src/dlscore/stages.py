@@ -35,12 +35,27 @@ def make_lgg_manifest(config: Mapping[str, Any], manifest_out: str) -> None:
     df.to_csv(manifest_out, index=False, lineterminator="\n")
 
 
+def make_ici_manifest(config: Mapping[str, Any], manifest_out: str, report_out: str) -> None:
+    from dlscore.ici import build_manifest
+    man, report = build_manifest(config["ici"])
+    Path(manifest_out).parent.mkdir(parents=True, exist_ok=True)
+    man.to_csv(manifest_out, index=False, lineterminator="\n")
+    write_table(report, report_out, config)
+
+
 def validate(config: Mapping[str, Any], manifest: str, out_parquet: str) -> None:
     from dlscore.manifest import assign_splits, read_manifest, validate_manifest
+    from dlscore.study import scores_mode
     df = read_manifest(manifest)
-    df = validate_manifest(df, config["imaging"]["modalities"], config["imaging"]["raters"],
-                           base_dir=Path(manifest).parent,
+    imaging = not scores_mode(config)
+    df = validate_manifest(df, config["imaging"]["modalities"] if imaging else [],
+                           config["imaging"]["raters"] if imaging else [], base_dir=Path(manifest).parent,
                            optional=config["imaging"].get("optional_modalities", []))
+    if not imaging:
+        from dlscore.manifest import validate_markers
+        validate_markers(df, config["scores_only"]["markers"])
+    if "label" not in df:
+        df["label"] = np.nan
     df = assign_splits(df, float(config["split"]["validation_fraction"]), int(config["seed"]))
     Path(out_parquet).parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(out_parquet, index=False)
@@ -250,6 +265,24 @@ def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[st
     feats.to_parquet(features_out, index=False)
 
 
+def import_scores(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs_out: str) -> None:
+    """Scores-only study: each marker's manifest column becomes a score table (as a trained
+    model's would be: ``dls`` = the grouping value, ``continuous`` = the score for AUC and
+    C-index), and its configured cutoff the cutoff table."""
+    man = pd.read_parquet(validated)
+    cuts = []
+    for name, spec in config["scores_only"]["markers"].items():
+        cont = spec.get("continuous", spec["column"])
+        pd.DataFrame({"patient_id": man["patient_id"], "rater": "r1",
+                      "dls": pd.to_numeric(man[spec["column"]], errors="coerce"),
+                      "continuous": pd.to_numeric(man[cont], errors="coerce") if cont in man else np.nan}
+                     ).to_parquet(score_files[name], index=False)
+        cuts.append({"model": name, "cutoff": float(spec["cutoff"]),
+                     "rule": f"{spec.get('label', name)}: {spec['column']} >= {spec['cutoff']:g} (configured)",
+                     "n_training": np.nan})
+    write_table(pd.DataFrame(cuts), cutoffs_out, config)
+
+
 # ----------------------------------------------------------------------------- statistics
 
 
@@ -435,22 +468,23 @@ def association(config: Mapping[str, Any], validated: str, score_files: Mapping[
     corr, grp, means = [], [], []
     for model, f in score_files.items():
         df = _scored(validated, f)
+        score_col = "continuous" if "continuous" in df else "dls"  # scores-only: the marker's continuous score
         for set_name, sub in [("all patients", df), *evaluation_sets(df)]:
             for var in [c for c in ac.get("correlate", []) if c in sub]:
                 v = pd.to_numeric(sub[var], errors="coerce")
                 binary = v.dropna().isin([0, 1]).all()
-                c = correlation(sub["dls"], v, "point-biserial" if binary else "spearman", alpha)
+                c = correlation(sub[score_col], v, "point-biserial" if binary else "spearman", alpha)
                 corr.append({"model": model, "set": set_name, "variable": var, "method": c.method, "n": c.n,
                              "r": c.r, "ci_low": c.ci_low, "ci_high": c.ci_high, "p": c.p,
                              "ci_method": "Fisher z" + (" (Bonett-Wright variance)" if c.method == "spearman" else "")})
             for gname, spec in groups.items():
-                omni, post = compare_groups_continuous(sub["dls"], grouping(sub, spec).to_numpy(), spec.get("labels"))
+                omni, post = compare_groups_continuous(sub[score_col], grouping(sub, spec).to_numpy(), spec.get("labels"))
                 base = {"model": model, "set": set_name, "grouping": gname}
                 grp.append({**base, "comparison": "omnibus", **omni})
                 for _, r in post.iterrows():
                     grp.append({**base, "comparison": f"{r['group_b']} vs {r['group_a']}", **r.to_dict()})
         for coh, g in df.groupby("cohort", sort=False):
-            means.append({"model": model, "cohort": coh, **bootstrap_mean(g["dls"], n_boot, seed, alpha),
+            means.append({"model": model, "cohort": coh, **bootstrap_mean(g[score_col], n_boot, seed, alpha),
                           "method": f"percentile bootstrap, {n_boot} replicates"})
     write_table(pd.DataFrame(corr), correlations_out, config)
     write_table(pd.DataFrame(grp) if grp else pd.DataFrame({"note": ["no association.groups column in the manifest"]}),
@@ -487,23 +521,29 @@ def reproducibility(config: Mapping[str, Any], validated: str, score_files: Mapp
 
 def survival(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs: str,
              out: str, at_risk_out: str, km_figs: Mapping[tuple[str, str], str]) -> None:
+    from dlscore.plots import placeholder_figure
     from dlscore.plots.km import plot_km
     from dlscore.survival import compare_groups
     sv = config["survival"]
     alpha = float(config["stats"]["alpha"])
-    cut = pd.read_csv(cutoffs).set_index("model")["cutoff"]
+    from dlscore.study import endpoints, group_labels, scores_mode
+    cuts = pd.read_csv(cutoffs).set_index("model")
+    cut = cuts["cutoff"]
     rows, risk = [], []
-    primary = config["primary_model"]
     for model, f in score_files.items():
         df = _scored(validated, f)
+        df = df[df["dls"].notna()]
+        hi_label, lo_label = group_labels(config, model)
         for set_name, g in evaluation_sets(df, sv["splits"]):
             cohort = set_name.split(" (")[0]  # the slug used in figure names
-            for ep, spec in sv["endpoints"].items():
+            for ep, spec in endpoints(config).items():
                 row: dict[str, Any] = {"model": model, "set": set_name, "endpoint": ep, "unit": spec["unit"],
-                                       "cutoff": float(cut[model]), "grouping": "DLS >= training cutoff"}
+                                       "cutoff": float(cut[model]), "grouping": f"score >= {cut[model]:.4g} ({cuts.at[model, 'rule']})"}
                 if spec["time"] not in g or g[spec["time"]].isna().all():
-                    row["note"] = f"no {spec['time']} in the manifest"
+                    row["note"] = f"not computable: {spec['time']} not recorded in this set"
                     rows.append(row)
+                    if (model, cohort, ep) in km_figs:
+                        placeholder_figure(km_figs[(model, cohort, ep)], f"{set_name}: {spec['label']} not recorded")
                     continue
                 g2 = g.dropna(subset=[spec["time"], spec["event"]])
                 high = (g2["dls"] >= cut[model]).to_numpy()
@@ -513,16 +553,241 @@ def survival(config: Mapping[str, Any], validated: str, score_files: Mapping[str
                             "KM Greenwood 'log' CI (R survfit default)", "note": f"{len(g) - len(g2)} patients without follow-up"
                             if len(g2) < len(g) else ""})
                 rows.append(row)
-                if model == primary and (cohort, ep) in km_figs:
-                    table = plot_km(g2[spec["time"]], g2[spec["event"]], high, km_figs[(cohort, ep)],
+                if (model, cohort, ep) in km_figs:
+                    table = plot_km(g2[spec["time"]], g2[spec["event"]], high, km_figs[(model, cohort, ep)],
                                     spec["label"], spec["unit"], res, float(sv["at_risk_step"]),
-                                    title=f"{set_name}: {spec['label']} by {model} DLS",
+                                    labels=(hi_label, lo_label),
+                                    title=f"{set_name}: {spec['label']} by {hi_label if scores_mode(config) else model}",
                                     time_origin=sv.get("time_origin", "start of immunotherapy"))
                     for grp, counts in table.items():
-                        risk.append({"set": set_name, "endpoint": ep, "group": grp,
+                        risk.append({"model": model, "set": set_name, "endpoint": ep, "group": grp,
                                      **{f"t{i}": c for i, c in enumerate(counts)}})
     write_table(pd.DataFrame(rows), out, config)
     write_table(pd.DataFrame(risk), at_risk_out, config)
+
+
+def _marker_frame(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str],
+                  cutoffs: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Manifest with ``high:<m>`` (0/1, NaN when the marker is missing) and ``value:<m>``
+    (continuous score) for every model/marker and every ``clinical.reference_markers`` entry.
+    Returns (frame, marker -> printable label)."""
+    from dlscore.study import scores_mode
+    man = pd.read_parquet(validated)
+    cut = pd.read_csv(cutoffs).set_index("model")["cutoff"]
+    labels = {}
+    for model, f in score_files.items():
+        sc = pd.read_parquet(f)
+        sc = sc[sc["rater"] == "r1"].set_index("patient_id")
+        dls = sc["dls"].reindex(man["patient_id"]).to_numpy()
+        value = (sc["continuous"] if "continuous" in sc else sc["dls"]).reindex(man["patient_id"]).to_numpy()
+        man[f"high:{model}"] = np.where(np.isnan(dls), np.nan, (dls >= cut[model]).astype(float))
+        man[f"value:{model}"] = value
+        labels[model] = (config["scores_only"]["markers"][model].get("label", model) if scores_mode(config)
+                         else f"{model} DLS high")
+    for name, spec in (config.get("clinical", {}).get("reference_markers") or {}).items():
+        v = pd.to_numeric(man[spec["column"]], errors="coerce")
+        man[f"high:{name}"] = (v >= float(spec["cutoff"])).astype(float).where(v.notna())
+        man[f"value:{name}"] = pd.to_numeric(man[spec.get("continuous", spec["column"])], errors="coerce")
+        labels[name] = spec.get("label", name)
+    return man, labels
+
+
+def clinical_validation(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs: str,
+                        outs: Mapping[str, str], forest_figs: Mapping[tuple[str, str, str], str]) -> None:
+    """Cox (univariable, multivariable with Schoenfeld check), DCB (rates, AUC, logistic),
+    C-index of marker + clinical vs clinical-only (fitted on the development cohort),
+    bootstrap CI of HR differences and subgroup analyses, per ICI set and endpoint.
+
+    ``outs`` keys: cox_univariable, cox_multivariable, dcb, dcb_logistic, auc_comparisons,
+    cindex, hr_difference, subgroups."""
+    from dlscore.clinical import (compare_cindex, cox_fit, design_matrix, hr_difference_bootstrap, logistic_fit,
+                                  rates_by_group, reference_of, subgroup_table)
+    from dlscore.plots import placeholder_figure
+    from dlscore.plots.forest import plot_forest
+    from dlscore.stats import auc_delong, delong_test
+    from dlscore.study import endpoints, group_labels, set_slug
+    cl = config.get("clinical", {})
+    alpha, seed, n_boot = float(config["stats"]["alpha"]), int(config["seed"]), int(config["stats"]["n_boot"])
+    man, labels = _marker_frame(config, validated, score_files, cutoffs)
+    markers = list(labels)
+    covs = {k: v for k, v in (cl.get("covariates") or {}).items() if k in man}
+    X_all, terms = design_matrix(man, covs)
+    sets = evaluation_sets(man, config["survival"]["splits"])
+    if not sets:
+        raise ValueError("no evaluation set for the clinical analysis: check survival.splits")
+    dev_cohort = cl.get("development_cohort")
+    dev_name = next((n for n, g in sets if dev_cohort is not None and (g["cohort"] == dev_cohort).all()), sets[0][0])
+    p_enter = float(cl.get("multivariable", {}).get("p_enter", 0.05))
+    forced = [c for c in cl.get("multivariable", {}).get("forced", []) if c in covs]
+    dcb = cl.get("dcb")
+    has_dcb = bool(dcb) and dcb in man and man[dcb].notna().any()
+    T: dict[str, list] = {k: [] for k in ("cox_univariable", "cox_multivariable", "dcb", "dcb_logistic",
+                                          "auc_comparisons", "cindex", "hr_difference", "subgroups")}
+
+    def missing_in(g: pd.DataFrame, cols) -> list[str]:
+        return [c for c in cols if c in g and g[c].isna().all()]
+
+    def term_rows(fit: dict, base: dict, ref_terms: dict) -> list[dict]:
+        if fit["terms"].empty:
+            return [{**base, "n": fit["n"], "events": fit["events"], "note": fit["note"]}]
+        return [{**base, "term": r["term"], "reference": ref_terms.get(r["term"], ""), "n": fit["n"],
+                 "events": fit["events"], **{k: r[k] for k in r.index if k != "term"}, "note": fit["note"]}
+                for _, r in fit["terms"].iterrows()]
+
+    ref_terms = {t: f"vs {reference_of(man, c, covs[c])}" for c, ts in terms.items() for t in ts
+                 if covs[c].get("type") == "categorical"}
+    ref_terms.update({f"high:{m}": "vs low" for m in markers})
+    # ------------------------------------------------------------------ survival endpoints
+    for ep, spec in endpoints(config).items():
+        tcol, ecol = spec["time"], spec["event"]
+        uni_dev: dict[str, float] = {}
+        for set_name, g in sets:
+            g = g[g[tcol].notna() & g[ecol].notna()]
+            base = {"set": set_name, "endpoint": ep}
+            if g.empty:
+                T["cox_univariable"].append({**base, "note": f"not computable: {tcol} not recorded in this set"})
+                continue
+            for c, ts in terms.items():
+                if not ts:
+                    continue
+                if missing_in(g, [c]):
+                    T["cox_univariable"].append({**base, "variable": c, "note": f"{c} not recorded in this set"})
+                    continue
+                fit = cox_fit(g[tcol], g[ecol], X_all.loc[g.index, ts], alpha)
+                T["cox_univariable"] += term_rows(fit, {**base, "variable": c}, ref_terms)
+                if set_name == dev_name:
+                    uni_dev[c] = float(fit["terms"]["p"].min()) if not fit["terms"].empty else np.nan
+            for m in markers:
+                fit = cox_fit(g[tcol], g[ecol], g[[f"high:{m}"]], alpha)
+                T["cox_univariable"] += term_rows(fit, {**base, "variable": labels[m]}, ref_terms)
+        selected = [c for c in covs if c in forced or uni_dev.get(c, np.nan) < p_enter]
+        sel_terms = [t for c in selected for t in terms[c]]
+        rule = f"covariates with univariable p < {p_enter:g} in {dev_name}" + (f", plus forced {forced}" if forced else "")
+        dev_rows = dict(sets)[dev_name]
+        dev_rows = dev_rows[dev_rows[tcol].notna() & dev_rows[ecol].notna()]
+        for m in markers:
+            cols_full = [f"high:{m}", *sel_terms]
+            data_all = pd.concat([man[[tcol, ecol]], X_all, man[[f"high:{m}"]]], axis=1)
+            dev_fit = {key: cox_fit(dev_rows[tcol], dev_rows[ecol], data_all.loc[dev_rows.index, cols], alpha)
+                       for key, cols in (("full", cols_full), ("clinical", sel_terms))}
+            for set_name, g in sets:
+                g = g[g[tcol].notna() & g[ecol].notna()]
+                base = {"set": set_name, "endpoint": ep, "model": labels[m], "covariates": ", ".join(selected) or "none",
+                        "selection": rule}
+                gone = missing_in(g, selected)
+                if gone:
+                    T["cox_multivariable"].append({**base, "note": f"not computable: {', '.join(gone)} not recorded in this set"})
+                else:
+                    fit = cox_fit(g[tcol], g[ecol], data_all.loc[g.index, cols_full], alpha)
+                    rows = term_rows(fit, base, ref_terms)
+                    for r in rows:
+                        r.update({"ph_global_min_p": fit["ph_min_p"], "concordance": fit["concordance"]})
+                    T["cox_multivariable"] += rows
+                # C-index: models fitted on the development set, applied unchanged here
+                crow: dict[str, Any] = {"set": set_name, "endpoint": ep, "model_a": f"{labels[m]} + clinical",
+                                        "model_b": "clinical only", "covariates": ", ".join(selected) or "none",
+                                        "fitted_on": dev_name}
+                if gone or not sel_terms or "model" not in dev_fit["full"] or "model" not in dev_fit["clinical"]:
+                    why = (f"{', '.join(gone)} not recorded in this set" if gone else
+                           "no clinical covariate selected" if not sel_terms else
+                           dev_fit["full"]["note"] or dev_fit["clinical"]["note"])
+                    T["cindex"].append({**crow, "note": f"not computable: {why}"})
+                    continue
+                d = data_all.loc[g.index, cols_full].dropna()
+                ra = dev_fit["full"]["model"].predict_log_partial_hazard(d[cols_full]).to_numpy()
+                rb = dev_fit["clinical"]["model"].predict_log_partial_hazard(d[sel_terms]).to_numpy()
+                res = compare_cindex(g.loc[d.index, tcol], g.loc[d.index, ecol], ra, rb, min(n_boot, 2000), seed, alpha)
+                T["cindex"].append({**crow, **res, "ci_method": f"paired percentile bootstrap ({res['n_boot']} replicates)",
+                                    "test": "z-test, U-statistic variance (compareC approach)",
+                                    "note": "apparent (same patients as the fit)" if set_name == dev_name else ""})
+        for a, b in cl.get("hr_difference", []):
+            if a not in labels or b not in labels:
+                continue
+            for set_name, g in sets:
+                g = g.dropna(subset=[tcol, ecol, f"high:{a}", f"high:{b}"])
+                res = hr_difference_bootstrap(g[tcol], g[ecol], g[f"high:{a}"], g[f"high:{b}"], n_boot, seed, alpha)
+                T["hr_difference"].append({"set": set_name, "endpoint": ep, "marker_a": labels[a], "marker_b": labels[b],
+                                           "n": len(g), **res,
+                                           "method": "paired percentile bootstrap of HR_a - HR_b (patients resampled, "
+                                                     "both Cox models refitted, Efron ties)"})
+        for m in markers:
+            for set_name, g in sets:
+                cohort = set_slug(g["split"].iloc[0], g["cohort"].iloc[0])
+                key = (m, cohort, ep)
+                if g[tcol].isna().all():
+                    if key in forest_figs:
+                        placeholder_figure(forest_figs[key], f"{set_name}: {spec['label']} not recorded")
+                    continue
+                sub = subgroup_table(g.dropna(subset=[f"high:{m}"]), tcol, ecol, f"high:{m}",
+                                     [s for s in cl.get("subgroups", []) if s in g and g[s].notna().any()],
+                                     dcb if has_dcb else None, alpha)
+                T["subgroups"] += [{"set": set_name, "endpoint": ep, "marker": labels[m], **r}
+                                   for r in sub.to_dict("records")]
+                if key in forest_figs:
+                    plot_forest(sub, forest_figs[key], title=f"{set_name}: {spec['label']} by {labels[m]}",
+                                high_label=group_labels(config, m)[0], endpoint=spec["label"],
+                                low_label=group_labels(config, m)[1])
+    # ------------------------------------------------------------------ durable clinical benefit
+    if has_dcb:
+        uni_dev = {}
+        for set_name, g in sets:
+            g = g[g[dcb].notna()]
+            base = {"set": set_name}
+            for c, ts in terms.items():
+                if not ts:
+                    continue
+                if missing_in(g, [c]):
+                    T["dcb_logistic"].append({**base, "model": "univariable", "variable": c,
+                                              "note": f"{c} not recorded in this set"})
+                    continue
+                fit = logistic_fit(g[dcb], X_all.loc[g.index, ts], alpha)
+                T["dcb_logistic"] += term_rows(fit, {**base, "model": "univariable", "variable": c}, ref_terms)
+                if set_name == dev_name:
+                    uni_dev[c] = float(fit["terms"]["p"].min()) if not fit["terms"].empty else np.nan
+        selected = [c for c in covs if c in forced or uni_dev.get(c, np.nan) < p_enter]
+        sel_terms = [t for c in selected for t in terms[c]]
+        for set_name, g in sets:
+            g = g[g[dcb].notna()]
+            gone = missing_in(g, selected)
+            for m in markers:
+                gm = g[g[f"high:{m}"].notna()]
+                row: dict[str, Any] = {"set": set_name, "marker": labels[m], **rates_by_group(gm[dcb], gm[f"high:{m}"] == 1)}
+                v = g[g[f"value:{m}"].notna()]
+                yv = v[dcb].astype(int).to_numpy()
+                if len(v) and 0 < yv.sum() < len(yv):
+                    a = auc_delong(yv, v[f"value:{m}"].to_numpy(), alpha)
+                    row.update({"auc_n": len(v), "auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high,
+                                "auc_ci_method": "DeLong"})
+                else:
+                    row["auc_note"] = "AUC not computable: continuous score not recorded in this set" if not len(v) \
+                        else "AUC not computable: one DCB class"
+                T["dcb"].append(row)
+                T["dcb_logistic"] += term_rows(logistic_fit(gm[dcb], gm[[f"high:{m}"]], alpha),
+                                               {"set": set_name, "model": "univariable", "variable": labels[m]}, ref_terms)
+                mbase = {"set": set_name, "model": f"multivariable ({', '.join(selected) or 'no covariate selected'})",
+                         "variable": labels[m]}
+                if gone:
+                    T["dcb_logistic"].append({**mbase, "note": f"not computable: {', '.join(gone)} not recorded in this set"})
+                elif sel_terms:
+                    T["dcb_logistic"] += term_rows(logistic_fit(gm[dcb], pd.concat([gm[[f"high:{m}"]],
+                                                                                    X_all.loc[gm.index, sel_terms]], axis=1),
+                                                                alpha), mbase, ref_terms)
+            for a, b in cl.get("auc_comparisons", []):
+                if a not in labels or b not in labels:
+                    continue
+                v = g.dropna(subset=[f"value:{a}", f"value:{b}"])
+                y = v[dcb].astype(int).to_numpy()
+                row = {"set": set_name, "outcome": "DCB", "score_a": labels[a], "score_b": labels[b], "n": len(v)}
+                if len(v) and 0 < y.sum() < len(y):
+                    t = delong_test(y, v[f"value:{a}"].to_numpy(), v[f"value:{b}"].to_numpy(), alpha)
+                    row.update({"auc_a": t.auc_a, "auc_b": t.auc_b, "diff": t.diff, "diff_ci_low": t.ci_low,
+                                "diff_ci_high": t.ci_high, "z": t.z, "p": t.p, "test": "paired DeLong, two-sided"})
+                else:
+                    row["note"] = "not computable: a continuous score is not recorded in this set or one DCB class"
+                T["auc_comparisons"].append(row)
+    for key, rows in T.items():
+        df = pd.DataFrame(rows) if rows else pd.DataFrame({"note": [f"nothing to report ({key}): see config clinical"]})
+        write_table(df, outs[key], config)
 
 
 def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Mapping[str, str], out: str,
@@ -560,39 +825,66 @@ def _fmt_ci(v, lo, hi, d=2) -> str:
     return f"{v:.{d}f} ({lo:.{d}f}–{hi:.{d}f})"
 
 
-def summary(config: Mapping[str, Any], splits_csv: str, discrimination_csv: str, reproducibility_csv: str,
-            survival_csv: str, out_html: str) -> None:
+def summary(config: Mapping[str, Any], tables: Mapping[str, str], out_html: str) -> None:
     """A one-page statement of the headline results, generated from the tables (no number
-    is typed by hand), with the study's caveats from ``report_notes``."""
+    is typed by hand), with the study's caveats from ``report_notes``. ``tables``: name ->
+    CSV path for splits, survival and, where the study has them, discrimination,
+    reproducibility, dcb, hr_difference, cindex, ici_mapping."""
     import html
+    from dlscore.study import km_models, scores_mode
     esc = lambda v: html.escape(str(v))  # noqa: E731
-    disc = pd.read_csv(discrimination_csv)
-    prim = disc[disc["analysis"] == "primary"]
-    parts = [f"<h2>{esc(config.get('study'))}: summary of results</h2>",
-             f"<p>Label: <b>{esc(config.get('label_name', 'label'))}</b>. Models are trained on the training "
-             "split, early-stopped on the validation split and frozen; the DLS cutoff is the maximum Youden index "
-             "on the training split. Nothing is tuned on external cohorts.</p>"]
-    for model, g in prim.groupby("model", sort=False):
-        items = [f"<li>{esc(r['set'])} (n={int(r['n'])}, {int(r['n_pos'])} positive): AUC "
-                 f"{_fmt_ci(r.get('auc', np.nan), r.get('auc_ci_low'), r.get('auc_ci_high'))} (95 % CI, DeLong)</li>"
-                 for _, r in g.iterrows()]
-        parts.append(f"<h3>{esc(model)}</h3><ul>{''.join(items)}</ul>")
-    rep = pd.read_csv(reproducibility_csv)
-    rep_items = []
-    for _, r in rep.iterrows():
-        ok = "icc" in rep and np.isfinite(r.get("icc", np.nan))
-        val = f"{r['form']} {_fmt_ci(r['icc'], r['ci_low'], r['ci_high'])}" if ok else r.get("note", "")
-        rep_items.append(f"<li>{esc(r['model'])}, {esc(r['set'])} (n={int(r['n'])}): {esc(val)}</li>")
-    parts.append(f"<h3>Inter-rater reproducibility of the DLS</h3><ul>{''.join(rep_items)}</ul>")
-    sv = pd.read_csv(survival_csv)
+    scores = scores_mode(config)
+    parts = [f"<h2>{esc(config.get('study'))}: summary of results</h2>"]
+    if scores:
+        parts.append("<p>Scores-only study: each marker is a manifest column with a configured cutoff "
+                     "(high = value &ge; cutoff); multivariable and C-index models are fitted on the development "
+                     "cohort and applied unchanged to the others.</p>")
+    else:
+        parts.append(f"<p>Label: <b>{esc(config.get('label_name', 'label'))}</b>. Models are trained on the training "
+                     "split, early-stopped on the validation split and frozen; the DLS cutoff is the maximum Youden "
+                     "index on the training split. Nothing is tuned on external cohorts.</p>")
+    if "discrimination" in tables:
+        disc = pd.read_csv(tables["discrimination"])
+        for model, g in disc[disc["analysis"] == "primary"].groupby("model", sort=False):
+            items = [f"<li>{esc(r['set'])} (n={int(r['n'])}, {int(r['n_pos'])} positive): AUC "
+                     f"{_fmt_ci(r.get('auc', np.nan), r.get('auc_ci_low'), r.get('auc_ci_high'))} (95 % CI, DeLong)</li>"
+                     for _, r in g.iterrows()]
+            parts.append(f"<h3>{esc(model)}</h3><ul>{''.join(items)}</ul>")
+    if "reproducibility" in tables:
+        rep = pd.read_csv(tables["reproducibility"])
+        rep_items = []
+        for _, r in rep.iterrows():
+            ok = "icc" in rep and np.isfinite(r.get("icc", np.nan))
+            val = f"{r['form']} {_fmt_ci(r['icc'], r['ci_low'], r['ci_high'])}" if ok else r.get("note", "")
+            rep_items.append(f"<li>{esc(r['model'])}, {esc(r['set'])} (n={int(r['n'])}): {esc(val)}</li>")
+        parts.append(f"<h3>Inter-rater reproducibility of the DLS</h3><ul>{''.join(rep_items)}</ul>")
+    sv = pd.read_csv(tables["survival"])
     items = []
-    for _, r in sv[sv["model"] == config["primary_model"]].iterrows():
+    for _, r in sv[sv["model"].isin(km_models(config))].iterrows():
         hr = (_fmt_ci(r["hr"], r["hr_ci_low"], r["hr_ci_high"]) if np.isfinite(r.get("hr", np.nan))
               else str(r.get("estimable", r.get("note", "not computable"))))
-        items.append(f"<li>{esc(r['set'])}, {esc(r['endpoint'])}: HR high vs low DLS {esc(hr)}, "
-                     f"log-rank p = {r.get('logrank_p', np.nan):.3g}</li>")
-    parts.append(f"<h3>Outcome by DLS group ({esc(config['primary_model'])})</h3><ul>{''.join(items)}</ul>")
-    splits = pd.read_csv(splits_csv).drop(columns="config_hash")
+        items.append(f"<li>{esc(r['model'])}, {esc(r['set'])}, {esc(r['endpoint'])} (n={int(r['n'])}): HR high vs low "
+                     f"{esc(hr)}, log-rank p = {r.get('logrank_p', np.nan):.3g}</li>")
+    parts.append(f"<h3>Outcome by marker group</h3><ul>{''.join(items)}</ul>")
+    if "dcb" in tables:
+        dcb = pd.read_csv(tables["dcb"])
+        if "marker" in dcb:
+            items = []
+            for _, r in dcb.iterrows():
+                auc = (f"AUC {_fmt_ci(r['auc'], r['auc_ci_low'], r['auc_ci_high'])}" if np.isfinite(r.get("auc", np.nan))
+                       else str(r.get("auc_note", "")))
+                items.append(f"<li>{esc(r['marker'])}, {esc(r['set'])}: DCB {int(r['dcb_high'])}/{int(r['n_high'])} "
+                             f"high vs {int(r['dcb_low'])}/{int(r['n_low'])} low ({esc(r['test'])} p = {r['p']:.3g}); "
+                             f"{esc(auc)}</li>")
+            parts.append(f"<h3>Durable clinical benefit</h3><ul>{''.join(items)}</ul>")
+    if "hr_difference" in tables:
+        hd = pd.read_csv(tables["hr_difference"])
+        if "diff" in hd:
+            items = [f"<li>{esc(r['set'])}, {esc(r['endpoint'])}: HR({esc(r['marker_a'])}) − HR({esc(r['marker_b'])}) = "
+                     f"{esc(_fmt_ci(r['diff'], r['ci_low'], r['ci_high']))} ({int(r['n_boot_used'])} bootstrap "
+                     f"replicates)</li>" for _, r in hd.iterrows()]
+            parts.append(f"<h3>Difference of hazard ratios</h3><ul>{''.join(items)}</ul>")
+    splits = pd.read_csv(tables["splits"]).drop(columns="config_hash")
     parts.append("<h3>Patients per split</h3>" + splits.to_html(index=False))
     notes = config.get("report_notes", [])
     if notes:

@@ -5,7 +5,13 @@ is parsed (before any job runs), so that Snakemake can build one DAG.
   their files are outputs of the ``phantom`` rule;
 * the TCGA-LGG cohort: the manifest is built from the data folder (``dlscore.lgg``), by
   the ``lgg_manifest`` rule and, identically, here;
+* the ICI clinical tables (``dlscore.ici``): a scores-only study, no images;
 * brought cohorts: the manifest CSV is read (ids, roles, paths relative to its folder).
+
+A **scores-only study** (``scores_only.enabled``) has no images: each configured marker
+(a manifest column with a cutoff: IHC PD-L1, TMB, a DLS computed elsewhere) plays the part
+that a trained model's DLS plays in an imaging study, through the same statistics and
+survival rules.
 """
 
 from __future__ import annotations
@@ -26,7 +32,43 @@ class Patient:
     files: dict  # "image_<m>" / "mask_<r>" -> path (as seen from the working directory)
 
 
+def scores_mode(config: Mapping[str, Any]) -> bool:
+    """True for a scores-only (tables-only) study."""
+    return bool(config.get("scores_only", {}).get("enabled"))
+
+
+def model_names(config: Mapping[str, Any]) -> list[str]:
+    """What the per-model rules iterate over: trained models, or the markers of a
+    scores-only study."""
+    if scores_mode(config):
+        return list(config["scores_only"]["markers"])
+    return list(config["run_models"])
+
+
+def km_models(config: Mapping[str, Any]) -> list[str]:
+    """Models/markers drawn in Kaplan-Meier and forest figures: the primary model, or every
+    marker of a scores-only study."""
+    return model_names(config) if scores_mode(config) else [config["primary_model"]]
+
+
+def endpoints(config: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The study's survival endpoints; a study file switches a default one off with
+    ``endpoint: null`` (config files merge recursively, so a key cannot be dropped)."""
+    return {k: v for k, v in config["survival"]["endpoints"].items() if v}
+
+
+def group_labels(config: Mapping[str, Any], model: str) -> tuple[str, str]:
+    """Printed names of the high and low groups of a model's DLS or of a marker."""
+    if scores_mode(config):
+        spec = config["scores_only"]["markers"][model]
+        label = spec.get("label", model)
+        return label, spec.get("low_label", f"not {label}")
+    return "High DLS", "Low DLS"
+
+
 def manifest_path(config: Mapping[str, Any]) -> str:
+    if config.get("ici", {}).get("enabled"):
+        return f"{config['results']}/ici/manifest.csv"
     if config.get("phantom", {}).get("enabled"):
         return f"{config['results']}/phantom/manifest.csv"
     if config.get("lgg", {}).get("enabled"):
@@ -46,7 +88,11 @@ def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
             files.update({f"mask_{r}": f"{root}/{p.patient_id}_mask_{r}.nii.gz" for r in p.raters})
             out.append(Patient(p.patient_id, p.cohort, p.role, p.raters, files))
         return out
-    if config.get("lgg", {}).get("enabled"):
+    if config.get("ici", {}).get("enabled"):
+        from dlscore.ici import build_manifest as build_ici
+        df = build_ici(config["ici"])[0]
+        path = Path(manifest_path(config))
+    elif config.get("lgg", {}).get("enabled"):
         from dlscore.lgg import build_manifest
         lg = config["lgg"]
         df = build_manifest(lg["data_dir"], lg["external_sites"], lg.get("label", "idh_mutant"), lg.get("patients"))

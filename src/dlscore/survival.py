@@ -116,8 +116,13 @@ def compare_groups(time, event, high, alpha: float = 0.05) -> dict[str, Any]:
         out.update({k: v for k, v in nan.items() if k.startswith("hr")},
                    estimable="no: no events in one group (monotone likelihood), HR not estimable")
         return out
+    try:
+        cph = CoxPHFitter(alpha=alpha).fit(pd.DataFrame({"t": t, "e": e, "high": h.astype(float)}), "t", "e")
+    except Exception as err:  # noqa: BLE001 - lifelines ConvergenceError in tiny subgroups
+        out.update({k: v for k, v in nan.items() if k.startswith("hr")},
+                   estimable=f"no: Cox fit failed ({type(err).__name__})")
+        return out
     out["estimable"] = "yes"
-    cph = CoxPHFitter(alpha=alpha).fit(pd.DataFrame({"t": t, "e": e, "high": h.astype(float)}), "t", "e")
     s = cph.summary.loc["high"]
     out["hr"] = float(s["exp(coef)"])
     out["hr_ci_low"] = float(np.exp(s[f"coef lower {100 * (1 - alpha):g}%"]))

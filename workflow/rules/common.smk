@@ -4,7 +4,7 @@ import sys
 
 sys.path.insert(0, SRC)
 
-from dlscore.study import development_patients, manifest_path, plan_patients, set_slugs
+from dlscore.study import development_patients, endpoints, km_models, manifest_path, model_names, plan_patients, scores_mode, set_slugs
 
 R = config["results"]
 MANIFEST = manifest_path(config)
@@ -13,8 +13,10 @@ PATIENT = {p.patient_id: p for p in PLAN}
 PIDS = list(PATIENT)
 DEV_PIDS = development_patients(PLAN)
 SURVIVAL_SETS = set_slugs(PLAN, config["survival"]["splits"])
-MODELS = list(config["run_models"])
-ENDPOINTS = list(config["survival"]["endpoints"])
+SCORES_ONLY = scores_mode(config)
+MODELS = model_names(config)
+KM_MODELS = km_models(config)
+ENDPOINTS = list(endpoints(config))
 ENVS = str(Path(workflow.basedir) / "envs")
 
 wildcard_constraints:
@@ -36,25 +38,39 @@ def all_slices():
 
 
 def km_figures():
-    return {(c, e): f"{R}/figures/km_{c}_{e}.png" for c in SURVIVAL_SETS for e in ENDPOINTS}
+    return {(m, c, e): f"{R}/figures/km_{m}_{c}_{e}.png" for m in KM_MODELS for c in SURVIVAL_SETS for e in ENDPOINTS}
+
+
+def forest_figures():
+    return {(m, c, e): f"{R}/figures/forest_{m}_{c}_{e}.png" for m in KM_MODELS for c in SURVIVAL_SETS for e in ENDPOINTS}
+
+
+CLINICAL_TABLES = ("cox_univariable", "cox_multivariable", "dcb", "dcb_logistic", "auc_comparisons", "cindex",
+                   "hr_difference", "subgroups")
 
 
 def final_targets():
-    return [
+    common = [
+        f"{R}/tables/table1.csv",
+        f"{R}/tables/dls_by_group.csv",
+        f"{R}/tables/survival.csv",
+        *[f"{R}/tables/{t}.csv" for t in CLINICAL_TABLES],
+        f"{R}/tables/provenance.csv",
+        f"{R}/summary.html",
+        *km_figures().values(),
+        *forest_figures().values(),
+    ]
+    if SCORES_ONLY:
+        return common
+    return common + [
         f"{R}/tables/discrimination.csv",
         f"{R}/tables/reproducibility.csv",
         f"{R}/tables/calibration.csv",
-        f"{R}/tables/table1.csv",
-        f"{R}/tables/dls_by_group.csv",
         f"{R}/tables/decision_curve.csv",
         *[f"{R}/figures/dca_{m}.png" for m in MODELS],
         *[f"{R}/figures/dls_by_label_{m}.png" for m in MODELS],
         *[f"{R}/figures/calibration_{m}.png" for m in MODELS],
-        f"{R}/tables/survival.csv",
         f"{R}/tables/qc.csv",
-        f"{R}/tables/provenance.csv",
-        f"{R}/summary.html",
         f"{R}/figures/hyperimages.png",
         *[f"{R}/figures/roc_{m}.png" for m in MODELS],
-        *km_figures().values(),
     ]

@@ -21,3 +21,29 @@ rule survival:
         runtime=20,
     script:
         "../scripts/survival.py"
+
+
+rule clinical_validation:
+    input:
+        validated=f"{R}/manifest/validated.parquet",
+        scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
+        cutoffs=f"{R}/tables/cutoffs.csv",
+    output:
+        **{t: report(f"{R}/tables/{t}.csv", caption=f"../report/{t}.rst", category="4. Survival and benefit")
+           for t in CLINICAL_TABLES},
+        forest=[report(f, caption="../report/forest.rst", category="4. Survival and benefit")
+                for f in forest_figures().values()],
+    params:
+        forest_keys=list(forest_figures()),
+    log:
+        f"{R}/logs/clinical_validation.log",
+    benchmark:
+        f"{R}/benchmarks/clinical_validation.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/clinical.py"

@@ -5,5 +5,4 @@ from dlscore import stages
 from dlscore.runlog import job_log
 
 with job_log(snakemake.log[0]):
-    stages.summary(snakemake.config, snakemake.input.splits, snakemake.input.discrimination,
-                   snakemake.input.reproducibility, snakemake.input.survival, snakemake.output[0])
+    stages.summary(snakemake.config, dict(snakemake.input.items()), snakemake.output[0])

@@ -21,3 +21,12 @@ def new_figure(w: float = 4.0, h: float = 4.0):
 def save(fig, path) -> None:
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
+
+
+def placeholder_figure(path, text: str) -> None:
+    """A small figure that says why the expected plot cannot be drawn (the workflow's
+    outputs are fixed in advance; an empty file would hide the reason)."""
+    fig, ax = new_figure(4.0, 1.2)
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    save(fig, path)

@@ -1,0 +1,151 @@
+"""Clinical-validation statistics against R survival/stats and against direct computation."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlscore.clinical import (
+    compare_cindex,
+    cox_binary_efron,
+    cox_fit,
+    design_matrix,
+    harrell_c,
+    hr_difference_bootstrap,
+    interaction_p,
+    logistic_fit,
+    rates_by_group,
+    subgroup_table,
+)
+from tests.conftest import r_json
+
+
+def _cohort(seed=3, n=120, ties=True):
+    rng = np.random.default_rng(seed)
+    g = (rng.random(n) < 0.5).astype(float)
+    age = np.round(rng.normal(63, 9, n))
+    ecog = rng.choice(3, n, p=[0.4, 0.45, 0.15]).astype(float)
+    t = rng.exponential(np.exp(-(-0.7 * g + 0.3 * (ecog >= 1) + 0.01 * (age - 63))) * 8)
+    c = rng.uniform(3, 30, n)
+    time = np.minimum(t, c)
+    time = np.round(time, 1) + 0.1 if ties else time
+    return pd.DataFrame({"t": time, "e": (t <= c).astype(float), "g": g, "age": age, "ecog": ecog,
+                         "hist": np.where(rng.random(n) < 0.35, "squamous", "adeno"),
+                         "dcb": (rng.random(n) < 0.3 + 0.25 * g).astype(float)})
+
+
+@pytest.mark.needs_r
+def test_multivariable_cox_matches_R(run_r):
+    d = _cohort()
+    X, terms = design_matrix(d, {"g": {"type": "binary"}, "age": {"type": "continuous"},
+                                 "ecog": {"type": "categorical", "reference": 0}})
+    assert terms["ecog"] == ["ecog=1", "ecog=2"]
+    fit = cox_fit(d["t"], d["e"], X)
+    out = run_r("f <- coxph(Surv(t, e) ~ g + age + factor(ecog), ties = 'efron');"
+                + r_json("coef(f)", "sqrt(diag(vcov(f)))", "summary(f)$coefficients[, 5]"),
+                packages=("survival",), data={c: d[c] for c in ("t", "e", "g", "age", "ecog")})
+    assert fit["terms"]["coef"].tolist() == pytest.approx(out[0:4], abs=1e-6)
+    assert fit["terms"]["se"].tolist() == pytest.approx(out[4:8], abs=1e-6)
+    assert fit["terms"]["p"].tolist() == pytest.approx(out[8:12], abs=1e-6)
+
+
+@pytest.mark.needs_r
+def test_concordance_matches_R(run_r):
+    d = _cohort(ties=False)
+    lp = 0.8 * d["g"] - 0.02 * d["age"]
+    out = run_r("k <- concordance(Surv(t, e) ~ lp, reverse = TRUE);" + r_json("k$concordance"),
+                packages=("survival",), data={"t": d["t"], "e": d["e"], "lp": lp})
+    assert harrell_c(d["t"], d["e"], lp) == pytest.approx(out[0], abs=1e-9)
+
+
+def test_harrell_c_equals_lifelines_with_ties():
+    from lifelines.utils import concordance_index
+    d = _cohort()
+    risk = np.round(d["g"] + 0.01 * d["age"], 1)  # ties in the score too
+    assert harrell_c(d["t"], d["e"], risk) == pytest.approx(concordance_index(d["t"], -risk, d["e"]), abs=1e-12)
+
+
+@pytest.mark.needs_r
+def test_vectorised_efron_fit_matches_R_on_replicated_rows(run_r):
+    d = _cohort(n=60)
+    w = np.random.default_rng(9).integers(0, 3, len(d))
+    rep = np.repeat(np.arange(len(d)), w)
+    out = run_r("f0 <- coxph(Surv(t, e) ~ g, ties = 'efron'); f1 <- coxph(Surv(tr, er) ~ gr, ties = 'efron');"
+                + r_json("coef(f0)", "coef(f1)"), packages=("survival",),
+                data={"t": d["t"], "e": d["e"], "g": d["g"], "tr": d["t"].to_numpy()[rep],
+                      "er": d["e"].to_numpy()[rep], "gr": d["g"].to_numpy()[rep]})
+    beta = cox_binary_efron(d["t"], d["e"], d["g"], np.vstack([np.ones(len(d)), w]))
+    assert beta == pytest.approx(out, abs=1e-8)
+
+
+def test_efron_fit_flags_monotone_likelihood():
+    t = np.arange(1.0, 9.0)
+    e = np.ones(8)
+    g = np.array([0, 1, 0, 0, 1, 0, 1, 1.0])
+    w = np.vstack([np.ones(8), 1.0 - g])  # replicate 2: nobody drawn from group 1
+    b = cox_binary_efron(t, e, g, w)
+    assert np.isfinite(b[0]) and np.isnan(b[1])
+
+
+@pytest.mark.needs_r
+def test_logistic_and_fisher_match_R(run_r):
+    d = _cohort()
+    X, _ = design_matrix(d, {"g": {"type": "binary"}, "hist": {"type": "categorical", "reference": "adeno"}})
+    fit = logistic_fit(d["dcb"], X)
+    rates = rates_by_group(d["dcb"], d["g"] == 1)
+    out = run_r("f <- glm(y ~ g + s, family = binomial); s2 <- summary(f)$coefficients;"
+                "ft <- fisher.test(table(factor(g, levels = c(1, 0)), factor(y, levels = c(1, 0))));"
+                + r_json("s2[-1, 1]", "s2[-1, 2]", "s2[-1, 4]", "ft$p.value"),
+                data={"y": d["dcb"], "g": d["g"], "s": (d["hist"] == "squamous").astype(float)})
+    assert fit["terms"]["coef"].tolist() == pytest.approx(out[0:2], abs=1e-6)
+    assert fit["terms"]["se"].tolist() == pytest.approx(out[2:4], abs=1e-6)
+    assert fit["terms"]["p"].tolist() == pytest.approx(out[4:6], abs=1e-6)
+    assert rates["p"] == pytest.approx(out[6], abs=1e-9)
+
+
+@pytest.mark.needs_r
+def test_interaction_lrt_matches_R(run_r):
+    d = _cohort()
+    s = (d["hist"] == "squamous").astype(float)
+    out = run_r("a <- coxph(Surv(t, e) ~ g * s); b <- coxph(Surv(t, e) ~ g + s);"
+                "p <- anova(b, a)[2, 'Pr(>|Chi|)'];" + r_json("p"),
+                packages=("survival",), data={"t": d["t"], "e": d["e"], "g": d["g"], "s": s})
+    assert interaction_p(d["t"], d["e"], d["g"], d["hist"]) == pytest.approx(out[0], abs=1e-5)
+
+
+def test_cindex_comparison_z_and_bootstrap_agree():
+    d = _cohort(n=150)
+    good = -(0.8 * d["g"]) + np.random.default_rng(1).normal(0, 0.3, len(d))
+    weak = good + np.random.default_rng(2).normal(0, 1.0, len(d))
+    r = compare_cindex(d["t"], d["e"], -good, -weak, n_boot=400, seed=4)
+    boot_se = (r["diff_ci_high"] - r["diff_ci_low"]) / (2 * 1.96)
+    assert r["diff_se"] == pytest.approx(boot_se, rel=0.3)
+    assert r["c_a"] == pytest.approx(harrell_c(d["t"], d["e"], -good))
+    assert r["c_a_ci_low"] < r["c_a"] < r["c_a_ci_high"]
+
+
+def test_hr_difference_bootstrap_is_seeded_and_covers_the_estimate():
+    d = _cohort()
+    x_b = (d["age"] > 63).astype(float)
+    a = hr_difference_bootstrap(d["t"], d["e"], d["g"], x_b, n_boot=1000, seed=5)
+    b = hr_difference_bootstrap(d["t"], d["e"], d["g"], x_b, n_boot=1000, seed=5)
+    assert a == b
+    assert a["ci_low"] < a["diff"] < a["ci_high"] and a["n_boot_used"] == 1000
+    assert a["hr_a"] == pytest.approx(np.exp(cox_fit(d["t"], d["e"], d[["g"]])["terms"]["coef"].iloc[0]), rel=1e-5)
+
+
+def test_design_matrix_errors_name_the_fix():
+    d = _cohort()
+    with pytest.raises(ValueError, match="clinical.covariates.hist.reference"):
+        design_matrix(d, {"hist": {"type": "categorical", "reference": "large cell"}})
+    with pytest.raises(ValueError, match="declare it categorical"):
+        design_matrix(d, {"hist": {"type": "continuous"}})
+
+
+def test_subgroup_table_rows_and_not_estimable_levels():
+    d = _cohort()
+    d.loc[(d["hist"] == "squamous") & (d["g"] == 1), "e"] = 0  # no events in one arm of a subgroup
+    tab = subgroup_table(d, "t", "e", "g", ["hist"], dcb="dcb")
+    assert tab.iloc[0]["subgroup"] == "all patients" and tab.iloc[0]["n"] == len(d)
+    sq = tab[(tab["subgroup"] == "hist") & (tab["level"] == "squamous")].iloc[0]
+    assert np.isnan(sq["hr"]) and sq["estimable"].startswith("no")
+    assert tab.loc[tab["subgroup"] == "hist", "n"].sum() == len(d)

@@ -1,0 +1,19 @@
+# Scores-only study: each configured marker (a manifest column) becomes a score table.
+rule import_scores:
+    input:
+        validated=f"{R}/manifest/validated.parquet",
+    output:
+        scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
+        cutoffs=report(f"{R}/tables/cutoffs.csv", caption="../report/cutoffs.rst", category="2. Markers"),
+    log:
+        f"{R}/logs/import_scores.log",
+    benchmark:
+        f"{R}/benchmarks/import_scores.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/import_scores.py"
