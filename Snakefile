@@ -3,8 +3,10 @@
 #
 #   snakemake --cores all --configfile config/demo.yaml        (phantom PET/CT demo)
 #   snakemake --cores 1 --configfile config/demo.yaml --report results/report.html
+import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -15,11 +17,19 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
 # The library lives in src/ (installed in the venv by `make`; scripts also put src/ on
 # sys.path themselves so that conda envs and SLURM jobs find it without installing it).
 SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+from dlscore.config import check_config
+from dlscore.errors import ManifestError
+
+try:
+    check_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+except ManifestError as err:  # one clear message, before any job is scheduled
+    raise WorkflowError(str(err)) from None
+# snakemake's own validation on top (fills schema defaults, none are declared today)
+validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"

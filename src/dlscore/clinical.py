@@ -67,6 +67,22 @@ def design_matrix(df: pd.DataFrame, covariates: Mapping[str, Mapping[str, Any]])
     return pd.DataFrame(cols, index=df.index), terms
 
 
+def check_covariates(df: pd.DataFrame, covariates: Mapping[str, Mapping[str, Any]]) -> None:
+    """Up-front check (manifest rule) that the configured covariates present in the
+    manifest can be coded; raises :class:`ManifestError` naming the column and the fix."""
+    from dlscore.errors import InputError, ManifestError
+    problems = []
+    for name, spec in covariates.items():
+        if name not in df:
+            continue
+        try:
+            design_matrix(df, {name: spec})
+        except ValueError as err:
+            problems.append(InputError(str(err), "see config clinical.covariates", where=name))
+    if problems:
+        raise ManifestError(problems, "clinical covariates")
+
+
 def _as_levels(v: pd.Series) -> pd.Series:
     """Category labels as printed (1.0 -> "1"), NaN kept."""
     return v.map(lambda x: show_level(x) if pd.notna(x) else np.nan)

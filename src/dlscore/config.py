@@ -71,6 +71,66 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def check_config(config: Mapping[str, Any], schema: str | Path = SCHEMA) -> None:
+    """Validate the merged config before anything runs: the JSON schema (typos in keys,
+    wrong types) and the cross-references the schema cannot express. Raises one
+    :class:`~dlscore.errors.ManifestError` listing every problem with its fix."""
+    import difflib
+
+    import jsonschema
+
+    from dlscore.errors import InputError, ManifestError
+    problems: list[InputError] = []
+    spec = yaml.safe_load(Path(schema).read_text())
+    for err in sorted(jsonschema.Draft202012Validator(spec).iter_errors(dict(config)), key=lambda e: list(e.path)):
+        where = ".".join(map(str, err.path)) or "(top level)"
+        msg = err.message
+        if err.validator == "additionalProperties":
+            known = list((err.schema.get("properties") or {}))
+            extra = [k for k in err.instance if k not in known]
+            hints = [f"'{k}' (did you mean '{m[0]}'?)" if (m := difflib.get_close_matches(k, known, 1)) else f"'{k}'"
+                     for k in extra]
+            msg = f"unknown key(s) {', '.join(hints)}"
+        problems.append(InputError(msg, "correct the study config (keys and types: workflow/schemas/"
+                                   "config.schema.yaml)", where=where))
+    if not problems:
+        scores = bool(config.get("scores_only", {}).get("enabled"))
+        models = config.get("models", {})
+        if not scores:
+            for m in config["run_models"]:
+                if m not in models:
+                    problems.append(InputError(f"run_models lists '{m}', which is not defined under models",
+                                               f"define models.{m} or remove it from run_models", where="run_models"))
+            if config["primary_model"] not in config["run_models"]:
+                problems.append(InputError(f"primary_model '{config['primary_model']}' is not in run_models",
+                                           "set primary_model to one of run_models", where="primary_model"))
+            img = config["imaging"]
+            if img["reference"] not in img["modalities"]:
+                problems.append(InputError(f"imaging.reference '{img['reference']}' is not one of the modalities "
+                                           f"{img['modalities']}", "set it to one of imaging.modalities",
+                                           where="imaging.reference"))
+            for m in img.get("optional_modalities", []):
+                if m not in img["modalities"] or m == img["reference"]:
+                    problems.append(InputError(f"optional modality '{m}' is not a non-reference modality",
+                                               "list only non-reference imaging.modalities",
+                                               where="imaging.optional_modalities"))
+        names = set(config["scores_only"]["markers"]) if scores else set(config["run_models"])
+        names |= set((config.get("clinical", {}).get("reference_markers") or {}))
+        for key in ("hr_difference", "auc_comparisons"):
+            for pair in config.get("clinical", {}).get(key, []) or []:
+                for name in pair:
+                    if name not in names:
+                        problems.append(InputError(f"clinical.{key} names '{name}', which is neither a model nor "
+                                                   f"a marker ({sorted(names)})", "use the names of run_models, "
+                                                   "scores_only.markers or clinical.reference_markers",
+                                                   where=f"clinical.{key}"))
+    if problems:
+        raise ManifestError(problems, "the configuration")
+
+
 def results_dir(config: Mapping[str, Any]) -> str:
     return str(config.get("results", "results"))
 

@@ -44,13 +44,17 @@ def make_ici_manifest(config: Mapping[str, Any], manifest_out: str, report_out: 
 
 
 def validate(config: Mapping[str, Any], manifest: str, out_parquet: str) -> None:
+    from dlscore.clinical import check_covariates
     from dlscore.manifest import assign_splits, read_manifest, validate_manifest
     from dlscore.study import scores_mode
     df = read_manifest(manifest)
     imaging = not scores_mode(config)
     df = validate_manifest(df, config["imaging"]["modalities"] if imaging else [],
                            config["imaging"]["raters"] if imaging else [], base_dir=Path(manifest).parent,
-                           optional=config["imaging"].get("optional_modalities", []))
+                           optional=config["imaging"].get("optional_modalities", []),
+                           reference=config["imaging"]["reference"],
+                           tol_mm=float(config["imaging"]["geometry_tolerance_mm"]))
+    check_covariates(df, config.get("clinical", {}).get("covariates") or {})
     if not imaging:
         from dlscore.manifest import validate_markers
         validate_markers(df, config["scores_only"]["markers"])

@@ -1,0 +1,263 @@
+"""The bad-input catalogue: every entry is a broken input, the stage that stops it and the
+one clear message (naming the patient, the file or column, and the fix) it must produce.
+
+    python -m tests.test_bad_inputs      # prints the catalogue as the README's Markdown table
+
+Manifest problems are found by the ``validate_manifest`` rule, before any imaging job;
+mask contents by the patient's ``preprocess`` job; config problems when the workflow is
+parsed.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlscore.config import check_config, load_config
+from dlscore.errors import InputError, ManifestError
+from dlscore.manifest import read_manifest, validate_manifest, validate_markers
+from tests.conftest import REPO
+from tests.test_manifest import _manifest, tiny_image
+
+
+@dataclass
+class Case:
+    name: str
+    bad_input: str
+    stage: str
+    expect: str                          # fragment of the message
+    run: Callable[[Path], None]          # raises the expected error
+
+
+def _validate(tmp: Path, mutate: Callable[[pd.DataFrame, Path], pd.DataFrame]) -> None:
+    d = mutate(_manifest(tmp), tmp)
+    validate_manifest(d, ["ct", "pet"], base_dir=tmp, reference="ct")
+
+
+def _set(col, value, row=0):
+    def f(d, _tmp):
+        d = d.copy()
+        d[col] = d[col].astype(object)
+        d.at[row, col] = value
+        return d
+    return f
+
+
+def _file(col, writer):
+    def f(d, tmp):
+        d = d.copy()
+        d.at[0, col] = writer(tmp).name
+        return d
+    return f
+
+
+def _garbage(tmp):
+    p = tmp / "garbage.nii.gz"
+    p.write_bytes(b"this is not an image")
+    return p
+
+
+def _truncated(tmp):
+    src = tiny_image(tmp / "whole.nii.gz")
+    raw = gzip.decompress(src.read_bytes())
+    p = tmp / "truncated.nii.gz"
+    p.write_bytes(gzip.compress(raw[:200]))  # header cut in the middle
+    return p
+
+
+def _two_splits(d, _tmp):
+    d = d.copy()
+    d.loc[0:3, "role"], d.loc[4:7, "role"] = "training", "validation"
+    d.loc[4, "patient_id"] = d.loc[0, "patient_id"]
+    return d
+
+
+def _external_no_positive(d, _tmp):
+    d = d.copy()
+    d.loc[15:, "cohort"], d.loc[15:, "role"], d.loc[15:, "label"] = "EXT", "external", 0
+    return d
+
+
+def _preprocess_mask(values):
+    def run(tmp):
+        import SimpleITK as sitk
+
+        from dlscore.preprocess import check_mask
+        ref = sitk.ReadImage(str(tiny_image(tmp / "ref.nii.gz")))
+        mask = sitk.ReadImage(str(tiny_image(tmp / "m.nii.gz", mask=True, values=values)))
+        check_mask(mask, ref, "P07", str(tmp / "m.nii.gz"))
+    return run
+
+
+def _read_corrupt(tmp):
+    from dlscore.io import read_image
+    read_image(_garbage(tmp), "P03", "image_ct")
+
+
+def _config(mutate):
+    def run(_tmp):
+        cfg = copy.deepcopy(load_config(REPO / "config/demo.yaml"))
+        mutate(cfg)
+        check_config(cfg)
+    return run
+
+
+def _covariate(spec, values):
+    def run(_tmp):
+        from dlscore.clinical import check_covariates
+        check_covariates(pd.DataFrame({"patient_id": ["a", "b", "c"], "histology": values}), {"histology": spec})
+    return run
+
+
+def _marker(values):
+    def run(_tmp):
+        validate_markers(pd.DataFrame({"patient_id": ["a", "b"], "tmb": values}),
+                         {"tmb_high": {"column": "tmb", "cutoff": 10}})
+    return run
+
+
+def _nan_scores(_tmp):
+    from dlscore.stats import auc_delong
+    auc_delong([0, 1, 0, 1], [0.1, np.nan, 0.3, 0.9])
+
+
+def _one_class_auc(_tmp):
+    from dlscore.stats import auc_delong
+    auc_delong([1, 1, 1], [0.1, 0.2, 0.3])
+
+
+def _unmapped_cbioportal(tmp):
+    from dlscore.ici import build_manifest
+    (tmp / "c").mkdir()
+    (tmp / "c" / "data_clinical_patient.txt").write_text("PATIENT_ID\tDCB\np1\tMaybe\n")
+    build_manifest({"data_dir": str(tmp), "cohorts": {"A": {"folder": "c", "columns": {
+        "PATIENT_ID": "patient_id", "DCB": "dcb"}, "values": {"dcb": {"Yes": 1, "No": 0}}}}})
+
+
+def _missing_manifest(tmp):
+    read_manifest(tmp / "nope.csv")
+
+
+V = "validate_manifest"
+CASES = [
+    Case("missing_manifest", "manifest path does not exist", V, "manifest file does not exist", _missing_manifest),
+    Case("missing_column", "no `mask_r1` column", V, "required column 'mask_r1' is missing",
+         lambda t: _validate(t, lambda d, _: d.drop(columns="mask_r1"))),
+    Case("misnamed_column", "`PatientID` instead of `patient_id`", V, "found 'PatientID': rename it",
+         lambda t: _validate(t, lambda d, _: d.rename(columns={"patient_id": "PatientID"}))),
+    Case("duplicate_id", "the same `patient_id` twice", V, "patient_id appears more than once",
+         lambda t: _validate(t, _set("patient_id", "P01"))),
+    Case("two_splits", "one patient listed as training and as validation", V, "a patient can be in one split only",
+         lambda t: _validate(t, _two_splits)),
+    Case("empty_id", "a row without `patient_id`", V, "has no patient_id", lambda t: _validate(t, _set("patient_id", ""))),
+    Case("empty_cohort", "empty `cohort`", V, "cohort is empty", lambda t: _validate(t, _set("cohort", ""))),
+    Case("bad_role", "role `train`", V, "role 'train' is not one of", lambda t: _validate(t, _set("role", "train"))),
+    Case("no_image_path", "empty `image_ct` (a required modality)", V, "no image_ct given",
+         lambda t: _validate(t, _set("image_ct", ""))),
+    Case("missing_file", "`image_ct` points to a missing file", V, "image_ct file does not exist",
+         lambda t: _validate(t, _set("image_ct", "nope.nii.gz"))),
+    Case("corrupt_image", "an image file that is not an image", V, "image_pet cannot be read",
+         lambda t: _validate(t, _file("image_pet", _garbage))),
+    Case("truncated_image", "a truncated NIfTI", V, "image_ct cannot be read",
+         lambda t: _validate(t, _file("image_ct", _truncated))),
+    Case("mask_spacing", "mask with another voxel spacing than the CT", V, "mask_r1 is not on the grid of image_ct (spacing",
+         lambda t: _validate(t, _file("mask_r1", lambda tmp: tiny_image(tmp / "m_sp.nii.gz", (2.0, 2.0, 2.0), mask=True)))),
+    Case("mask_outside", "mask placed outside the image (other origin)", V, "(origin differ)",
+         lambda t: _validate(t, _file("mask_r1", lambda tmp: tiny_image(tmp / "m_o.nii.gz", origin=(50.0, 0, 0), mask=True)))),
+    Case("mask_is_image", "`mask_r1` is the CT file", V, "mask_r1 is the same file as image_ct",
+         lambda t: _validate(t, lambda d, _: _set("mask_r1", d.at[0, "image_ct"])(d, _))),
+    Case("label_not_binary", "label 2", V, "label is 2, expected 0 or 1", lambda t: _validate(t, _set("label", 2))),
+    Case("label_text", "label `positive`", V, "label is 'positive', expected 0 or 1",
+         lambda t: _validate(t, _set("label", "positive"))),
+    Case("label_missing_training", "no label for a training patient", V, "label is empty in a training cohort",
+         lambda t: _validate(t, lambda d, _: _set("label", np.nan)(d.assign(role="training"), _))),
+    Case("tps_range", "TPS 150", V, "tps is 150, outside 0-100", lambda t: _validate(t, lambda d, _: _set("tps", 150)(d.assign(tps=1.0), _))),
+    Case("tps_text", "TPS `high`", V, "tps is 'high', outside 0-100", lambda t: _validate(t, lambda d, _: _set("tps", "high")(d.assign(tps=1.0), _))),
+    Case("negative_time", "PFS time −1", V, "pfs_time is negative", lambda t: _validate(t, _set("pfs_time", -1.0))),
+    Case("time_text", "PFS time `12 months`", V, "pfs_time is '12 months', not a number",
+         lambda t: _validate(t, _set("pfs_time", "12 months"))),
+    Case("event_not_binary", "PFS event 2", V, "pfs_event is 2, expected 0 (censored) or 1",
+         lambda t: _validate(t, _set("pfs_event", 2))),
+    Case("time_without_event", "PFS time given, event empty", V, "pfs_event is empty while pfs_time is given",
+         lambda t: _validate(t, _set("pfs_event", np.nan))),
+    Case("dcb_not_binary", "DCB `yes`", V, "dcb is 'yes', expected 0 or 1",
+         lambda t: _validate(t, lambda d, _: _set("dcb", "yes")(d.assign(dcb=0), _))),
+    Case("ecog_range", "ECOG 7", V, "ecog is 7, outside 0-4", lambda t: _validate(t, lambda d, _: _set("ecog", 7)(d.assign(ecog=1), _))),
+    Case("age_range", "age −3", V, "age is -3, outside 0-120", lambda t: _validate(t, lambda d, _: _set("age", -3)(d.assign(age=60), _))),
+    Case("one_class", "development cohort with only label 0", V, "cohort A (development) has only label 0",
+         lambda t: _validate(t, lambda d, _: d.assign(label=0))),
+    Case("external_no_positive", "external cohort without a positive patient", V, "cohort EXT (external) has only label 0",
+         lambda t: _validate(t, _external_no_positive)),
+    Case("covariate_text", "covariate declared continuous holds text", V, "declare it categorical",
+         _covariate({"type": "continuous"}, ["adeno", "squamous", "adeno"])),
+    Case("covariate_reference", "reference level that does not occur", V, "reference level 'large cell' does not occur",
+         _covariate({"type": "categorical", "reference": "large cell"}, ["adeno", "squamous", "adeno"])),
+    Case("marker_missing", "scores-only marker column absent", V, "column 'tmb' is not in the manifest",
+         lambda t: validate_markers(pd.DataFrame({"patient_id": ["a"]}), {"tmb_high": {"column": "tmb", "cutoff": 1}})),
+    Case("marker_text", "marker value `n/a` (text)", V, "tmb is 'n/a', not a number", _marker(["12", "n/a"])),
+    Case("cbioportal_value", "cBioPortal value without a coding", "ici_manifest", "value 'Maybe' of DCB has no coding",
+         _unmapped_cbioportal),
+    Case("empty_mask", "mask without a tumour voxel", "preprocess", "mask is empty", _preprocess_mask(0)),
+    Case("mask_labels", "mask with labels 0/1/2", "preprocess", "mask holds labels [0, 2]", _preprocess_mask(2)),
+    Case("unreadable_in_job", "image unreadable when the job reads it", "preprocess", "image_ct cannot be read",
+         _read_corrupt),
+    Case("config_typo", "config key `sead`", "workflow start", "unknown key(s) 'sead' (did you mean 'seed'?)",
+         _config(lambda c: c.update(sead=1))),
+    Case("config_type", "`stats.n_boot: many`", "workflow start", "'many' is not of type 'integer'",
+         _config(lambda c: c["stats"].update(n_boot="many"))),
+    Case("unknown_model", "`run_models` names an undefined model", "workflow start",
+         "run_models lists 'sres_x', which is not defined", _config(lambda c: c.update(run_models=["sres_petct", "sres_x"]))),
+    Case("primary_not_run", "`primary_model` not among `run_models`", "workflow start",
+         "primary_model 'other' is not in run_models", _config(lambda c: c.update(primary_model="other"))),
+    Case("reference_modality", "`imaging.reference` not a modality", "workflow start",
+         "imaging.reference 'mr' is not one of the modalities", _config(lambda c: c["imaging"].update(reference="mr"))),
+    Case("unknown_pair", "`clinical.hr_difference` names an unknown marker", "workflow start",
+         "clinical.hr_difference names 'tmb'", _config(lambda c: c["clinical"].update(hr_difference=[["sres_petct", "tmb"]]))),
+    Case("nan_scores", "NaN among the scores given to an AUC", "statistics", "scores must be finite", _nan_scores),
+    Case("one_class_auc", "AUC asked of a cohort with one class", "statistics", "needs both classes", _one_class_auc),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_gives_one_clear_error(tmp_path, case):
+    with pytest.raises((ManifestError, InputError, ValueError)) as err:
+        case.run(tmp_path)
+    msg = str(err.value)
+    assert case.expect in msg, msg
+    if isinstance(err.value, (ManifestError, InputError)):
+        assert "Fix:" in msg, msg
+        assert len(getattr(err.value, "problems", [err.value])) == 1, f"one input, one message:\n{msg}"
+
+
+def test_catalogue_is_large_enough():
+    assert len(CASES) >= 30 and len({c.name for c in CASES}) == len(CASES)
+
+
+def markdown_table(tmp: Path) -> str:
+    lines = ["| # | bad input | stopped by | message (abridged) |", "|---|---|---|---|"]
+    for i, c in enumerate(CASES, 1):
+        d = tmp / c.name
+        d.mkdir()
+        try:
+            c.run(d)
+            msg = "(no error!)"
+        except Exception as e:  # noqa: BLE001
+            msg = str(e).splitlines()[-1].strip().lstrip("- ")
+            msg = msg.replace(str(d) + "/", "")
+        lines.append(f"| {i} | {c.bad_input} | `{c.stage}` | {msg.replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import tempfile
+    with tempfile.TemporaryDirectory() as t:
+        print(markdown_table(Path(t)))
+    shutil.rmtree(Path(tempfile.gettempdir()) / "unused", ignore_errors=True)
