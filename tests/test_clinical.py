@@ -149,3 +149,19 @@ def test_subgroup_table_rows_and_not_estimable_levels():
     sq = tab[(tab["subgroup"] == "hist") & (tab["level"] == "squamous")].iloc[0]
     assert np.isnan(sq["hr"]) and sq["estimable"].startswith("no")
     assert tab.loc[tab["subgroup"] == "hist", "n"].sum() == len(d)
+
+
+def test_points_table_reproduces_the_cox_prediction():
+    from dlscore.clinical import points_table
+    d = _cohort()
+    X, terms = design_matrix(d, {"g": {"type": "binary"}, "ecog": {"type": "categorical", "reference": 0}})
+    cph = cox_fit(d["t"], d["e"], X)["model"]
+    pts, tot = points_table(cph, X, terms, 12.0, references={"ecog": "0"})
+    assert pts["points"].max() == pytest.approx(100.0) and pts.groupby("variable")["points"].min().eq(0).all()
+    for i in (0, 7, 30):
+        row = X.iloc[[i]]
+        ecog = next((c.split("=")[1] for c in terms["ecog"] if row[c].iloc[0] == 1), "0")
+        p = (pts[(pts.variable == "g") & (pts.level == f"{row['g'].iloc[0]:g}")].points.iloc[0]
+             + pts[(pts.variable == "ecog") & (pts.level == ecog)].points.iloc[0])
+        expect = float(cph.predict_survival_function(row, times=[12.0]).iloc[0, 0])
+        assert np.interp(p, tot["total_points"], tot["survival_at_12"]) == pytest.approx(expect, abs=0.02)

@@ -65,15 +65,25 @@ def test_real_cohorts_mapping():
     assert r["ecog"].isna().all() and h["ecog"].notna().all()
 
 
-@needs_ici
-@pytest.mark.slow
-def test_ici_study_end_to_end(tmp_path):
+def _run_study(out, *extra):
     """The README's command; config/ici_hellmann2018.yaml reads ../shared/data/ici (= ICI)."""
-    out = tmp_path / "results"
     res = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile",
-                          "config/ici_hellmann2018.yaml", "--config", f"results={out}", "--nolock", "-q"],
+                          "config/ici_hellmann2018.yaml", "--config", f"results={out}", *extra, "--nolock", "-q"],
                          cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-4000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def ici_runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("ici")
+    return (_run_study(base / "a"), _run_study(base / "b"), _run_study(base / "c", "seed=7"))
+
+
+@needs_ici
+@pytest.mark.slow
+def test_ici_study_end_to_end(ici_runs):
+    out = ici_runs[0]
     sv = pd.read_csv(out / "tables/survival.csv").set_index(["model", "set"])
     tmb = sv.loc[("tmb_high", "Hellmann2018 (ici)")]
     assert tmb["hr"] < 1 and tmb["hr_ci_high"] < 1       # TMB-high: longer PFS (Hellmann 2018)
@@ -83,5 +93,19 @@ def test_ici_study_end_to_end(tmp_path):
     hd = pd.read_csv(out / "tables/hr_difference.csv")
     assert (hd["n_boot"] == 10000).all() and hd["ci_low"].lt(hd["diff"]).all()
     for f in ("figures/km_tmb_high_Rizvi2015_pfs.png", "figures/forest_pdl1_ge1_Hellmann2018_pfs.png",
-              "tables/ici_mapping.csv", "tables/cindex.csv", "tables/cox_multivariable.csv", "summary.html"):
+              "tables/ici_mapping.csv", "tables/cindex.csv", "tables/cox_multivariable.csv", "tables/nomogram.csv",
+              "tables/survival_calibration.csv", "summary.html"):
         assert (out / f).stat().st_size > 0, f
+
+
+@needs_ici
+@pytest.mark.slow
+def test_same_config_same_tables_other_seed_other_bootstrap(ici_runs):
+    a, b, c = ici_runs
+    tables = sorted(p.name for p in (a / "tables").glob("*.csv"))
+    assert len(tables) > 10
+    for name in tables:
+        assert (a / "tables" / name).read_bytes() == (b / "tables" / name).read_bytes(), name
+    ha, hc = pd.read_csv(a / "tables/hr_difference.csv"), pd.read_csv(c / "tables/hr_difference.csv")
+    assert ha["diff"].tolist() == hc["diff"].tolist()          # estimates do not depend on the seed ...
+    assert ha["ci_low"].tolist() != hc["ci_low"].tolist()      # ... bootstrap CIs do

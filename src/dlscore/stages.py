@@ -570,6 +570,11 @@ def survival(config: Mapping[str, Any], validated: str, score_files: Mapping[str
     write_table(pd.DataFrame(risk), at_risk_out, config)
 
 
+#: tables written by :func:`clinical_validation` (rule outputs use the same names)
+CLINICAL_TABLES = ("cox_univariable", "cox_multivariable", "dcb", "dcb_logistic", "auc_comparisons", "cindex",
+                   "hr_difference", "subgroups", "nomogram", "survival_calibration")
+
+
 def _marker_frame(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str],
                   cutoffs: str) -> tuple[pd.DataFrame, dict[str, str]]:
     """Manifest with ``high:<m>`` (0/1, NaN when the marker is missing) and ``value:<m>``
@@ -602,10 +607,11 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
     C-index of marker + clinical vs clinical-only (fitted on the development cohort),
     bootstrap CI of HR differences and subgroup analyses, per ICI set and endpoint.
 
-    ``outs`` keys: cox_univariable, cox_multivariable, dcb, dcb_logistic, auc_comparisons,
-    cindex, hr_difference, subgroups."""
+    ``outs`` keys: :data:`CLINICAL_TABLES`. The nomogram (points table) and the survival
+    calibration at ``clinical.calibration_months`` are for the marker + clinical Cox model
+    fitted on the development cohort."""
     from dlscore.clinical import (compare_cindex, cox_fit, design_matrix, hr_difference_bootstrap, logistic_fit,
-                                  rates_by_group, reference_of, subgroup_table)
+                                  points_table, rates_by_group, reference_of, subgroup_table, survival_calibration)
     from dlscore.plots import placeholder_figure
     from dlscore.plots.forest import plot_forest
     from dlscore.stats import auc_delong, delong_test
@@ -625,8 +631,8 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
     forced = [c for c in cl.get("multivariable", {}).get("forced", []) if c in covs]
     dcb = cl.get("dcb")
     has_dcb = bool(dcb) and dcb in man and man[dcb].notna().any()
-    T: dict[str, list] = {k: [] for k in ("cox_univariable", "cox_multivariable", "dcb", "dcb_logistic",
-                                          "auc_comparisons", "cindex", "hr_difference", "subgroups")}
+    T: dict[str, list] = {k: [] for k in CLINICAL_TABLES}
+    horizon = float(cl.get("calibration_months", 12))
 
     def missing_in(g: pd.DataFrame, cols) -> list[str]:
         return [c for c in cols if c in g and g[c].isna().all()]
@@ -674,6 +680,20 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
             data_all = pd.concat([man[[tcol, ecol]], X_all, man[[f"high:{m}"]]], axis=1)
             dev_fit = {key: cox_fit(dev_rows[tcol], dev_rows[ecol], data_all.loc[dev_rows.index, cols], alpha)
                        for key, cols in (("full", cols_full), ("clinical", sel_terms))}
+            nom_base = {"endpoint": ep, "model": f"{labels[m]} + {', '.join(selected) or 'no covariate'}",
+                        "fitted_on": dev_name}
+            if "model" in dev_fit["full"]:
+                dterms = {labels[m]: [f"high:{m}"], **{c: terms[c] for c in selected}}
+                pts, tot = points_table(dev_fit["full"]["model"], data_all.loc[dev_rows.index, cols_full].dropna(),
+                                        dterms, horizon,
+                                        references={c: reference_of(man, c, covs[c]) for c in selected})
+                T["nomogram"] += [{**nom_base, "table": "points", **r} for r in pts.to_dict("records")]
+                T["nomogram"] += [{**nom_base, "table": f"total points -> {spec['label']} at {horizon:g} {spec['unit']}",
+                                   "level": f"{r['total_points']:.0f} points",
+                                   "points": r["total_points"], "predicted_survival": r[f"survival_at_{horizon:g}"]}
+                                  for r in tot.to_dict("records")]
+            else:
+                T["nomogram"].append({**nom_base, "note": f"not computable: {dev_fit['full']['note']}"})
             for set_name, g in sets:
                 g = g[g[tcol].notna() & g[ecol].notna()]
                 base = {"set": set_name, "endpoint": ep, "model": labels[m], "covariates": ", ".join(selected) or "none",
@@ -698,6 +718,13 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
                     T["cindex"].append({**crow, "note": f"not computable: {why}"})
                     continue
                 d = data_all.loc[g.index, cols_full].dropna()
+                pred = dev_fit["full"]["model"].predict_survival_function(d[cols_full], times=[horizon]).iloc[0]
+                cal = survival_calibration(g.loc[d.index, tcol], g.loc[d.index, ecol], pred.to_numpy(), horizon,
+                                           3, min(n_boot, 1000), seed, alpha)
+                T["survival_calibration"] += [{"set": set_name, "endpoint": ep, "model": nom_base["model"],
+                                               "horizon": horizon, "unit": spec["unit"], **r,
+                                               "method": "tertiles of predicted survival; observed = KM, percentile "
+                                                         "bootstrap CI"} for r in cal.to_dict("records")]
                 ra = dev_fit["full"]["model"].predict_log_partial_hazard(d[cols_full]).to_numpy()
                 rb = dev_fit["clinical"]["model"].predict_log_partial_hazard(d[sel_terms]).to_numpy()
                 res = compare_cindex(g.loc[d.index, tcol], g.loc[d.index, ecol], ra, rb, min(n_boot, 2000), seed, alpha)

@@ -45,8 +45,7 @@ def forest_figures():
     return {(m, c, e): f"{R}/figures/forest_{m}_{c}_{e}.png" for m in KM_MODELS for c in SURVIVAL_SETS for e in ENDPOINTS}
 
 
-CLINICAL_TABLES = ("cox_univariable", "cox_multivariable", "dcb", "dcb_logistic", "auc_comparisons", "cindex",
-                   "hr_difference", "subgroups")
+from dlscore.stages import CLINICAL_TABLES
 
 
 def final_targets():
