@@ -66,7 +66,7 @@ def test_flair_only_patient_gets_zero_channels_and_no_attention(tmp_path):
     cfg["lgg"]["data_dir"] = str(LGG)
     man = build_manifest(LGG, ["CS", "FG"], patients=["TCGA-DU-7013"])
     val = tmp_path / "v.parquet"
-    assign_splits(validate_manifest(man, SEQ, ["r1"], optional=["t1pre", "t1post"]).assign(role="external"),
+    assign_splits(validate_manifest(man.assign(role="ici"), SEQ, ["r1"], optional=["t1pre", "t1post"]),
                   0.3, 1).to_parquet(val)
     stages.imaging(cfg, str(val), "TCGA-DU-7013", str(tmp_path / "pre"), str(tmp_path / "sl"))
     ss = SliceSet.load(tmp_path / "sl" / "r1.npz")

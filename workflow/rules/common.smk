@@ -73,3 +73,12 @@ def final_targets():
         f"{R}/figures/hyperimages.png",
         *[f"{R}/figures/roc_{m}.png" for m in MODELS],
     ]
+
+
+def summary_tables(wildcards):
+    tables = {"splits": f"{R}/manifest/splits.csv", "survival": f"{R}/tables/survival.csv",
+              **{t: f"{R}/tables/{t}.csv" for t in ("dcb", "hr_difference", "cindex")}}
+    if not SCORES_ONLY:
+        tables.update(discrimination=f"{R}/tables/discrimination.csv",
+                      reproducibility=f"{R}/tables/reproducibility.csv")
+    return tables
