@@ -53,6 +53,12 @@ def test_external_auc_and_planted_hazard_ratio(demo):
     s = pd.read_csv(demo / "tables/survival.csv").set_index("endpoint").loc["pfs"]
     assert s["hr"] < 1, "high DLS must have the lower hazard, as planted"
     assert s["hr_ci_low"] <= planted <= s["hr_ci_high"], s
+    # the planted HR is that of the true biomarker: recovered by the IHC marker's univariable Cox
+    u = pd.read_csv(demo / "tables/cox_univariable.csv")
+    ihc = u[(u["endpoint"] == "pfs") & (u["term"] == "high:ihc_pdl1")].iloc[0]
+    assert ihc["hr_ci_low"] <= planted <= ihc["hr_ci_high"], ihc
+    hd = pd.read_csv(demo / "tables/hr_difference.csv").set_index("endpoint").loc["pfs"]
+    assert hd["ci_low"] < hd["diff"] < hd["ci_high"] and hd["n_boot_used"] > 0.9 * hd["n_boot"]
     r = pd.read_csv(demo / "tables/reproducibility.csv")
     pooled = r[r["set"] == "all patients with two raters"].iloc[0]
     assert pooled["form"] == "ICC2" and 0.5 < pooled["icc"] <= 1 and pooled["n"] > 50
