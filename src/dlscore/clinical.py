@@ -234,15 +234,18 @@ def hr_difference_bootstrap(time, event, x_a, x_b, n_boot: int = 10_000, seed: i
 # ----------------------------------------------------------------------------- concordance
 
 
-def _concordance_kernels(time, event, risk) -> tuple[np.ndarray, np.ndarray]:
+def _concordance_kernels(time, event, *risks) -> tuple[np.ndarray, ...]:
     """Pair matrices: usable (i earlier with an event; or equal times, i event, j censored)
-    and concordant credit (1 if risk_i > risk_j, 1/2 if tied), both (n, n)."""
+    and, per risk score, the concordant credit (1 if risk_i > risk_j, 1/2 if tied); all (n, n).
+    The usable pairs depend on the outcome only, so they are built once for all scores."""
     t = np.asarray(time, dtype=float)
     e = np.asarray(event).astype(bool)
-    r = np.asarray(risk, dtype=float)
     usable = e[:, None] & ((t[:, None] < t[None, :]) | ((t[:, None] == t[None, :]) & ~e[None, :]))
-    credit = usable * ((r[:, None] > r[None, :]) + 0.5 * (r[:, None] == r[None, :]))
-    return usable.astype(float), credit
+    credits = []
+    for risk in risks:
+        r = np.asarray(risk, dtype=float)
+        credits.append(usable * ((r[:, None] > r[None, :]) + 0.5 * (r[:, None] == r[None, :])))
+    return (usable.astype(float), *credits)
 
 
 def harrell_c(time, event, risk) -> float:
@@ -285,8 +288,7 @@ def compare_cindex(time, event, risk_a, risk_b, n_boot: int = 2000, seed: int = 
     reps = np.empty((n_boot, 2))
     for k in range(n_boot):
         i = rng.integers(0, n, n)
-        ua, caa = _concordance_kernels(t[i], e[i], ra[i])
-        _, cbb = _concordance_kernels(t[i], e[i], rb[i])
+        ua, caa, cbb = _concordance_kernels(t[i], e[i], ra[i], rb[i])
         s = ua.sum()
         reps[k] = (caa.sum() / s, cbb.sum() / s) if s > 0 else (np.nan, np.nan)
     reps = reps[np.isfinite(reps).all(axis=1)]
