@@ -39,7 +39,45 @@ class Case:
 
 def _validate(tmp: Path, mutate: Callable[[pd.DataFrame, Path], pd.DataFrame]) -> None:
     d = mutate(_manifest(tmp), tmp)
-    validate_manifest(d, ["ct", "pet"], base_dir=tmp, reference="ct")
+    validate_manifest(d, ["ct", "pet"], base_dir=tmp, reference="ct", suv_modality="pet", roi_names=["GTV"])
+
+
+def _dicom(flaw: str):
+    """Row 0 of the manifest becomes a DICOM PET/CT patient (series folders + RTSTRUCT) with one flaw."""
+    def f(d, tmp):
+        from dlscore.dicom_phantom import PetTags, write_rtstruct, write_series
+        sp, org = (2.0, 2.0, 3.0), (0.0, 0.0, 0.0)
+        vol = np.zeros((3, 12, 12))
+        mask = np.zeros((3, 12, 12), bool)
+        mask[1, 4:8, 4:8] = True
+        ref = write_series(vol, sp, org, tmp / "CT", "CT")
+        pet = PetTags(weight_kg=None) if flaw == "no_weight" else PetTags(units="CNTS") if flaw == "cnts" else PetTags()
+        write_series(vol + 1000, sp, org, tmp / "PET", "CT" if flaw == "pet_is_ct" else "PT", pet=pet,
+                     study_uid=ref.study_uid,
+                     frame_of_reference=ref.frame_of_reference)
+        write_rtstruct(mask, sp, org, ref, tmp / "RS.dcm", "Lesion 1" if flaw == "roi" else "GTV")
+        if flaw == "two_series":
+            write_series(vol, sp, org, tmp / "CT2", "CT")
+            for f_ in (tmp / "CT2").glob("*.dcm"):
+                f_.rename(tmp / "CT" / f"second_{f_.name}")
+        if flaw == "empty_folder":
+            (tmp / "EMPTY").mkdir()
+        d = d.copy()
+        d.at[0, "image_ct"] = "EMPTY" if flaw == "empty_folder" else "CT"
+        d.at[0, "image_pet"] = "PET"
+        d.at[0, "mask_r1"] = f"CT/{sorted(p.name for p in (tmp / 'CT').glob('*.dcm'))[0]}" if flaw == "mask_ct" else "RS.dcm"
+        return d
+    return f
+
+
+def _rtstruct_outside(tmp):
+    from dlscore.dicom import read_mask, read_series
+    from dlscore.dicom_phantom import write_rtstruct, write_series
+    mask = np.zeros((3, 12, 12), bool)
+    mask[1, 4:8, 4:8] = True
+    ref = write_series(np.zeros((3, 12, 12)), (2.0, 2.0, 3.0), (0.0, 0.0, 0.0), tmp / "CT", "CT")
+    write_rtstruct(mask, (2.0, 2.0, 3.0), (10.0, 0.0, 0.0), ref, tmp / "RS.dcm", "GTV")  # drawn 10 mm off
+    read_mask(tmp / "RS.dcm", read_series(tmp / "CT"), ["GTV"], "P09", "mask_r1")
 
 
 def _set(col, value, row=0):
@@ -205,6 +243,22 @@ CASES = [
     Case("marker_text", "marker value `n/a` (text)", V, "tmb is 'n/a', not a number", _marker(["12", "n/a"])),
     Case("cbioportal_value", "cBioPortal value without a coding", "ici_manifest", "value 'Maybe' of DCB has no coding",
          _unmapped_cbioportal),
+    Case("dicom_two_series", "a DICOM folder holding two series", V, "image_ct folder holds 2 DICOM series",
+         lambda t: _validate(t, _dicom("two_series"))),
+    Case("dicom_no_series", "a DICOM folder without any series", V, "image_ct folder holds 0 DICOM series",
+         lambda t: _validate(t, _dicom("empty_folder"))),
+    Case("dicom_wrong_modality", "`image_pet` points at the CT series", V, "image_pet folder holds a CT series, expected PT",
+         lambda t: _validate(t, _dicom("pet_is_ct"))),
+    Case("dicom_suv_tag", "PET series without PatientWeight", V, "PET header lacks PatientWeight (0010,1030)",
+         lambda t: _validate(t, _dicom("no_weight"))),
+    Case("dicom_pet_units", "PET in counts (Units CNTS)", V, "PET Units are 'CNTS'",
+         lambda t: _validate(t, _dicom("cnts"))),
+    Case("rtstruct_roi", "RTSTRUCT without the configured ROI name", V, "RTSTRUCT holds no ROI named GTV (it has: Lesion 1)",
+         lambda t: _validate(t, _dicom("roi"))),
+    Case("mask_is_ct_slice", "`mask_r1` is a CT slice, not an RTSTRUCT/SEG", V, "mask_r1 is a DICOM CT file, not an RTSTRUCT",
+         lambda t: _validate(t, _dicom("mask_ct"))),
+    Case("rtstruct_outside", "RTSTRUCT contours outside the image", "preprocess", "GTV extends outside the reference image",
+         _rtstruct_outside),
     Case("empty_mask", "mask without a tumour voxel", "preprocess", "mask is empty", _preprocess_mask(0)),
     Case("mask_labels", "mask with labels 0/1/2", "preprocess", "mask holds labels [0, 2]", _preprocess_mask(2)),
     Case("unreadable_in_job", "image unreadable when the job reads it", "preprocess", "image_ct cannot be read",

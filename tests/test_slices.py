@@ -81,3 +81,30 @@ def test_roi_always_holds_tumour_plus_margin(sx, sy, r0, c0, h, w, margin):
     assert sq.centre_y_mm + half - margin >= (r0 + h - 0.5) * sy - 1e-9
     # and it is the smallest such square
     assert sq.tumour_side_mm == pytest.approx(max(w * sx, h * sy))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), sx=st.floats(0.5, 3.0), sy=st.floats(0.5, 3.0), margin=st.floats(0, 25),
+       size=st.sampled_from([16, 33, 64]))
+def test_batched_resampling_equals_the_per_slice_spline(seed, sx, sy, margin, size):
+    """resample_squares (windows, one prefilter, separable matrix products) vs scipy's
+    map_coordinates on the whole slice (crop_square): same cubic spline, tumours at borders."""
+    from dlscore.slices import resample_squares
+    rng = np.random.default_rng(seed)
+    vol = rng.random((2, 4, 40, 50)).astype(np.float32)
+    m = rng.random((4, 40, 50)) > 0.995
+    m[rng.integers(4), rng.integers(40), rng.integers(50)] = True
+    sq = tumour_squares(m, (sx, sy, 2.0), margin)
+    got = resample_squares(vol, sq, (sx, sy, 2.0), size)
+    ref = np.stack([[crop_square(vol[c][s.z], s, (sx, sy, 2.0), size, 3) for c in range(2)] for s in sq])
+    np.testing.assert_allclose(got, ref, atol=2e-4)
+
+
+def test_slices_record_physical_positions():
+    m = _disc_mask()
+    vol = {"ct": np.where(m, 0.5, 0.0).astype(np.float32)}
+    ss = extract_slices(vol, m, (0.5, 0.5, 3.0), ["ct"], size=16, min_area_fraction=0.0,
+                        origin_xyz=(-100.0, 20.0, 7.0))
+    np.testing.assert_allclose(ss.z_mm, 7.0 + 3.0 * np.arange(5))
+    np.testing.assert_allclose(ss.centre_mm[:, 0], -100.0 + 50 * 0.5)
+    np.testing.assert_allclose(ss.centre_mm[:, 1], 20.0 + 40 * 0.5)

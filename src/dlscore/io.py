@@ -16,21 +16,22 @@ from dlscore.errors import InputError
 FILE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 
 
-def read_image(path: str | Path, patient: str | None = None, what: str = "image") -> sitk.Image:
-    """Read a volume from a file or a folder holding exactly one DICOM series."""
+def read_image(path: str | Path, patient: str | None = None, what: str = "image",
+               expected_modality: str | None = None, suv: bool = False) -> sitk.Image:
+    """Read a volume from a file or a folder holding exactly one DICOM series.
+
+    For a DICOM folder, ``expected_modality`` (e.g. ``"PT"``) is checked and ``suv``
+    converts a PET series to SUV body weight (:func:`dlscore.dicom.read_series`); image
+    files (NIfTI, NRRD, ...) carry no such tags and are read as they are (a PET file must
+    already hold SUV)."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{what} file does not exist", "correct the path in the manifest "
                          "(relative paths are relative to the manifest's folder)", patient, str(p))
     try:
         if p.is_dir():
-            reader = sitk.ImageSeriesReader()
-            series = reader.GetGDCMSeriesIDs(str(p))
-            if len(series) != 1:
-                raise InputError(f"{what} folder holds {len(series)} DICOM series, expected 1",
-                                 "point the manifest at a folder with exactly one series", patient, str(p))
-            reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(p), series[0]))
-            return reader.Execute()
+            from dlscore.dicom import read_series
+            return read_series(p, patient, what, expected_modality, suv)
         return sitk.ReadImage(str(p))
     except InputError:
         raise

@@ -75,13 +75,16 @@ BINARY = {"label": "the biomarker as 0/1", "dcb": "durable clinical benefit as 0
 def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Sequence[str] = ("r1", "r2"),
                       base_dir: str | Path = ".", check_files: bool = True,
                       optional: Sequence[str] = (), reference: str | None = None,
-                      tol_mm: float = 0.01) -> pd.DataFrame:
+                      tol_mm: float = 0.01, suv_modality: str | None = None,
+                      roi_names: Sequence[str] = ()) -> pd.DataFrame:
     """Check every row; raise one :class:`ManifestError` listing all problems.
 
     ``optional`` modalities may be empty for a patient (e.g. an MRI sequence that was not
     acquired); the others are required. With ``check_files``, every file must exist and its
     header be readable, and each mask must lie on the grid of the ``reference`` image
-    (header only: cheap, before any imaging job). Returns a copy with paths resolved
+    (header only: cheap, before any imaging job). DICOM inputs are checked from their
+    headers too (:func:`dlscore.dicom.header_problems`): one series per folder of the right
+    modality, the SUV tags of the ``suv_modality`` series, the ``roi_names`` of RTSTRUCT/SEG. Returns a copy with paths resolved
     against ``base_dir``.
     """
     base_dir = Path(base_dir)
@@ -132,7 +135,8 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
                                            "correct the path (relative paths are relative to the manifest's folder)",
                                            pid, resolved))
         if check_files and imaging:
-            problems += _header_checks(out.loc[i], pid, modalities, raters, reference, tol_mm)
+            problems += _header_checks(out.loc[i], pid, modalities, raters, reference, tol_mm, suv_modality,
+                                       roi_names)
         for col, meaning in BINARY.items():
             v = row.get(col)
             if col in out and not _is_missing(v) and v not in (0, 1, 0.0, 1.0):
@@ -171,15 +175,23 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
 
 
 def _header_checks(row: pd.Series, pid: str, modalities: Sequence[str], raters: Sequence[str],
-                   reference: str | None, tol_mm: float) -> list[InputError]:
+                   reference: str | None, tol_mm: float, suv_modality: str | None = None,
+                   roi_names: Sequence[str] = ()) -> list[InputError]:
     """Readable headers, and masks on the reference grid, without reading voxels."""
     import SimpleITK as sitk
+
+    from dlscore.dicom import EXPECTED_MODALITY, header_problems, is_dicom_file
     problems, headers = [], {}
     cols = [f"image_{m}" for m in modalities] + [f"mask_{r}" for r in raters]
     for c in cols:
         v = row.get(c)
-        if _is_missing(v) or not Path(v).is_file():
-            continue  # missing / not-found files are reported above; DICOM folders are read by preprocess
+        if _is_missing(v) or not Path(v).exists():
+            continue  # missing / not-found files are reported above
+        if Path(v).is_dir() or is_dicom_file(v):  # DICOM series folder, RTSTRUCT or SEG
+            mod = c[len("image_"):] if c.startswith("image_") else None
+            problems += header_problems(v, c, pid, EXPECTED_MODALITY.get(mod) if mod else None,
+                                        suv=mod is not None and mod == suv_modality, roi_names=roi_names)
+            continue
         reader = sitk.ImageFileReader()
         reader.SetFileName(str(v))
         try:

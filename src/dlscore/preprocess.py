@@ -73,6 +73,13 @@ def cogrid(images: Mapping[str, sitk.Image], reference: str) -> dict[str, sitk.I
     return out
 
 
+def canonical(image: sitk.Image) -> sitk.Image:
+    """``image`` re-ordered to the canonical LPS orientation: index x -> patient left,
+    y -> posterior, z -> superior, so axial slices are array planes whatever the file's
+    convention (RAS NIfTI, flipped or sagittal DICOM). Voxel values are only permuted."""
+    return sitk.DICOMOrient(image, "LPS")
+
+
 def normalise(arr: np.ndarray, method: str, low: float | None = None, high: float | None = None,
               mask: np.ndarray | None = None) -> np.ndarray:
     """Map intensities to [0, 1] (float32).

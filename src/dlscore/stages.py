@@ -53,7 +53,9 @@ def validate(config: Mapping[str, Any], manifest: str, out_parquet: str) -> None
                            config["imaging"]["raters"] if imaging else [], base_dir=Path(manifest).parent,
                            optional=config["imaging"].get("optional_modalities", []),
                            reference=config["imaging"]["reference"],
-                           tol_mm=float(config["imaging"]["geometry_tolerance_mm"]))
+                           tol_mm=float(config["imaging"]["geometry_tolerance_mm"]),
+                           suv_modality=config["imaging"].get("suv_modality"),
+                           roi_names=config["imaging"].get("roi_names") or ())
     check_covariates(df, config.get("clinical", {}).get("covariates") or {})
     if not imaging:
         from dlscore.manifest import validate_markers
@@ -77,49 +79,85 @@ def _row(validated: str, patient: str) -> pd.Series:
 
 
 def imaging(config: Mapping[str, Any], validated: str, patient: str, predir: str, slicedir: str) -> None:
-    """Preprocess one patient, then cut the slices of every rater's mask (one job)."""
+    """Preprocess one patient, cut the slices of every rater's mask, and draw its QC montage (one job)."""
+    from dlscore.slices import SliceSet
     preprocess(config, validated, patient, predir)
+    qc_path = Path(predir) / "qc.json"
+    qc = json.loads(qc_path.read_text())
     for mask in sorted(Path(predir).glob("mask_*.nii.gz")):
         rater = mask.name[len("mask_"):-len(".nii.gz")]
-        slices(config, predir, rater, str(Path(slicedir) / f"{rater}.npz"))
+        out = Path(slicedir) / f"{rater}.npz"
+        slices(config, predir, rater, str(out))
+        qc[f"kept_slices_{rater}"] = int(len(SliceSet.load(out).z_index))
+    qc_path.write_text(json.dumps(qc, indent=1))
+    if config.get("qc", {}).get("montage", True):
+        qc_montage(config, predir, str(Path(slicedir) / "r1.npz"), patient, str(Path(slicedir) / "qc_montage.png"))
+
+
+def _suv_note(path: str, suv: bool) -> str:
+    """How the PET values became SUV, for the QC table (no identifier, no date)."""
+    if not suv:
+        return ""
+    if not Path(path).is_dir():
+        return "file: values taken as SUV"
+    import pydicom
+
+    from dlscore.dicom import find_series, suv_bw_factor
+    info = suv_bw_factor(pydicom.dcmread(find_series(path).files[0], stop_before_pixels=True))
+    if info.units == "GML":
+        return "DICOM GML: already SUV"
+    delay = f", {info.delay_s / 60:.0f} min after injection" if info.delay_s is not None else ""
+    return f"DICOM BQML x weight / dose (decay {info.decay_correction}{delay})"
 
 
 def preprocess(config: Mapping[str, Any], validated: str, patient: str, outdir: str) -> None:
-    """Co-grid one patient's modalities and masks onto the reference grid (physical units)."""
+    """Co-grid one patient's modalities and masks onto the reference grid (physical units),
+    in the canonical LPS orientation (axial slices whatever the acquisition or file convention)."""
     import SimpleITK as sitk
 
+    from dlscore.dicom import EXPECTED_MODALITY, read_mask
     from dlscore.errors import InputError
     from dlscore.io import read_image, write_image
-    from dlscore.preprocess import check_mask, cogrid
+    from dlscore.preprocess import canonical, check_mask, cogrid
     img_cfg = config["imaging"]
+    suv_mod = img_cfg.get("suv_modality")
     row = _row(validated, patient)
-    images = {m: read_image(row[f"image_{m}"], patient, f"image_{m}") for m in img_cfg["modalities"]
-              if isinstance(row.get(f"image_{m}"), str) and row[f"image_{m}"]}
+    images = {m: read_image(row[f"image_{m}"], patient, f"image_{m}", EXPECTED_MODALITY.get(m), suv=m == suv_mod)
+              for m in img_cfg["modalities"] if isinstance(row.get(f"image_{m}"), str) and row[f"image_{m}"]}
     if img_cfg["reference"] not in images:
         raise InputError(f"the reference modality {img_cfg['reference']} is missing",
                          "every patient needs the reference image (config imaging.reference)", patient,
                          f"image_{img_cfg['reference']}")
     grid = cogrid(images, img_cfg["reference"])
+    raw_ref = grid[img_cfg["reference"]]
+    masks = {}
+    for r in img_cfg["raters"]:
+        path = row.get(f"mask_{r}")
+        if not isinstance(path, str) or not path:
+            continue
+        arr = read_mask(path, raw_ref, img_cfg.get("roi_names") or (), patient, f"mask_{r}")
+        if arr is None:
+            arr = check_mask(read_image(path, patient, f"mask_{r}"), raw_ref, patient, path,
+                             float(img_cfg["geometry_tolerance_mm"]))
+        m_img = sitk.GetImageFromArray(arr.astype(np.uint8))
+        m_img.CopyInformation(raw_ref)
+        masks[r] = canonical(m_img)
+    grid = {m: canonical(img) for m, img in grid.items()}
     ref = grid[img_cfg["reference"]]
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     qc: dict[str, Any] = {"patient_id": patient, "spacing_mm": list(ref.GetSpacing()),
                           "size": list(ref.GetSize()), "modalities": "+".join(grid)}
-    for r in img_cfg["raters"]:
-        path = row.get(f"mask_{r}")
-        if not isinstance(path, str) or not path:
-            continue
-        mask = check_mask(read_image(path, patient, f"mask_{r}"), ref, patient, path,
-                          float(img_cfg["geometry_tolerance_mm"]))
-        m_img = sitk.GetImageFromArray(mask.astype(np.uint8))
-        m_img.CopyInformation(ref)
+    if suv_mod in images:
+        qc["suv_conversion"] = _suv_note(row[f"image_{suv_mod}"], True)
+    for r, m_img in masks.items():
         write_image(m_img, out / f"mask_{r}.nii.gz")
         if r == "r1":
+            mask = sitk.GetArrayViewFromImage(m_img).astype(bool)
             qc["tumour_volume_ml"] = float(mask.sum() * np.prod(ref.GetSpacing()) / 1000.0)
             qc["tumour_slices"] = int(mask.any(axis=(1, 2)).sum())
-            suv = img_cfg.get("suv_max_modality")
-            if suv in grid:
-                qc["suv_max"] = float(sitk.GetArrayViewFromImage(grid[suv])[mask].max())
+            if suv_mod in grid:
+                qc["suv_max"] = float(sitk.GetArrayViewFromImage(grid[suv_mod])[mask].max())
     for m, img in grid.items():
         write_image(img, out / f"{m}.nii.gz")
     (out / "qc.json").write_text(json.dumps(qc, indent=1))
@@ -142,20 +180,35 @@ def _load_normalised(config: Mapping[str, Any], predir: str, rater: str):
         spec = dict(img_cfg["normalise"][m])
         vols[m] = normalise(arr, spec.pop("method"), mask=arr > arr.min(), **spec)
         present.append(m)
-    return vols, mask, mask_img.GetSpacing(), present
+    return vols, mask, mask_img, present
 
 
 def slices(config: Mapping[str, Any], predir: str, rater: str, out_npz: str) -> None:
     from dlscore.slices import extract_slices
     sc = config["slices"]
-    vols, mask, spacing, present = _load_normalised(config, predir, rater)
+    vols, mask, mask_img, present = _load_normalised(config, predir, rater)
     fusion = sc.get("fusion") or {}
-    ss = extract_slices(vols, mask, spacing, sc["channels"], int(sc["size"]), float(sc["margin_mm"]),
+    ss = extract_slices(vols, mask, mask_img.GetSpacing(), sc["channels"], int(sc["size"]), float(sc["margin_mm"]),
                         float(sc["min_area_fraction"]), int(sc["interpolation_order"]),
-                        tuple(fusion.get("of", ("pet", "ct"))), float(fusion.get("alpha", 1.0)))
+                        tuple(fusion.get("of", ("pet", "ct"))), float(fusion.get("alpha", 1.0)),
+                        mask_img.GetOrigin(), mask_img.GetDirection())
     ss.meta["present"] = [c for c in sc["channels"] if c in present or c == "fusion"]
     Path(out_npz).parent.mkdir(parents=True, exist_ok=True)
     ss.save(out_npz)
+
+
+def qc_montage(config: Mapping[str, Any], predir: str, slice_npz: str, patient: str, out_png: str) -> None:
+    """QC montage of one patient: kept slices (rows, at most ``qc.montage_rows``) of every
+    modality with the tumour outline and the dilated ROI square, and the hyper-image."""
+    from dlscore.plots.montage import montage
+    from dlscore.slices import SliceSet, keep_large, tumour_squares
+    vols, mask, mask_img, present = _load_normalised(config, predir, "r1")
+    ss = SliceSet.load(slice_npz)
+    sc = config["slices"]
+    squares = keep_large(tumour_squares(mask, mask_img.GetSpacing(), float(sc["margin_mm"])),
+                         float(sc["min_area_fraction"]))
+    montage({m: vols[m] for m in present}, mask, ss, squares, mask_img.GetSpacing(), patient, out_png,
+            int(config.get("qc", {}).get("montage_rows", 4)))
 
 
 def radiomics(config: Mapping[str, Any], predir: str, patient: str, raters: Sequence[str], out: str) -> None:
@@ -383,7 +436,7 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
     write_table(rows, table_out, config)
     write_table(pd.DataFrame(cuts), cutoffs_out, config)
     if not comps:
-        comps = [{"note": "no comparator in this study (SUVmax needs a PET modality: imaging.suv_max_modality)"}]
+        comps = [{"note": "no comparator in this study (SUVmax needs a PET modality: imaging.suv_modality)"}]
     write_table(pd.DataFrame(comps), comparisons_out, config)
 
 
