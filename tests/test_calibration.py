@@ -49,3 +49,13 @@ def test_hl_and_slope_match_R(run_r):
     r = recalibration(y, p)
     assert [r.intercept, r.slope] == pytest.approx(out[:2], abs=1e-6)
     assert hosmer_lemeshow(y, p)[0] == pytest.approx(out[2], rel=1e-6)
+
+
+def test_calibration_plot_with_bins_at_0_and_100_percent(tmp_path):
+    """Wilson bounds at 0 % / 100 % may miss the point by rounding; the plot must still draw."""
+    from dlscore.plots.calibration import plot_calibration
+    for n in range(6, 40, 3):
+        y = np.r_[np.zeros(n), np.ones(n)]
+        p = np.linspace(0.01, 0.99, 2 * n)
+        plot_calibration([("set", y, p)], tmp_path / f"c{n}.png")
+        assert (tmp_path / f"c{n}.png").exists()

@@ -18,6 +18,7 @@ def plot_calibration(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path,
         x = [r["predicted"] for r in b]
         o = np.array([r["observed"] for r in b])
         err = np.array([[r["observed"] - r["observed_ci_low"] for r in b], [r["observed_ci_high"] - r["observed"] for r in b]])
+        err = np.clip(err, 0.0, None)  # Wilson bounds at 0 % / 100 % can miss the point by rounding (1e-17)
         ax.errorbar(x, o, yerr=err, marker="o", ms=4, lw=1.2, capsize=2, color=PALETTE[i % len(PALETTE)],
                     label=f"{name} (n={len(y)}): Brier {brier(y, p):.3f}")
     ax.plot([0, 1], [0, 1], ls="--", color="0.6", lw=0.8, label="perfect calibration")
