@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -189,13 +189,75 @@ def simulate_patient(p: PlannedPatient, cohort_cfg: Mapping[str, Any], cfg: Mapp
     return images, row
 
 
+def identity(patient_id: str):
+    """The made-up DICOM identifiers of a phantom patient (``phantom.format: dicom``):
+    distinctive strings a privacy test can grep every output for."""
+    from dlscore.dicom_phantom import Identity
+    tag = "".join(ch for ch in patient_id if ch.isalnum())
+    return Identity(patient_name=f"Secretname{tag}^Privatus", patient_id=f"MRN{tag}X77",
+                    birth_date="19310709", institution=f"Hospital Confidential {tag}",
+                    accession=f"ACCN{tag}Q5")
+
+
+def patient_files(patient_id: str, raters: Sequence[str], fmt: str = "nifti") -> dict[str, str]:
+    """Manifest column -> path (relative to the phantom folder) of one patient's inputs.
+    NIfTI: one file each; DICOM: series folders ``CT``/``PET``, rater 1 as RTSTRUCT and
+    rater 2 as DICOM SEG, all under ``images/<patient>/``."""
+    if fmt == "dicom":
+        base = f"images/{patient_id}"
+        out = {"image_ct": f"{base}/CT", "image_pet": f"{base}/PET", "mask_r1": f"{base}/RS.dcm"}
+        if "r2" in raters:
+            out["mask_r2"] = f"{base}/SEG.dcm"
+        return out
+    out = {f"image_{m}": f"images/{patient_id}_{m}.nii.gz" for m in ("ct", "pet")}
+    out.update({f"mask_{r}": f"images/{patient_id}_mask_{r}.nii.gz" for r in raters})
+    return out
+
+
+#: PET tags of DICOM phantoms: values written in Bq/mL = SUV / SUV factor of these tags
+PHANTOM_PET_TAGS = dict(weight_kg=72.0, dose_bq=350e6, injection_time="094500", series_time="104500")
+
+
+def _write_dicom(p: PlannedPatient, images: Mapping[str, sitk.Image], outdir: Path) -> None:
+    from dlscore.dicom import suv_bw_factor
+    from dlscore.dicom_phantom import PetTags, write_rtstruct, write_seg, write_series
+    files = patient_files(p.patient_id, p.raters, "dicom")
+    ident = identity(p.patient_id)
+    ct = images["ct"]
+    sp, org = ct.GetSpacing(), ct.GetOrigin()
+    ref = write_series(sitk.GetArrayFromImage(ct), sp, org, outdir / files["image_ct"], "CT", ident)
+    tags = PetTags(**PHANTOM_PET_TAGS)
+    import pydicom
+    probe = pydicom.Dataset()
+    probe.Units, probe.DecayCorrection, probe.PatientWeight = "BQML", "START", tags.weight_kg
+    probe.SeriesDate, probe.SeriesTime = ident.study_date, tags.series_time
+    rp = pydicom.Dataset()
+    rp.RadiopharmaceuticalStartTime, rp.RadionuclideTotalDose, rp.RadionuclideHalfLife = \
+        tags.injection_time, tags.dose_bq, tags.half_life_s
+    probe.RadiopharmaceuticalInformationSequence = [rp]
+    factor = suv_bw_factor(probe).factor  # g/Bq: SUV -> Bq/mL is a division by it
+    pet = images["pet"]
+    write_series(sitk.GetArrayFromImage(pet) / factor, pet.GetSpacing(), pet.GetOrigin(), outdir / files["image_pet"],
+                 "PT", ident, tags, study_uid=ref.study_uid, frame_of_reference=ref.frame_of_reference)
+    write_rtstruct(sitk.GetArrayFromImage(images["mask_r1"]).astype(bool), sp, org, ref, outdir / files["mask_r1"],
+                   "GTV", ident, extra_rois=["External"])
+    if "mask_r2" in images:
+        write_seg(sitk.GetArrayFromImage(images["mask_r2"]).astype(bool), sp, org, ref, outdir / files["mask_r2"],
+                  "GTV", ident)
+
+
 def _write_patient(args) -> dict[str, Any]:
     p, cohort_cfg, cfg, seed, outdir = args
     images, row = simulate_patient(p, cohort_cfg, cfg, seed)
-    for key, img in images.items():
-        rel = f"images/{p.patient_id}_{key}.nii.gz"
-        sitk.WriteImage(img, str(Path(outdir) / rel), useCompression=True)
-        row[f"image_{key}" if key in ("ct", "pet") else key] = rel
+    fmt = cfg.get("format", "nifti")
+    files = patient_files(p.patient_id, p.raters, fmt)
+    if fmt == "dicom":
+        _write_dicom(p, images, Path(outdir))
+    else:
+        for key, img in images.items():
+            col = f"image_{key}" if key in ("ct", "pet") else key
+            sitk.WriteImage(img, str(Path(outdir) / files[col]), useCompression=True)
+    row.update(files)
     return row
 
 

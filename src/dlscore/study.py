@@ -81,11 +81,15 @@ def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
     raters = list(config["imaging"]["raters"])
     if config.get("phantom", {}).get("enabled"):
         from dlscore.phantom import planned_patients
-        root = f"{config['results']}/phantom/images"
+        from dlscore.phantom import patient_files
+        root = f"{config['results']}/phantom"
         out = []
         for p in planned_patients(config["phantom"]):
-            files = {f"image_{m}": f"{root}/{p.patient_id}_{m}.nii.gz" for m in mods}
-            files.update({f"mask_{r}": f"{root}/{p.patient_id}_mask_{r}.nii.gz" for r in p.raters})
+            if config["phantom"].get("format", "nifti") == "dicom":  # one folder per patient (a directory output)
+                files = {"dicom": f"{root}/images/{p.patient_id}"}
+            else:
+                files = {k: f"{root}/{v}" for k, v in patient_files(p.patient_id, p.raters).items()
+                         if not k.startswith("image_") or k[len("image_"):] in mods}
             out.append(Patient(p.patient_id, p.cohort, p.role, p.raters, files))
         return out
     if config.get("ici", {}).get("enabled"):

@@ -4,7 +4,7 @@ if config["phantom"].get("enabled"):
     rule phantom:
         output:
             manifest=f"{R}/phantom/manifest.csv",
-            files=[f for p in PLAN for f in p.files.values()],
+            files=[directory(f) if k == "dicom" else f for p in PLAN for k, f in p.files.items()],
         log:
             f"{R}/logs/phantom.log",
         benchmark:
