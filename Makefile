@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CORES  ?= all
 CONFIG ?= config/demo.yaml
 
-.PHONY: demo test install lint study clean
+.PHONY: demo test test-long install lint study clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ demo:
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Whole-workflow fault and determinism runs (~8 min on 2 cores); .ci/run runs them after `make test`.
+test-long: $(STAMP)
+	$(BIN)/python -m pytest -m long $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint --configfile config/demo.yaml

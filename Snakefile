@@ -36,6 +36,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/phantom.smk"
 include: "workflow/rules/lgg.smk"
 include: "workflow/rules/ici.smk"
+include: "workflow/rules/nsclc_rg.smk"
 include: "workflow/rules/manifest.smk"
 
 
@@ -55,6 +56,7 @@ else:
     include: "workflow/rules/import_scores.smk"
 
 
+include: "workflow/rules/signature.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/report.smk"

@@ -52,3 +52,26 @@ def r_json(*exprs: str) -> str:
     vals = "c(" + ",".join(exprs) + ")"
     return (f"v <- as.numeric({vals}); cat('[', paste(ifelse(is.na(v), 'null', sprintf('%.17g', v)), "
             "collapse=','), ']\\n')")
+
+
+def snakemake_cmd(results, *configfiles) -> list[str]:
+    """The README's workflow command for ``configfiles`` into ``results`` (``--nolock``:
+    tests share the repository's .snakemake folder)."""
+    import sys
+    return [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", *map(str, configfiles),
+            "--config", f"results={results}", "--nolock", "-q"]
+
+
+def run_snakemake(results, *configfiles, extra=()) -> subprocess.CompletedProcess:
+    """Run :func:`snakemake_cmd` in the repository; fail the test with the log tail if it fails."""
+    res = subprocess.run([*snakemake_cmd(results, *configfiles), *extra], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
+    return res
+
+
+def config_override(folder, name: str, values: dict):
+    """Write ``values`` as a study config file ``folder/name`` (merged over the study's config)."""
+    import yaml
+    path = Path(folder) / name
+    path.write_text(yaml.safe_dump(values))
+    return path

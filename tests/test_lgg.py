@@ -106,6 +106,9 @@ def test_smoke_run_on_a_few_patients(tmp_path):
     assert rep["note"].str.contains("only one rater").all()
     att = pd.read_csv(out / "tables/attention_resnet_fusion.csv").set_index("patient_id")
     assert att.loc["TCGA-DU-7013", "attention_t1pre"] == 0 and att.loc["TCGA-DU-7013", "attention_flair"] == pytest.approx(1)
+    sig = pd.read_csv(out / "tables/signature_discrimination.csv")
+    assert {"RAsig", "DLS"} <= set(sig["model"])
     for f in ("tables/calibration.csv", "tables/survival.csv", "figures/roc_resnet_fusion.png",
+              "figures/roc_signatures.png", "tables/signature_coefficients.csv",
               "figures/km_resnet_fusion_TCGA-CS-FG_os.png", "summary.html"):
         assert (out / f).stat().st_size > 0, f

@@ -9,8 +9,6 @@ Also the end-to-end check of the DICOM path (series, PET in Bq/mL -> SUV, RTSTRU
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +17,8 @@ import yaml
 
 from dlscore.phantom import identity, planned_patients
 
-REPO = Path(__file__).resolve().parents[1]
+from .conftest import REPO, config_override, run_snakemake
+
 pytestmark = pytest.mark.slow
 
 SMALL = {
@@ -48,15 +47,10 @@ def _needles(cfg: dict) -> list[bytes]:
 @pytest.fixture(scope="module")
 def dicom_study(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("privacy")
-    override = tmp / "dicom.yaml"
-    override.write_text(yaml.safe_dump(SMALL))
+    override = config_override(tmp, "dicom.yaml", SMALL)
     results = tmp / "results"
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/demo.yaml", str(override),
-           "--config", f"results={results}", "--nolock", "-q"]
-    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
-    rep = subprocess.run([*cmd, "--report", str(results / "report.html")], cwd=REPO, capture_output=True, text=True)
-    assert rep.returncode == 0, rep.stderr[-3000:]
+    res = run_snakemake(results, "config/demo.yaml", override)
+    run_snakemake(results, "config/demo.yaml", override, extra=["--report", str(results / "report.html")])
     with open(REPO / "config/demo.yaml") as fh:
         cfg = yaml.safe_load(fh)
     cfg["phantom"].update(SMALL["phantom"])

@@ -47,6 +47,19 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
     assert len(hist) == 4 and hist.equals(hist_full)
 
 
+def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
+    """A stale checkpoint (other data/spec/seed: other fingerprint) must not be continued."""
+    tr, va = _data(seed=0), _data(seed=1)
+    fresh, _ = train_model(tr, va, SPEC, seed=5, progress=False, device="cpu")
+    ckpt = tmp_path / "ckpt.pt"
+    train_model(tr, va, {**SPEC, "epochs": 2, "lr": 0.05}, seed=9, checkpoint=ckpt, progress=False, device="cpu",
+                fingerprint="old config")
+    again, hist = train_model(tr, va, SPEC, seed=5, checkpoint=ckpt, progress=False, device="cpu",
+                              fingerprint="new config")
+    assert _same(fresh, again) and len(hist) == 4
+    assert torch.load(ckpt, weights_only=False)["fingerprint"] == "new config"
+
+
 def test_patient_mean_weights_slices_equally():
     m = patient_mean(np.array([0.2, 0.4, 0.9]), np.array(["a", "a", "b"]))
     assert m["a"] == pytest.approx(0.3) and m["b"] == pytest.approx(0.9)

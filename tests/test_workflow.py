@@ -39,8 +39,20 @@ def test_tables_and_figures_exist(demo):
               "summary.html", "tables/attention_sres_petct.csv", "tables/provenance.csv", "tables/survival_at_risk.csv",
               "figures/roc_sres_petct.png", "figures/km_sres_petct_ICI_pfs.png", "figures/km_sres_petct_ICI_os.png",
               "figures/forest_sres_petct_ICI_pfs.png", "tables/hr_difference.csv", "tables/cox_multivariable.csv",
-              "figures/hyperimages.png", "models/sres_petct/model_card.json"):
+              "figures/hyperimages.png", "models/sres_petct/model_card.json", "tables/signature_coefficients.csv",
+              "figures/roc_signatures.png", "figures/radiomics_dls_heatmap.png", "slices/DEV-001/qc_montage.png"):
         assert (demo / f).stat().st_size > 0, f
+
+
+def test_radiomics_signature_and_fusion(demo):
+    d = pd.read_csv(demo / "tables/signature_discrimination.csv")
+    ext = d[d["set"] == "EXT (external)"].set_index("model")
+    assert {"RAsig", "DLS", "RADLsig"} <= set(ext.index)
+    assert (ext["auc_ci_low"] <= ext["auc"]).all() and (ext["auc"] <= ext["auc_ci_high"]).all()
+    sel = pd.read_csv(demo / "tables/signature_selection.csv")
+    assert sel["step"].str.startswith("ICC(2,1)").any()  # the demo has two raters: stability filter applied
+    c = pd.read_csv(demo / "tables/signature_comparisons.csv")
+    assert {"RAsig", "DLS"} <= set(c["a"]) | set(c["b"])
 
 
 def test_external_auc_and_planted_hazard_ratio(demo):

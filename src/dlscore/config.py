@@ -117,7 +117,8 @@ def check_config(config: Mapping[str, Any], schema: str | Path = SCHEMA) -> None
                     problems.append(InputError(f"optional modality '{m}' is not a non-reference modality",
                                                "list only non-reference imaging.modalities",
                                                where="imaging.optional_modalities"))
-        names = set(config["scores_only"]["markers"]) if scores else set(config["run_models"])
+        from dlscore.study import model_names
+        names = set(model_names(config)) if scores else set(config["run_models"])
         names |= set((config.get("clinical", {}).get("reference_markers") or {}))
         for key in ("hr_difference", "auc_comparisons"):
             for pair in config.get("clinical", {}).get(key, []) or []:

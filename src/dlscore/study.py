@@ -37,11 +37,24 @@ def scores_mode(config: Mapping[str, Any]) -> bool:
     return bool(config.get("scores_only", {}).get("enabled"))
 
 
+def signature_enabled(config: Mapping[str, Any]) -> bool:
+    """True when the radiomics signature (RAsig, RADLsig) is fitted: ``signature.enabled``,
+    and in a scores-only study only when a feature table (``signature.features``) is given."""
+    sc = config.get("signature", {})
+    return bool(sc.get("enabled")) and (not scores_mode(config) or bool(sc.get("features")))
+
+
+def marker_names(config: Mapping[str, Any]) -> list[str]:
+    """Markers of a scores-only study that are manifest columns."""
+    return list((config.get("scores_only", {}).get("markers") or {}))
+
+
 def model_names(config: Mapping[str, Any]) -> list[str]:
     """What the per-model rules iterate over: trained models, or the markers of a
-    scores-only study."""
+    scores-only study (with ``rasig``, the radiomics signature, when it is fitted from a
+    feature table)."""
     if scores_mode(config):
-        return list(config["scores_only"]["markers"])
+        return marker_names(config) + (["rasig"] if signature_enabled(config) else [])
     return list(config["run_models"])
 
 
@@ -60,6 +73,8 @@ def endpoints(config: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 def group_labels(config: Mapping[str, Any], model: str) -> tuple[str, str]:
     """Printed names of the high and low groups of a model's DLS or of a marker."""
     if scores_mode(config):
+        if model == "rasig":
+            return "RAsig high", "RAsig low"
         spec = config["scores_only"]["markers"][model]
         label = spec.get("label", model)
         return label, spec.get("low_label", f"not {label}")
@@ -69,6 +84,8 @@ def group_labels(config: Mapping[str, Any], model: str) -> tuple[str, str]:
 def manifest_path(config: Mapping[str, Any]) -> str:
     if config.get("ici", {}).get("enabled"):
         return f"{config['results']}/ici/manifest.csv"
+    if config.get("nsclc_rg", {}).get("enabled"):
+        return f"{config['results']}/nsclc_rg/manifest.csv"
     if config.get("phantom", {}).get("enabled"):
         return f"{config['results']}/phantom/manifest.csv"
     if config.get("lgg", {}).get("enabled"):
@@ -95,6 +112,10 @@ def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
     if config.get("ici", {}).get("enabled"):
         from dlscore.ici import build_manifest as build_ici
         df = build_ici(config["ici"])[0]
+        path = Path(manifest_path(config))
+    elif config.get("nsclc_rg", {}).get("enabled"):
+        from dlscore.nsclc_rg import build_manifest as build_nsclc
+        df = build_nsclc(config["nsclc_rg"]["labels"], config["nsclc_rg"].get("cohorts", ["R01"]))[0]
         path = Path(manifest_path(config))
     elif config.get("lgg", {}).get("enabled"):
         from dlscore.lgg import build_manifest

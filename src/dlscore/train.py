@@ -133,8 +133,12 @@ def _val_metrics(model, val: SliceData, device, loss_fn) -> tuple[float, float]:
 
 def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed: int,
                 checkpoint: str | Path | None = None, device: str = "auto", threads: int | None = None,
-                progress: bool = True) -> tuple[dict, pd.DataFrame]:
-    """Train ``spec['arch']`` and return (best state_dict, per-epoch history)."""
+                progress: bool = True, fingerprint: str = "") -> tuple[dict, pd.DataFrame]:
+    """Train ``spec['arch']`` and return (best state_dict, per-epoch history).
+
+    A ``checkpoint`` written by an interrupted run is resumed only when its ``fingerprint``
+    (the caller's digest of data, spec and seed) equals this run's; otherwise training
+    starts afresh (a changed config must not continue from stale weights)."""
     set_determinism(seed, threads)
     dev = pick_device(device)
     model = build_model(spec, train.x.shape[1]).to(dev)
@@ -149,8 +153,12 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
     history: list[dict] = []
     best_state, best_loss, start, stale = None, np.inf, 0, 0
     ckpt = Path(checkpoint) if checkpoint else None
-    if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location=dev, weights_only=False)
+    state = torch.load(ckpt, map_location=dev, weights_only=False) if ckpt is not None and ckpt.exists() else None
+    if state is not None and state.get("fingerprint", "") != fingerprint:
+        import logging
+        logging.getLogger(__name__).warning("checkpoint %s is from another config or data: not resumed", ckpt)
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         best_state, best_loss, stale = state["best_state"], state["best_loss"], state["stale"]
@@ -204,7 +212,7 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
             tmp = ckpt.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                         "best_state": best_state, "best_loss": best_loss, "stale": stale,
-                        "history": history}, tmp)
+                        "history": history, "fingerprint": fingerprint}, tmp)
             os.replace(tmp, ckpt)
     if best_state is None:
         best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

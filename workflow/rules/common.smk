@@ -4,7 +4,7 @@ import sys
 
 sys.path.insert(0, SRC)
 
-from dlscore.study import development_patients, endpoints, km_models, manifest_path, model_names, plan_patients, scores_mode, set_slugs
+from dlscore.study import development_patients, endpoints, km_models, manifest_path, marker_names, model_names, plan_patients, scores_mode, set_slugs, signature_enabled
 
 R = config["results"]
 MANIFEST = manifest_path(config)
@@ -15,6 +15,8 @@ DEV_PIDS = development_patients(PLAN)
 SURVIVAL_SETS = set_slugs(PLAN, config["survival"]["splits"])
 SCORES_ONLY = scores_mode(config)
 MODELS = model_names(config)
+MARKERS = marker_names(config)  # scores-only: markers that are manifest columns
+SIGNATURE = signature_enabled(config)
 KM_MODELS = km_models(config)
 ENDPOINTS = list(endpoints(config))
 ENVS = str(Path(workflow.basedir) / "envs")
@@ -45,7 +47,7 @@ def forest_figures():
     return {(m, c, e): f"{R}/figures/forest_{m}_{c}_{e}.png" for m in KM_MODELS for c in SURVIVAL_SETS for e in ENDPOINTS}
 
 
-from dlscore.stages import CLINICAL_TABLES
+from dlscore.stages import CLINICAL_TABLES, SIGNATURE_TABLES
 
 
 def final_targets():
@@ -59,6 +61,9 @@ def final_targets():
         *km_figures().values(),
         *forest_figures().values(),
     ]
+    if SIGNATURE:
+        common += [*[f"{R}/tables/{t}.csv" for t in SIGNATURE_TABLES], f"{R}/figures/roc_signatures.png",
+                   f"{R}/figures/radiomics_dls_heatmap.png"]
     if SCORES_ONLY:
         return common
     return common + [
@@ -82,3 +87,16 @@ def summary_tables(wildcards):
         tables.update(discrimination=f"{R}/tables/discrimination.csv",
                       reproducibility=f"{R}/tables/reproducibility.csv")
     return tables
+
+
+def signature_inputs(wildcards):
+    """Inputs of the signature rule: the feature table, and the primary model's DLS and deep
+    features in imaging studies."""
+    ins = {"validated": f"{R}/manifest/validated.parquet"}
+    if SCORES_ONLY:
+        ins["features"] = config["signature"]["features"]
+    else:
+        ins["features"] = f"{R}/radiomics/features.parquet"
+        ins["dls"] = f"{R}/scores/{config['primary_model']}.parquet"
+        ins["deep"] = f"{R}/scores/{config['primary_model']}_features.parquet"
+    return ins

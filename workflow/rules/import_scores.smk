@@ -2,8 +2,9 @@
 rule import_scores:
     input:
         validated=f"{R}/manifest/validated.parquet",
+        extra_cutoffs=[f"{R}/tables/signature_cutoff.csv"] if SIGNATURE else [],
     output:
-        scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
+        scores=expand(f"{R}/scores/{{model}}.parquet", model=MARKERS),
         cutoffs=report(f"{R}/tables/cutoffs.csv", caption="../report/cutoffs.rst", category="2. Markers"),
     log:
         f"{R}/logs/import_scores.log",

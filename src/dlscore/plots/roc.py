@@ -28,10 +28,9 @@ def sensitivity_band(y, score, spec_grid: np.ndarray, n_boot: int = 500, seed: i
     return lo, hi
 
 
-def plot_roc(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path, title: str = "",
-             n_boot: int = 500, seed: int = 0) -> None:
-    """One ROC per (name, y, score); legend: AUC (95 % DeLong CI) and n."""
-    fig, ax = new_figure(4.2, 4.2)
+def draw_roc(ax, curves: Sequence[tuple[str, np.ndarray, np.ndarray]], title: str = "", n_boot: int = 500,
+             seed: int = 0) -> None:
+    """ROC curves of (name, y, score) on ``ax``, bootstrap sensitivity bands, DeLong AUC in the legend."""
     grid = np.linspace(0, 1, 101)
     for i, (name, y, s) in enumerate(curves):
         col = PALETTE[i % len(PALETTE)]
@@ -50,4 +49,22 @@ def plot_roc(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path, title: 
     ax.legend(loc="lower right", frameon=False, title="AUC (95 % CI, DeLong); band: 95 % bootstrap CI",
               title_fontsize=7)
     ax.set_aspect("equal")
+
+
+def plot_roc(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path, title: str = "",
+             n_boot: int = 500, seed: int = 0) -> None:
+    """One ROC per (name, y, score); legend: AUC (95 % DeLong CI) and n."""
+    fig, ax = new_figure(4.2, 4.2)
+    draw_roc(ax, curves, title, n_boot, seed)
+    save(fig, path)
+
+
+def plot_roc_panels(panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, np.ndarray]]]], path,
+                    n_boot: int = 500, seed: int = 0) -> None:
+    """One ROC panel per (title, curves), side by side (e.g. one per cohort)."""
+    fig, _ = new_figure(4.4 * len(panels), 4.4)
+    fig.clf()
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, curves) in zip(axes, panels):
+        draw_roc(ax, curves, title, n_boot, seed)
     save(fig, path)

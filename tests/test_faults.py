@@ -1,0 +1,116 @@
+"""Faults and determinism of a whole (small) study, end to end through Snakemake.
+
+1. A clean run A.
+2. Run B with the same config, killed with SIGKILL (the whole process group: workflow and
+   jobs, as a power cut) while patients are being preprocessed, rerun; killed again in the
+   middle of training (after its first epoch checkpoint), rerun to the end. Preprocessing
+   outputs finished before the first kill are not recomputed; training resumes from its
+   checkpoint; every table of B is byte-identical to A's (CPU).
+3. Run C: same config but another seed -> the tables differ.
+
+Marked ``long`` (three workflow runs, ~8 min on 2 cores): not in the default ``make test``,
+run by ``.ci/run`` via ``make test-long``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .conftest import REPO, config_override, run_snakemake, snakemake_cmd
+
+pytestmark = pytest.mark.long
+
+SMALL = {
+    "phantom": {"cohorts": [{"name": "DEV", "role": "development", "n": 30, "second_rater": True},
+                            {"name": "EXT", "role": "external", "n": 12, "ct_spacing": [0.8, 0.8, 2.5],
+                             "ct_size": [112, 112, 28], "pet_spacing": [4.07, 4.07, 2.5]},
+                            {"name": "ICI", "role": "ici", "n": 30}]},
+    "models": {"sres_petct": {"epochs": 4, "patience": 4}},
+    "stats": {"n_boot": 300},
+}
+
+
+def _run(results: Path, override: Path) -> None:
+    # the README's command; the default workflow profile adds --rerun-incomplete
+    run_snakemake(results, "config/demo.yaml", override)
+
+
+def _run_and_kill(results: Path, override: Path, ready, timeout: float = 900) -> None:
+    """Start the workflow, SIGKILL its whole process group as soon as ``ready()`` is true."""
+    proc = subprocess.Popen(snakemake_cmd(results, "config/demo.yaml", override), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    t0 = time.time()
+    try:
+        while not ready():
+            assert proc.poll() is None, "the workflow ended before the kill point"
+            assert time.time() - t0 < timeout, "kill point not reached"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _tables(results: Path) -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted((results / "tables").glob("*.csv"))}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("faults")
+    same = config_override(tmp, "same.yaml", SMALL)
+    other = config_override(tmp, "other_seed.yaml", {**SMALL, "seed": 777})
+    a, b, c = tmp / "A", tmp / "B", tmp / "C"
+    _run(a, same)
+
+    # B: kill during preprocessing
+    done = lambda: sorted(b.glob("slices/*/qc_montage.png"))  # noqa: E731 (last file a preprocess job writes)
+    _run_and_kill(b, same, lambda: len(done()) >= 6)
+    n_patients = sum(c_["n"] for c_ in SMALL["phantom"]["cohorts"])
+    before = {p.parent.name: p.stat().st_mtime_ns for p in done() if time.time() - p.stat().st_mtime > 2}
+    assert 0 < len(before) < n_patients
+    # B: rerun, kill in the middle of training (its first epoch checkpoint exists)
+    ckpt = b / "models/sres_petct/checkpoint.pt"
+    _run_and_kill(b, same, lambda: ckpt.exists())
+    time.sleep(0.1)
+    import torch
+    epoch_at_kill = torch.load(ckpt, weights_only=False)["epoch"]
+    assert not (b / "models/sres_petct/weights.pt").exists()
+    _run(b, same)
+    _run(c, other)
+    return a, b, c, before, epoch_at_kill
+
+
+def test_killed_and_resumed_run_equals_the_clean_run(runs):
+    a, b, _, _, epoch_at_kill = runs
+    ta, tb = _tables(a), _tables(b)
+    assert len(ta) > 20 and ta.keys() == tb.keys()
+    differ = [name for name in ta if ta[name] != tb[name]]
+    assert not differ, f"tables differ after kill + resume: {differ}"
+    assert (a / "models/sres_petct/weights.pt").read_bytes() != b""
+    ha = pd.read_csv(a / "models/sres_petct/history.csv")
+    hb = pd.read_csv(b / "models/sres_petct/history.csv")
+    pd.testing.assert_frame_equal(ha, hb)
+    assert epoch_at_kill < len(hb) - 1, "the kill must fall before the last epoch"
+    sa = pd.read_parquet(a / "scores/sres_petct.parquet")
+    sb = pd.read_parquet(b / "scores/sres_petct.parquet")
+    pd.testing.assert_frame_equal(sa, sb)
+
+
+def test_finished_preprocessing_is_not_recomputed(runs):
+    _, b, _, before, _ = runs
+    after = {pid: (b / "slices" / pid / "qc_montage.png").stat().st_mtime_ns for pid in before}
+    assert after == before
+
+
+def test_another_seed_changes_the_tables(runs):
+    a, _, c, _, _ = runs
+    ta, tc = _tables(a), _tables(c)
+    assert ta["discrimination.csv"] != tc["discrimination.csv"]
+    assert ta["qc.csv"] != tc["qc.csv"]  # the seed also draws the phantom patients

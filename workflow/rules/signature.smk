@@ -1,0 +1,29 @@
+# Radiomics signature (config `signature.enabled`): RAsig from the radiomics feature table
+# (imaging studies) or a user's PyRadiomics CSV (scores-only studies, `signature.features`);
+# RADLsig and DLS + clinical when a trained model's DLS exists.
+if SIGNATURE:
+
+    rule signature:
+        input:
+            unpack(signature_inputs),
+        output:
+            tables=[report(f"{R}/tables/{t}.csv", caption="../report/signature.rst", category="5. Radiomics signature")
+                    for t in SIGNATURE_TABLES],
+            scores=f"{R}/scores/rasig.parquet",
+            cutoff=f"{R}/tables/signature_cutoff.csv",
+            roc=report(f"{R}/figures/roc_signatures.png", caption="../report/signature_roc.rst",
+                       category="5. Radiomics signature"),
+            heatmap=report(f"{R}/figures/radiomics_dls_heatmap.png", caption="../report/signature_heatmap.rst",
+                           category="5. Radiomics signature"),
+        log:
+            f"{R}/logs/signature.log",
+        benchmark:
+            f"{R}/benchmarks/signature.tsv"
+        conda:
+            f"{ENVS}/stats.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=30,
+        script:
+            "../scripts/signature.py"
