@@ -19,7 +19,7 @@ from dlscore.phantom import identity, planned_patients
 
 from .conftest import REPO, config_override, run_snakemake
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.long  # a whole study (~3 min): `make test-long`, run by .ci/run
 
 SMALL = {
     "phantom": {"format": "dicom",

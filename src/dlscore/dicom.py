@@ -81,7 +81,6 @@ def read_series(folder: str | Path, patient: str | None = None, what: str = "ima
     a PET series is converted to SUV body weight (:func:`suv_bw_factor`); a series already in
     SUV (Units ``GML``) is kept as is.
     """
-    import pydicom
     series = find_series(folder, patient, what)
     if expected_modality and series.modality != expected_modality:
         raise InputError(f"{what} folder holds a {series.modality or 'untyped'} series, expected {expected_modality}",
@@ -97,12 +96,18 @@ def read_series(folder: str | Path, patient: str | None = None, what: str = "ima
                          "re-export the series (complete, uncompressed or standard transfer syntax)",
                          patient, str(folder)) from None
     if suv and series.modality == "PT":
-        headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in series.files]
-        info = suv_bw_factor(headers[0], patient, series.files[0],
-                             acquisition_times=[_acquisition_datetime(h) for h in headers])
+        info = series_suv(series, patient)
         if info.factor != 1.0:
             img = img * info.factor
     return img
+
+
+def series_suv(series: Series, patient: str | None = None) -> "SuvInfo":
+    """SUV body-weight factor of a PET series: tags of its first file, acquisition times of all."""
+    import pydicom
+    headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in series.files]
+    return suv_bw_factor(headers[0], patient, series.files[0],
+                         acquisition_times=[_acquisition_datetime(h) for h in headers])
 
 
 # ----------------------------------------------------------------------------- SUV

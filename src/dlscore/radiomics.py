@@ -22,8 +22,10 @@ logging.getLogger("radiomics").setLevel(logging.ERROR)
 def extract_features(images: Mapping[str, sitk.Image], mask: sitk.Image, params: str | Path,
                      modalities: Sequence[str], bin_width: Mapping[str, float] | None = None) -> dict[str, float]:
     """Feature name -> value for one patient and rater (floats only, diagnostics dropped)."""
+    import radiomics
     from radiomics import featureextractor
 
+    radiomics.setVerbosity(logging.ERROR)  # its import resets the logger to INFO on stderr
     ext = featureextractor.RadiomicsFeatureExtractor(str(params))
     ext.settings["additionalInfo"] = False
     enabled = dict(ext.enabledFeatures)

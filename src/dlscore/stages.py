@@ -109,10 +109,8 @@ def _suv_note(path: str, suv: bool) -> str:
         return ""
     if not Path(path).is_dir():
         return "file: values taken as SUV"
-    import pydicom
-
-    from dlscore.dicom import find_series, suv_bw_factor
-    info = suv_bw_factor(pydicom.dcmread(find_series(path).files[0], stop_before_pixels=True))
+    from dlscore.dicom import find_series, series_suv
+    info = series_suv(find_series(path))
     if info.units == "GML":
         return "DICOM GML: already SUV"
     delay = f", {info.delay_s / 60:.0f} min after injection" if info.delay_s is not None else ""

@@ -1,7 +1,7 @@
 """Overhead of our PyRadiomics extraction (``dlscore.radiomics.extract_features``) over calling
 PyRadiomics directly, measured in the same run.
 
-    .venv/bin/python benchmarks/radiomics.py [--quick]     # prints a Markdown table
+    .venv/bin/python benchmarks/radiomics_extraction.py [--quick]     # prints a Markdown table
 
 Per patient: a CT (HU) and a PET (SUV) volume of 96 x 96 x 24 voxels (0.98 x 0.98 x 3 mm)
 with an ellipsoidal tumour, features of ``config/radiomics_params.yaml`` (shape once, first
@@ -78,9 +78,12 @@ def median_time(fn, reps):
 
 def main(quick: bool = False) -> None:
     import logging
-    logging.getLogger("radiomics").setLevel(logging.ERROR)
+
     import radiomics
-    print(f"machine: {platform.machine()}, Python {platform.python_version()}, PyRadiomics {radiomics.__version__}, "
+    radiomics.setVerbosity(logging.ERROR)
+    from importlib.metadata import version
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}, "
+          f"pyradiomics-bhklab {version('pyradiomics-bhklab')}, "
           f"{time.strftime('%Y-%m-%d')}\n")
     print("| patient | features | direct PyRadiomics (s) | ours (s) | overhead |")
     print("|---|---|---|---|---|")
