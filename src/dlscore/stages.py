@@ -225,11 +225,16 @@ def radiomics(config: Mapping[str, Any], predir: str, patient: str, raters: Sequ
     rc = config["radiomics"]
     mods = [m for m in rc["modalities"] if (Path(predir) / f"{m}.nii.gz").exists()]  # missing -> NaN
     images = {m: sitk.ReadImage(str(Path(predir) / f"{m}.nii.gz")) for m in mods}
+    import hashlib
+    from importlib.metadata import version
+    provenance = {"computed": "3D, reference grid", "params_file": Path(rc["params"]).name,
+                  "params_sha256": hashlib.sha256(Path(rc["params"]).read_bytes()).hexdigest()[:12],
+                  "pyradiomics": version("pyradiomics-bhklab")}
     rows = []
     for r in raters:
         mask = sitk.ReadImage(str(Path(predir) / f"mask_{r}.nii.gz"))
         feats = extract_features(images, mask, rc["params"], mods, rc.get("bin_width"))
-        rows.append({"patient_id": patient, "rater": r, "computed": "3D, reference grid", **feats})
+        rows.append({"patient_id": patient, "rater": r, **provenance, **feats})
     pd.DataFrame(rows).to_parquet(out, index=False)
 
 
@@ -369,7 +374,7 @@ def _signature_features(config: Mapping[str, Any], features: str) -> pd.DataFram
     user's PyRadiomics CSV (``signature.id_column`` / ``id_pattern`` give the patient id)."""
     if str(features).endswith(".parquet"):
         f = pd.read_parquet(features)
-        return f.drop(columns=[c for c in ("computed",) if c in f])
+        return pd.concat([f[["patient_id", "rater"]], f.select_dtypes("number")], axis=1)  # provenance text dropped
     from dlscore.nsclc_rg import read_feature_table
     sc = config["signature"]
     return read_feature_table(features, sc.get("id_column", "Image"), sc.get("id_pattern", r"^([A-Za-z0-9]+-[0-9]+)"))
