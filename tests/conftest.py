@@ -54,17 +54,18 @@ def r_json(*exprs: str) -> str:
             "collapse=','), ']\\n')")
 
 
-def snakemake_cmd(results, *configfiles) -> list[str]:
+def snakemake_cmd(results, *configfiles, config=()) -> list[str]:
     """The README's workflow command for ``configfiles`` into ``results`` (``--nolock``:
-    tests share the repository's .snakemake folder)."""
+    tests share the repository's .snakemake folder); ``config``: more ``key=value`` overrides."""
     import sys
     return [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", *map(str, configfiles),
-            "--config", f"results={results}", "--nolock", "-q"]
+            "--config", f"results={results}", *config, "--nolock", "-q"]
 
 
-def run_snakemake(results, *configfiles, extra=()) -> subprocess.CompletedProcess:
+def run_snakemake(results, *configfiles, extra=(), config=()) -> subprocess.CompletedProcess:
     """Run :func:`snakemake_cmd` in the repository; fail the test with the log tail if it fails."""
-    res = subprocess.run([*snakemake_cmd(results, *configfiles), *extra], cwd=REPO, capture_output=True, text=True)
+    res = subprocess.run([*snakemake_cmd(results, *configfiles, config=config), *extra], cwd=REPO,
+                         capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
     return res
 

@@ -2,8 +2,6 @@
 (Hellmann 2018, Rizvi 2015) end to end. The real-data tests skip, with the reason, when
 ../shared/data/ici is absent; the mapping tests make their own small files."""
 
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -11,7 +9,7 @@ import yaml
 
 from dlscore.errors import ManifestError
 from dlscore.ici import build_manifest
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA, run_snakemake
 
 ICI = SHARED_DATA / "ici"
 needs_ici = pytest.mark.skipif(not (ICI / "nsclc_mskcc_2018" / "data_clinical_patient.txt").exists(),
@@ -65,25 +63,27 @@ def test_real_cohorts_mapping():
     assert r["ecog"].isna().all() and h["ecog"].notna().all()
 
 
-def _run_study(out, *extra):
+def _run_study(out, *config):
     """The README's command; config/ici_hellmann2018.yaml reads ../shared/data/ici (= ICI)."""
-    res = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile",
-                          "config/ici_hellmann2018.yaml", "--config", f"results={out}", *extra, "--nolock", "-q"],
-                         cwd=REPO, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr[-4000:]
+    run_snakemake(out, "config/ici_hellmann2018.yaml", config=config)
     return out
 
 
 @pytest.fixture(scope="module")
-def ici_runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ici")
-    return (_run_study(base / "a"), _run_study(base / "b"), _run_study(base / "c", "seed=7"))
+def ici_run(tmp_path_factory):
+    return _run_study(tmp_path_factory.mktemp("ici") / "a")
+
+
+@pytest.fixture(scope="module")
+def ici_runs(ici_run, tmp_path_factory):
+    base = tmp_path_factory.mktemp("ici_repeat")
+    return ici_run, _run_study(base / "b"), _run_study(base / "c", "seed=7")
 
 
 @needs_ici
 @pytest.mark.slow
-def test_ici_study_end_to_end(ici_runs):
-    out = ici_runs[0]
+def test_ici_study_end_to_end(ici_run):
+    out = ici_run
     sv = pd.read_csv(out / "tables/survival.csv").set_index(["model", "set"])
     tmb = sv.loc[("tmb_high", "Hellmann2018 (ici)")]
     assert tmb["hr"] < 1 and tmb["hr_ci_high"] < 1       # TMB-high: longer PFS (Hellmann 2018)
@@ -99,7 +99,7 @@ def test_ici_study_end_to_end(ici_runs):
 
 
 @needs_ici
-@pytest.mark.slow
+@pytest.mark.long
 def test_same_config_same_tables_other_seed_other_bootstrap(ici_runs):
     a, b, c = ici_runs
     tables = sorted(p.name for p in (a / "tables").glob("*.csv"))

@@ -101,7 +101,7 @@ def test_nsclc_manifest_mapping_on_the_real_table():
     assert not any(c.startswith("diagnostics_") for c in f.columns) and f.shape[1] == 1562 + 2
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.skipif(not NSCLC.exists(), reason=f"NSCLC-Radiogenomics tables not found at {NSCLC}")
 def test_nsclc_radiogenomics_study_end_to_end(tmp_path):
     """The tables-only study: signature, discrimination and survival tables (acceptance: <= 5 min)."""
