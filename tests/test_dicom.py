@@ -231,6 +231,7 @@ def test_phantom_through_preprocessing_and_slicing(petct, tmp_path):
     v["split"] = "ici"
     v.to_parquet(tmp_path / "v.parquet")
     stages.imaging(cfg, str(tmp_path / "v.parquet"), "PSEUDO-01", str(tmp_path / "pre"), str(tmp_path / "sl"))
+    stages.qc_montages(cfg, ["PSEUDO-01"], [str(tmp_path / "pre")], [str(tmp_path / "sl")], str(tmp_path / "qc"))
     qc = json.loads((tmp_path / "pre" / "qc.json").read_text())
     assert qc["tumour_volume_ml"] == pytest.approx(9 * 7 * 3 * 1.5 * 2.0 * 3.0 / 1000)  # 1.134 mL
     assert qc["suv_max"] == pytest.approx(12000 * 2.763367e-4, rel=1e-4)  # 3.316
@@ -247,8 +248,8 @@ def test_phantom_through_preprocessing_and_slicing(petct, tmp_path):
     np.testing.assert_allclose(ss.centre_mm[0, :2], [ORG[0] + 14 * SP[0], ORG[1] + 9 * SP[1]])
     # centre pixel of the PET channel: SUV 3.316 windowed to [0, 15] -> 0.221
     assert ss.images[1, 0, 32, 32] == pytest.approx(12000 * 2.763367e-4 / 15, abs=2e-3)
-    assert (tmp_path / "sl" / "qc_montage.png").stat().st_size > 5000
-    _assert_no_identifier(tmp_path / "pre", tmp_path / "sl")
+    assert (tmp_path / "qc" / "PSEUDO-01.png").stat().st_size > 5000
+    _assert_no_identifier(tmp_path / "pre", tmp_path / "sl", tmp_path / "qc")
 
 
 def _assert_no_identifier(*roots: Path) -> None:

@@ -69,8 +69,10 @@ def runs(tmp_path_factory):
     a, b, c = tmp / "A", tmp / "B", tmp / "C"
     _run(a, same)
 
-    # B: kill during preprocessing
-    done = lambda: sorted(b.glob("slices/*/qc_montage.png"))  # noqa: E731 (last file a preprocess job writes)
+    # B: kill during preprocessing; a patient's job is done when its qc.json has the kept
+    # slices (the job's last write)
+    def done():
+        return [p for p in sorted(b.glob("preprocessed/*/qc.json")) if "kept_slices_r1" in p.read_text()]
     _run_and_kill(b, same, lambda: len(done()) >= 6)
     n_patients = sum(c_["n"] for c_ in SMALL["phantom"]["cohorts"])
     before = {p.parent.name: p.stat().st_mtime_ns for p in done() if time.time() - p.stat().st_mtime > 2}
@@ -105,7 +107,7 @@ def test_killed_and_resumed_run_equals_the_clean_run(runs):
 
 def test_finished_preprocessing_is_not_recomputed(runs):
     _, b, _, before, _ = runs
-    after = {pid: (b / "slices" / pid / "qc_montage.png").stat().st_mtime_ns for pid in before}
+    after = {pid: (b / "preprocessed" / pid / "qc.json").stat().st_mtime_ns for pid in before}
     assert after == before
 
 

@@ -104,4 +104,4 @@ def test_dicom_study_runs_through_with_pseudonyms_and_suv(dicom_study):
     assert len(rep) > 0
     d = pd.read_csv(results / "tables/discrimination.csv")
     assert set(d["set"]) >= {"EXT (external)"}
-    assert (results / "slices" / planned_patients(cfg["phantom"])[0].patient_id / "qc_montage.png").exists()
+    assert (results / "qc/montages" / f"{planned_patients(cfg['phantom'])[0].patient_id}.png").exists()

@@ -40,7 +40,7 @@ def test_tables_and_figures_exist(demo):
               "figures/roc_sres_petct.png", "figures/km_sres_petct_ICI_pfs.png", "figures/km_sres_petct_ICI_os.png",
               "figures/forest_sres_petct_ICI_pfs.png", "tables/hr_difference.csv", "tables/cox_multivariable.csv",
               "figures/hyperimages.png", "models/sres_petct/model_card.json", "tables/signature_coefficients.csv",
-              "figures/roc_signatures.png", "figures/radiomics_dls_heatmap.png", "slices/DEV-001/qc_montage.png"):
+              "figures/roc_signatures.png", "figures/radiomics_dls_heatmap.png", "qc/montages/DEV-001.png"):
         assert (demo / f).stat().st_size > 0, f
 
 

@@ -88,7 +88,7 @@ def _row(validated: str, patient: str) -> pd.Series:
 
 
 def imaging(config: Mapping[str, Any], validated: str, patient: str, predir: str, slicedir: str) -> None:
-    """Preprocess one patient, cut the slices of every rater's mask, and draw its QC montage (one job)."""
+    """Preprocess one patient and cut the slices of every rater's mask (one job)."""
     from dlscore.slices import SliceSet
     preprocess(config, validated, patient, predir)
     qc_path = Path(predir) / "qc.json"
@@ -99,8 +99,6 @@ def imaging(config: Mapping[str, Any], validated: str, patient: str, predir: str
         slices(config, predir, rater, str(out))
         qc[f"kept_slices_{rater}"] = int(len(SliceSet.load(out).z_index))
     qc_path.write_text(json.dumps(qc, indent=1))
-    if config.get("qc", {}).get("montage", True):
-        qc_montage(config, predir, str(Path(slicedir) / "r1.npz"), patient, str(Path(slicedir) / "qc_montage.png"))
 
 
 def _suv_note(path: str, suv: bool) -> str:
@@ -202,6 +200,26 @@ def slices(config: Mapping[str, Any], predir: str, rater: str, out_npz: str) -> 
     ss.meta["present"] = [c for c in sc["channels"] if c in present or c == "fusion"]
     Path(out_npz).parent.mkdir(parents=True, exist_ok=True)
     ss.save(out_npz)
+
+
+def _montage_job(args) -> None:
+    qc_montage(*args)
+
+
+def qc_montages(config: Mapping[str, Any], patients: Sequence[str], predirs: Sequence[str],
+                slicedirs: Sequence[str], outdir: str, workers: int = 1) -> None:
+    """QC montages of all patients, ``outdir/<patient>.png``, in ``workers`` processes (one
+    matplotlib start-up per process instead of one per patient)."""
+    Path(outdir).mkdir(parents=True, exist_ok=True)
+    jobs = [(config, pre, str(Path(sl) / "r1.npz"), pid, str(Path(outdir) / f"{pid}.png"))
+            for pid, pre, sl in zip(patients, predirs, slicedirs)]
+    if workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_montage_job, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+    else:
+        for j in jobs:
+            _montage_job(j)
 
 
 def qc_montage(config: Mapping[str, Any], predir: str, slice_npz: str, patient: str, out_png: str) -> None:

@@ -75,6 +75,7 @@ def final_targets():
         *[f"{R}/figures/dls_by_label_{m}.png" for m in MODELS],
         *[f"{R}/figures/calibration_{m}.png" for m in MODELS],
         f"{R}/tables/qc.csv",
+        *([f"{R}/qc/montages"] if config.get("qc", {}).get("montage", True) else []),
         f"{R}/figures/hyperimages.png",
         *[f"{R}/figures/roc_{m}.png" for m in MODELS],
     ]

@@ -42,3 +42,25 @@ rule qc_table:
         runtime=10,
     script:
         "../scripts/qc_table.py"
+
+
+# QC montage of every patient (config `qc.montage`): one job, so matplotlib starts once per
+# worker process rather than once per patient.
+rule qc_montages:
+    input:
+        pre=expand(f"{R}/preprocessed/{{pid}}", pid=PIDS),
+        slices=slice_dirs(PIDS),
+    output:
+        directory(f"{R}/qc/montages"),
+    log:
+        f"{R}/logs/qc_montages.log",
+    benchmark:
+        f"{R}/benchmarks/qc_montages.tsv"
+    conda:
+        f"{ENVS}/imaging.yaml"
+    threads: workflow.cores
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../scripts/qc_montages.py"
