@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from dlscore.slices import channel_stack, crop_square, extract_slices, keep_large, tumour_squares  # noqa: E402
+from benchtools import median_time  # noqa: E402
 
 SPACING = (0.98, 0.98, 3.0)
 CHANNELS = ["pet", "ct", "fusion"]
@@ -67,15 +68,6 @@ def naive(vols, mask):
 
 def ours(vols, mask):
     return extract_slices(vols, mask, SPACING, CHANNELS, 64, 20.0, 0.30, 3).images
-
-
-def median_time(fn, reps):
-    out = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return float(np.median(out))
 
 
 def main(quick: bool = False) -> None:

@@ -29,6 +29,7 @@ import SimpleITK as sitk  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from dlscore.radiomics import extract_features  # noqa: E402
+from benchtools import median_time  # noqa: E402
 
 PARAMS = ROOT / "config/radiomics_params.yaml"
 BIN = {"ct": 25.0, "pet": 0.25}
@@ -65,15 +66,6 @@ def direct(images, mask):
 
 def ours(images, mask):
     return extract_features(images, mask, PARAMS, ["ct", "pet"], BIN)
-
-
-def median_time(fn, reps):
-    out = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return float(np.median(out))
 
 
 def main(quick: bool = False) -> None:

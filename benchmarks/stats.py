@@ -36,6 +36,7 @@ from scipy.stats import rankdata  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from dlscore.stats.roc import auc_delong, bootstrap_auc  # noqa: E402
+from benchtools import median_time  # noqa: E402
 
 
 def naive_delong(y, s):
@@ -54,15 +55,6 @@ def naive_bootstrap(y, s, reps, seed=0):
         x = np.concatenate([pos[rng.integers(0, m, m)], neg[rng.integers(0, n, n)]])
         out[b] = (rankdata(x)[:m].sum() - m * (m + 1) / 2) / (m * n)
     return np.percentile(out, [2.5, 97.5])
-
-
-def median_time(fn, reps):
-    out = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return float(np.median(out))
 
 
 def r_time(y, s, body: str, reps: int):
