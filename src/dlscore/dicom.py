@@ -281,8 +281,6 @@ def rtstruct_mask(path: str | Path, reference: sitk.Image, roi_names: Sequence[s
                      if int(rc.ReferencedROINumber) == number), [])
     nx, ny, nz = reference.GetSize()
     mask = np.zeros((nz, ny, nx), bool)
-    cy, cx = np.mgrid[0:ny, 0:nx]
-    centres = np.column_stack([cx.ravel(), cy.ravel()]).astype(float)
     for c in contours:
         kind = str(c.get("ContourGeometricType", "CLOSED_PLANAR"))
         pts = np.asarray(c.ContourData, float).reshape(-1, 3)
@@ -303,8 +301,12 @@ def rtstruct_mask(path: str | Path, reference: sitk.Image, roi_names: Sequence[s
             mask[k, j, i] = True
             continue
         ring = np.vstack([idx[:, :2], idx[:1, :2]])  # closed=True drops the last vertex: repeat the first
-        inside = Polygon(ring, closed=True).contains_points(centres).reshape(ny, nx)
-        mask[k] ^= inside
+        # voxel centres of the polygon's bounding box only
+        x0, x1 = max(int(np.floor(idx[:, 0].min())), 0), min(int(np.ceil(idx[:, 0].max())), nx - 1)
+        y0, y1 = max(int(np.floor(idx[:, 1].min())), 0), min(int(np.ceil(idx[:, 1].max())), ny - 1)
+        cy, cx = np.mgrid[y0:y1 + 1, x0:x1 + 1]
+        inside = Polygon(ring, closed=True).contains_points(np.column_stack([cx.ravel(), cy.ravel()]).astype(float))
+        mask[k, y0:y1 + 1, x0:x1 + 1] ^= inside.reshape(cy.shape)
     if not mask.any():
         raise InputError(f"ROI {names[number]} gives an empty mask on the image grid (no contour, or contours "
                          "smaller than a voxel)", "check the RTSTRUCT's contours for this ROI", patient, p)
