@@ -1,6 +1,6 @@
 """Faults and determinism of a whole (small) study, end to end through Snakemake.
 
-1. A clean run A.
+1. Two clean runs A and D with the same config: byte-identical tables.
 2. Run B with the same config, killed with SIGKILL (the whole process group: workflow and
    jobs, as a power cut) while patients are being preprocessed, rerun; killed again in the
    middle of training (after its first epoch checkpoint), rerun to the end. Preprocessing
@@ -8,7 +8,7 @@
    checkpoint; every table of B is byte-identical to A's (CPU).
 3. Run C: same config but another seed -> the tables differ.
 
-Marked ``long`` (three workflow runs, ~8 min on 2 cores): not in the default ``make test``,
+Marked ``long`` (four workflow runs, ~10 min on 2 cores): not in the default ``make test``,
 run by ``.ci/run`` via ``make test-long``.
 """
 
@@ -66,8 +66,9 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
     same = config_override(tmp, "same.yaml", SMALL)
     other = config_override(tmp, "other_seed.yaml", {**SMALL, "seed": 777})
-    a, b, c = tmp / "A", tmp / "B", tmp / "C"
+    a, b, c, d = tmp / "A", tmp / "B", tmp / "C", tmp / "D"
     _run(a, same)
+    _run(d, same)
 
     # B: kill during preprocessing; a patient's job is done when its qc.json has the kept
     # slices (the job's last write)
@@ -86,11 +87,17 @@ def runs(tmp_path_factory):
     assert not (b / "models/sres_petct/weights.pt").exists()
     _run(b, same)
     _run(c, other)
-    return a, b, c, before, epoch_at_kill
+    return a, b, c, before, epoch_at_kill, d
+
+
+def test_two_clean_runs_give_identical_tables(runs):
+    a, d = runs[0], runs[5]
+    ta, td = _tables(a), _tables(d)
+    assert len(ta) > 20 and ta == td, [n for n in ta if ta[n] != td.get(n)]
 
 
 def test_killed_and_resumed_run_equals_the_clean_run(runs):
-    a, b, _, _, epoch_at_kill = runs
+    a, b, _, _, epoch_at_kill, _ = runs
     ta, tb = _tables(a), _tables(b)
     assert len(ta) > 20 and ta.keys() == tb.keys()
     differ = [name for name in ta if ta[name] != tb[name]]
@@ -106,13 +113,13 @@ def test_killed_and_resumed_run_equals_the_clean_run(runs):
 
 
 def test_finished_preprocessing_is_not_recomputed(runs):
-    _, b, _, before, _ = runs
+    _, b, _, before, _, _ = runs
     after = {pid: (b / "preprocessed" / pid / "qc.json").stat().st_mtime_ns for pid in before}
     assert after == before
 
 
 def test_another_seed_changes_the_tables(runs):
-    a, _, c, _, _ = runs
+    a, _, c, _, _, _ = runs
     ta, tc = _tables(a), _tables(c)
     assert ta["discrimination.csv"] != tc["discrimination.csv"]
     assert ta["qc.csv"] != tc["qc.csv"]  # the seed also draws the phantom patients
