@@ -1,4 +1,8 @@
-from dlscore.config import config_hash, deep_update, load_config
+import hashlib
+
+import pytest
+
+from dlscore.config import config_hash, data_checksums, deep_update, load_config, path_checksum
 
 
 def test_study_file_overrides_defaults_recursively():
@@ -14,3 +18,32 @@ def test_hash_ignores_output_location_but_not_parameters():
     cfg = load_config("config/demo.yaml")
     assert config_hash(cfg) == config_hash({**cfg, "results": "elsewhere"})
     assert config_hash(cfg) != config_hash({**cfg, "seed": cfg["seed"] + 1})
+
+
+def test_checksum_of_a_file_is_its_sha256(tmp_path):
+    f = tmp_path / "ct.nii.gz"
+    f.write_bytes(b"x" * 3_000_000)  # more than one read chunk
+    assert path_checksum(f) == (1, 3_000_000, hashlib.sha256(b"x" * 3_000_000).hexdigest())
+    with pytest.raises(FileNotFoundError):
+        path_checksum(tmp_path / "missing.nii.gz")
+
+
+def test_checksum_of_a_series_folder_covers_names_and_contents_not_location(tmp_path):
+    def series(root, names, payload=b"slice"):
+        root.mkdir()
+        for n in names:
+            (root / n).write_bytes(payload + n.encode())
+        return root
+    a = series(tmp_path / "Jane_Doe_CT", ["1.dcm", "2.dcm"])
+    b = series(tmp_path / "elsewhere", ["1.dcm", "2.dcm"])
+    n, size, digest = path_checksum(a)
+    assert (n, size) == (2, 20) and digest == path_checksum(b)[2]  # where it lies does not matter
+    (b / "2.dcm").write_bytes(b"changed")
+    assert path_checksum(b)[2] != digest
+    c = series(tmp_path / "renamed", ["1.dcm", "3.dcm"], b"slice")
+    assert path_checksum(c)[2] != digest
+
+    table = data_checksums({"study": {"manifest": str(a / "1.dcm")}, "P001": {"image_ct": str(a)}}, workers=2)
+    assert table.columns.tolist() == ["patient_id", "input", "files", "bytes", "sha256"]
+    assert table["patient_id"].tolist() == ["study", "P001"] and table["sha256"].iloc[1] == digest
+    assert "Jane_Doe" not in table.to_csv()  # paths are never written

@@ -44,16 +44,21 @@ def _run(results: Path, override: Path) -> None:
 
 def _run_and_kill(results: Path, override: Path, ready, timeout: float = 900) -> None:
     """Start the workflow, SIGKILL its whole process group as soon as ``ready()`` is true."""
-    proc = subprocess.Popen(snakemake_cmd(results, "config/demo.yaml", override), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    console = results.parent / f"{results.name}_console.log"
+    with open(console, "w") as log:
+        proc = subprocess.Popen(snakemake_cmd(results, "config/demo.yaml", override), cwd=REPO, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     t0 = time.time()
     try:
         while not ready():
-            assert proc.poll() is None, "the workflow ended before the kill point"
+            assert proc.poll() is None, f"the workflow ended before the kill point:\n{console.read_text()[-4000:]}"
             assert time.time() - t0 < timeout, "kill point not reached"
             time.sleep(0.2)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it had already ended
+            pass
         proc.wait()
 
 

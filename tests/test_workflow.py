@@ -36,7 +36,7 @@ def test_tables_and_figures_exist(demo):
     for f in ("tables/discrimination.csv", "tables/reproducibility.csv", "tables/survival.csv",
               "tables/cutoffs.csv", "tables/qc.csv", "tables/calibration.csv", "figures/calibration_sres_petct.png",
               "tables/decision_curve.csv", "figures/dca_sres_petct.png", "figures/dls_by_label_sres_petct.png",
-              "summary.html", "tables/attention_sres_petct.csv", "tables/provenance.csv", "tables/survival_at_risk.csv",
+              "summary.html", "tables/attention_sres_petct.csv", "tables/provenance.csv", "tables/data_checksums.csv", "tables/survival_at_risk.csv",
               "figures/roc_sres_petct.png", "figures/km_sres_petct_ICI_pfs.png", "figures/km_sres_petct_ICI_os.png",
               "figures/forest_sres_petct_ICI_pfs.png", "tables/hr_difference.csv", "tables/cox_multivariable.csv",
               "figures/hyperimages.png", "models/sres_petct/model_card.json", "tables/signature_coefficients.csv",

@@ -71,6 +71,43 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def path_checksum(path: str | Path) -> tuple[int, int, str]:
+    """SHA-256 of a file, or of a folder's files (a DICOM series) in sorted relative-path order.
+
+    Returns ``(n_files, n_bytes, hex digest)``. For a folder the digest covers each file's
+    relative path and contents, so renaming, adding or changing a slice changes it; it does
+    not depend on where the folder lies. Raises ``FileNotFoundError`` for a missing path."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest, n_bytes = hashlib.sha256(), 0
+    for f in files:
+        if path.is_dir():
+            digest.update(f.relative_to(path).as_posix().encode() + b"\0")
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+                n_bytes += len(chunk)
+    return len(files), n_bytes, digest.hexdigest()
+
+
+def data_checksums(inputs: Mapping[str, Mapping[str, str]], workers: int = 1):
+    """One row per input file or folder: ``patient_id`` (or the study-level name), ``input``
+    (``image_ct``, ``mask_r1``, ``manifest`` ...), ``files``, ``bytes``, ``sha256``.
+
+    ``inputs``: owner -> {input name -> path}. Paths are read, never written to the table
+    (a folder name can hold a patient's name). Hashing runs in ``workers`` threads."""
+    import pandas as pd
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = [(owner, name, path) for owner, files in inputs.items() for name, path in sorted(files.items())]
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        sums = list(pool.map(lambda k: path_checksum(k[2]), keys))
+    return pd.DataFrame([(o, n, *s) for (o, n, _), s in zip(keys, sums)],
+                        columns=["patient_id", "input", "files", "bytes", "sha256"])
+
+
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 

@@ -6,6 +6,7 @@ of their own, only the reading/writing around the pure functions of the other mo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -1171,7 +1172,15 @@ def summary(config: Mapping[str, Any], tables: Mapping[str, str], out_html: str)
                               + "</body></html>\n")
 
 
-def provenance(config: Mapping[str, Any], validated: str, out: str) -> None:
+def provenance(config: Mapping[str, Any], validated: str, out: str, checksums_out: str,
+               inputs: Mapping[str, Mapping[str, str]], workers: int = 1) -> None:
+    """Provenance table (study, config hash, seed, git commit, cohort, package versions,
+    SHA-256 of the input data) and the per-file checksum table ``checksums_out``.
+    ``inputs``: owner (patient id, or ``study``) -> {input name -> file or folder}."""
+    from dlscore.config import data_checksums
+    sums = data_checksums(inputs, workers)
+    write_table(sums, checksums_out, config)
+    data_digest = hashlib.sha256("\n".join(sums["sha256"]).encode()).hexdigest()
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 check=True).stdout.strip()
@@ -1182,6 +1191,8 @@ def provenance(config: Mapping[str, Any], validated: str, out: str) -> None:
     man = pd.read_parquet(validated)
     rows = [("study", config.get("study")), ("config_hash", config_hash(config)), ("seed", config["seed"]),
             ("git_commit", commit + (" (uncommitted changes)" if dirty else "")),
-            ("patients", len(man)), ("cohorts", ", ".join(dict.fromkeys(man["cohort"])))]
+            ("patients", len(man)), ("cohorts", ", ".join(dict.fromkeys(man["cohort"]))),
+            ("data_files", int(sums["files"].sum())), ("data_bytes", int(sums["bytes"].sum())),
+            ("data_sha256", data_digest)]
     rows += [(f"version:{k}", v) for k, v in package_versions().items()]
     write_table(pd.DataFrame(rows, columns=["key", "value"]), out, config)

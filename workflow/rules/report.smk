@@ -1,18 +1,30 @@
+def provenance_inputs():
+    """What the checksum table covers: the manifest (and a features table), every patient's files."""
+    study = {"manifest": MANIFEST}
+    if config["signature"].get("features"):
+        study["features"] = config["signature"]["features"]
+    return {"study": study, **{pid: PATIENT[pid].files for pid in PIDS}}
+
+
 rule provenance:
     input:
         validated=f"{R}/manifest/validated.parquet",
     output:
-        report(f"{R}/tables/provenance.csv", caption="../report/provenance.rst", category="0. Provenance"),
+        table=report(f"{R}/tables/provenance.csv", caption="../report/provenance.rst", category="0. Provenance"),
+        checksums=report(f"{R}/tables/data_checksums.csv", caption="../report/data_checksums.rst",
+                         category="0. Provenance"),
+    params:
+        inputs=provenance_inputs(),
     log:
         f"{R}/logs/provenance.log",
     benchmark:
         f"{R}/benchmarks/provenance.tsv"
     conda:
         f"{ENVS}/stats.yaml"
-    threads: 1
+    threads: 2
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=1000,
+        runtime=30,
     script:
         "../scripts/provenance.py"
 
