@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CORES  ?= all
 CONFIG ?= config/demo.yaml
 
-.PHONY: demo test test-long install lint study clean
+.PHONY: demo test test-long test-slurm install lint study clean
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ test: $(STAMP)
 # Whole-workflow fault, determinism and privacy runs (~12 min on 2 cores); .ci/run runs them after `make test`.
 test-long: $(STAMP)
 	$(BIN)/python -m pytest -m long $(PYTEST_ARGS)
+
+# SLURM integration test: needs a running cluster (`sudo bash tests/slurm/cluster.sh start`);
+# skipped with the reason otherwise. .ci/run starts the cluster and requires it.
+test-slurm: $(STAMP)
+	$(BIN)/python -m pytest -m slurm $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint --configfile config/demo.yaml

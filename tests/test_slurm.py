@@ -83,7 +83,8 @@ def runs(cluster, tmp_path_factory):
     local, slurm = tmp / "local", tmp / "slurm"
     before = set(_jobs())
     run_snakemake(slurm, "config/demo.yaml", small,
-                  extra=("--profile", "profiles/slurm", "--slurm-status-command", "squeue",
+                  extra=("--profile", "profiles/slurm", "--cores", "1",  # the profile's value (the helper passes 2)
+                         "--slurm-status-command", "squeue",
                          "--slurm-init-seconds-before-status-checks", "1",
                          "--slurm-logdir", str(tmp / "slurm_logs")))
     jobs = {k: v for k, v in _jobs().items() if k not in before and v.get("WorkDir") == str(REPO)}

@@ -132,3 +132,23 @@ def test_wilson_reference_value():
     # Agresti & Coull (1998) style worked value: 8/10 -> (0.4902, 0.9433)
     lo, hi = wilson_ci(8, 10)
     assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
+
+
+def test_model_comparisons_pair_models_on_shared_patients():
+    import numpy as np
+    import pandas as pd
+
+    from dlscore.stages import model_comparisons
+    from dlscore.stats import delong_test
+    rng = np.random.default_rng(4)
+    y = np.tile([0, 1], 30)
+    a = pd.DataFrame({"patient_id": [f"P{i}" for i in range(60)], "label": y, "dls": y + rng.normal(0, 0.8, 60)})
+    b = a.assign(dls=y + rng.normal(0, 1.5, 60)).sample(frac=1, random_state=1)  # other order
+    b = b[b["patient_id"] != "P0"]  # model b did not score P0
+    one_class = a[a["label"] == 1]
+    rows = model_comparisons({"fused": {"EXT": a, "ICI": one_class}, "pet": {"EXT": b, "ICI": one_class}})
+    assert len(rows) == 1  # the one-class set is skipped
+    r = rows[0]
+    ref = delong_test(y[1:], a["dls"].to_numpy()[1:], b.set_index("patient_id").loc[a["patient_id"][1:], "dls"].to_numpy())
+    assert (r["model"], r["comparator"], r["set"], r["n"]) == ("fused", "model pet", "EXT", 59)
+    assert np.isclose(r["diff"], ref.diff) and np.isclose(r["p"], ref.p)

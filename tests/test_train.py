@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from dlscore.models import build_model
-from dlscore.train import SliceData, patient_mean, predict_slices, recalibrate_batchnorm, train_model
+from dlscore.train import SliceData, augment_batch, patient_mean, predict_slices, recalibrate_batchnorm, train_model
 
 SPEC = {"arch": "sres", "widths": [4, 8, 8, 8], "n_features": 16, "epochs": 4, "batch_size": 16,
         "lr": 3e-3, "patience": 10, "augment": True}
@@ -73,3 +73,20 @@ def test_sres_shapes_and_precise_bn():
     assert not model.training
     p = predict_slices(model, x.numpy(), torch.device("cpu"))
     assert p.shape == (5,) and ((p > 0) & (p < 1)).all()
+
+
+def test_augmentation_applies_each_samples_own_draw():
+    x = torch.arange(40 * 2 * 5 * 5, dtype=torch.float32).reshape(40, 2, 5, 5)
+    out = augment_batch(x, torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)  # the same draws, applied one sample at a time
+    draws = torch.randint(0, 2, (40, 2), generator=gen)
+    rots = torch.randint(0, 4, (40,), generator=gen)
+    for i in range(40):
+        xi = x[i]
+        if draws[i, 0]:
+            xi = xi.flip(-1)
+        if draws[i, 1]:
+            xi = xi.flip(-2)
+        assert torch.equal(out[i], torch.rot90(xi, int(rots[i]), dims=(-2, -1)))
+    assert sum(not torch.equal(out[i], x[i]) for i in range(40)) > 20  # most samples were transformed
+    assert torch.equal(x, torch.arange(40 * 2 * 5 * 5, dtype=torch.float32).reshape(40, 2, 5, 5))  # input untouched

@@ -39,7 +39,8 @@ def test_tables_and_figures_exist(demo):
               "summary.html", "tables/attention_sres_petct.csv", "tables/provenance.csv", "tables/data_checksums.csv", "tables/survival_at_risk.csv",
               "figures/roc_sres_petct.png", "figures/km_sres_petct_ICI_pfs.png", "figures/km_sres_petct_ICI_os.png",
               "figures/forest_sres_petct_ICI_pfs.png", "tables/hr_difference.csv", "tables/cox_multivariable.csv",
-              "figures/hyperimages.png", "models/sres_petct/model_card.json", "tables/signature_coefficients.csv",
+              "figures/hyperimages.png", "figures/gradcam_sres_petct.png", "figures/deep_features_sres_petct.png",
+              "models/sres_petct/model_card.json", "tables/signature_coefficients.csv",
               "figures/roc_signatures.png", "figures/radiomics_dls_heatmap.png", "qc/montages/DEV-001.png"):
         assert (demo / f).stat().st_size > 0, f
 
@@ -105,3 +106,23 @@ def test_report_builds(demo):
 def test_lint_is_clean():
     res = _smk("--lint", "--configfile", "config/demo.yaml", check=False)
     assert "Congratulations, your workflow is in a good condition!" in res.stdout + res.stderr, res.stdout + res.stderr
+
+
+def test_frozen_weights_score_without_training(demo, tmp_path):
+    """A model given `weights:` is scored with them (inference only): no train job, and the
+    same weights give the same DLS as the study's own model."""
+    weights = demo / "models/sres_petct/weights.pt"
+    cfg = tmp_path / "frozen.yaml"
+    spec = yaml.safe_load((REPO / "config/demo.yaml").read_text())["models"]["sres_petct"]
+    cfg.write_text(yaml.safe_dump({"models": {"frozen": {**spec, "arch": "sres", "channels": ["pet", "ct", "fusion"],
+                                                         "weights": str(weights), "cutoff": 0.5}},
+                                   "run_models": ["sres_petct", "frozen"]}))
+    args = ("--configfile", "config/demo.yaml", str(cfg), "--config", f"results={demo}", "--nolock")
+    dry = _smk("-n", "--cores", "1", *args, "--forceall").stdout
+    stats = dry[dry.index("Job stats"):]
+    trains = [ln for ln in stats.splitlines() if ln.split()[:1] == ["train"]]
+    assert trains and trains[0].split()[1] == "1", trains  # only sres_petct is trained, not `frozen`
+    _smk("--cores", "2", *args, "--rerun-triggers", "mtime", "-q", str(demo / "scores/frozen.parquet"))
+    a = pd.read_parquet(demo / "scores/sres_petct.parquet")
+    b = pd.read_parquet(demo / "scores/frozen.parquet")
+    pd.testing.assert_frame_equal(a, b)

@@ -345,7 +345,13 @@ def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[st
     set_determinism(int(config["seed"]), threads)
     dev = pick_device(config.get("device", "auto"))
     ck = torch.load(weights, map_location=dev, weights_only=False)
-    idx = channel_indices(ck["slice_channels"], ck["channels"])
+    # the slices of this study hold config["slices"]["channels"]; frozen weights from another
+    # study may have been trained on a subset or another order of them
+    try:
+        idx = channel_indices(config["slices"]["channels"], ck["channels"])
+    except ValueError as err:
+        raise ValueError(f"{weights}: {err}. Fix: set slices.channels to include {ck['channels']} "
+                         "or use weights trained on this study's channels") from None
     model = build_model(ck["spec"], len(idx)).to(dev)
     model.load_state_dict(ck["state_dict"])
     sets = {}
@@ -357,6 +363,51 @@ def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[st
     scores.to_parquet(scores_out, index=False)
     write_table(attn, attention_out, config)
     feats.to_parquet(features_out, index=False)
+
+
+def explain(config: Mapping[str, Any], model_name: str, weights: str, validated: str, scores: str,
+            features: str, slice_files: Mapping[str, str], gradcam_out: str, clustermap_out: str,
+            threads: int = 1) -> None:
+    """Grad-CAM overlays of ``explain.gradcam_per_class`` patients per class (rater 1, the
+    slice with the largest tumour square) and the clustered heat-map of every patient's deep
+    features with ``explain.side_bars`` (label and manifest columns) as side bars."""
+    import torch
+
+    from dlscore.explain import central_slice, gradcam_maps, pick_patients
+    from dlscore.models import build_model
+    from dlscore.plots.gradcam import feature_clustermap, gradcam_figure
+    from dlscore.slices import SliceSet
+    from dlscore.train import pick_device, set_determinism
+    ex = config["explain"]
+    set_determinism(int(config["seed"]), threads)
+    dev = pick_device(config.get("device", "auto"))
+    ck = torch.load(weights, map_location=dev, weights_only=False)
+    idx = channel_indices(config["slices"]["channels"], ck["channels"])
+    model = build_model(ck["spec"], len(idx)).to(dev)
+    model.load_state_dict(ck["state_dict"])
+    sc = _scored(validated, scores)
+    chosen = pick_patients(sc, int(ex["gradcam_per_class"]), int(config["seed"]))
+    imgs, sides, titles = [], [], []
+    for _, row in chosen.iterrows():
+        ss = SliceSet.load(slice_files[row["patient_id"]])
+        k = central_slice(ss.images, ss.tumour_side_mm)
+        imgs.append(ss.images[k, idx])
+        sides.append(float(ss.side_mm[k]))
+        titles.append(f"{row['patient_id']} ({row['split']})\nlabel {int(row['label'])}, DLS {row['dls']:.2f}")
+    x = np.stack(imgs).astype(np.float32)
+    gradcam_figure(x, gradcam_maps(model, x, dev), list(ck["channels"]), titles, gradcam_out, sides)
+
+    feats = pd.read_parquet(features)
+    feats = feats[feats["rater"] == "r1"].set_index("patient_id")
+    feats = feats[[c for c in feats.columns if c.startswith("f") and c[1:].isdigit()]]
+    man = pd.read_parquet(validated).set_index("patient_id").loc[feats.index]
+    side = pd.DataFrame(index=feats.index)
+    side["label"] = man["label"].map(lambda v: "unknown" if pd.isna(v) else str(int(v)))
+    for col in ex.get("side_bars", []):
+        if col in man and col != "label":
+            side[col] = man[col].fillna("unknown").astype(str)
+    feature_clustermap(feats, side, clustermap_out,
+                       f"{model_name}: deep features of {len(feats)} patients (Ward clustering)")
 
 
 def import_scores(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs_out: str,
@@ -562,6 +613,31 @@ def evaluation_sets(df: pd.DataFrame, splits=("training", "validation", "externa
     return out
 
 
+def model_comparisons(labelled: Mapping[str, Mapping[str, pd.DataFrame]], alpha: float = 0.05) -> list[dict]:
+    """Paired DeLong test of every pair of models in every set where both scored the same
+    patients (modality ablations: fused vs PET-only vs CT-only; per MRI sequence vs fusion).
+
+    labelled: model -> set name -> rows (patient_id, label 0/1, dls). Patients scored by
+    both models are compared; a set where they share no patient of each class is skipped."""
+    from dlscore.stats import delong_test
+    out, names = [], list(labelled)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            for name, da in labelled[a].items():
+                if name not in labelled[b]:
+                    continue
+                m = da.merge(labelled[b][name][["patient_id", "dls"]], on="patient_id", suffixes=("_a", "_b"))
+                y = m["label"].astype(int).to_numpy()
+                if len(m) == 0 or y.min() == y.max():
+                    continue
+                t = delong_test(y, m["dls_a"].to_numpy(), m["dls_b"].to_numpy(), alpha)
+                out.append({"model": a, "set": name, "comparator": f"model {b}", "n": len(m),
+                            "auc_model": t.auc_a, "auc_comparator": t.auc_b, "diff": t.diff,
+                            "diff_ci_low": t.ci_low, "diff_ci_high": t.ci_high, "z": t.z, "p": t.p,
+                            "test": "paired DeLong, two-sided"})
+    return out
+
+
 def discrimination(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str],
                    radiomics_table: str, table_out: str, cutoffs_out: str, comparisons_out: str,
                    roc_figs: Mapping[str, str]) -> None:
@@ -573,14 +649,21 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
     rad = pd.read_parquet(radiomics_table)
     suv_col = "pet_original_firstorder_Maximum"
     rows, cuts, comps = [], [], []
+    labelled: dict[str, dict[str, pd.DataFrame]] = {}  # model -> set -> patient_id, label, dls
     for model, f in score_files.items():
         df = _scored(validated, f)
         if suv_col in rad:
             df = df.merge(rad.loc[rad["rater"] == "r1", ["patient_id", suv_col]], on="patient_id", how="left")
         tr = df[df["split"] == "training"]
-        cut = youden_cutoff(tr["label"].astype(int), tr["dls"])
-        cuts.append({"model": model, "cutoff": cut, "rule": "maximum Youden index on the training split",
-                     "n_training": len(tr)})
+        fixed = config["models"].get(model, {}).get("cutoff")
+        if fixed is not None:  # frozen model from another study: its cutoff travels with it
+            cut, cut_from = float(fixed), "fixed (config)"
+            cuts.append({"model": model, "cutoff": cut, "rule": "fixed in the config (models.<name>.cutoff)",
+                         "n_training": len(tr)})
+        else:
+            cut, cut_from = youden_cutoff(tr["label"].astype(int), tr["dls"]), "training (Youden)"
+            cuts.append({"model": model, "cutoff": cut, "rule": "maximum Youden index on the training split",
+                         "n_training": len(tr)})
         curves = []
         for name, sub in evaluation_sets(df):
             for sec in config.get("secondary_labels", []):
@@ -597,6 +680,7 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
                     srow["note"] = "AUC not computable: needs both classes"
                 rows.append(srow)
             sub = sub[sub["label"].notna()]
+            labelled.setdefault(model, {})[name] = sub[["patient_id", "label", "dls"]]
             y = sub["label"].astype(int).to_numpy()
             row: dict[str, Any] = {"model": model, "label": config.get("label_name", "label"), "analysis": "primary",
                                    "set": name, "n": len(sub), "n_pos": int(y.sum())}
@@ -611,7 +695,7 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
             b_lo, b_hi, _ = bootstrap_auc(y, s, n_boot, seed, alpha)
             row.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se,
                         "auc_ci_method": "DeLong", "auc_boot_ci_low": b_lo, "auc_boot_ci_high": b_hi,
-                        "cutoff": cut, "cutoff_from": "training (Youden)"})
+                        "cutoff": cut, "cutoff_from": cut_from})
             for k in ("acc", "sen", "spec", "ppv", "npv"):
                 row.update({k: m[k], f"{k}_ci_low": ci[k][0], f"{k}_ci_high": ci[k][1]})
             row.update({"tp": m["tp"], "fp": m["fp"], "tn": m["tn"], "fn": m["fn"],
@@ -627,6 +711,7 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
                               "test": "paired DeLong, two-sided"})
         plot_roc(curves, roc_figs[model], title=f"{model}: DLS for {config.get('label_name', 'the label')}",
                  seed=seed)
+    comps += model_comparisons(labelled, alpha)
     rows = pd.DataFrame(rows).sort_values(["model", "analysis", "label"], kind="stable")
     write_table(rows, table_out, config)
     write_table(pd.DataFrame(cuts), cutoffs_out, config)

@@ -74,6 +74,8 @@ def final_targets():
         *[f"{R}/figures/dca_{m}.png" for m in MODELS],
         *[f"{R}/figures/dls_by_label_{m}.png" for m in MODELS],
         *[f"{R}/figures/calibration_{m}.png" for m in MODELS],
+        *[f"{R}/figures/gradcam_{m}.png" for m in MODELS],
+        *[f"{R}/figures/deep_features_{m}.png" for m in MODELS],
         f"{R}/tables/qc.csv",
         *([f"{R}/qc/montages"] if config.get("qc", {}).get("montage", True) else []),
         f"{R}/figures/hyperimages.png",

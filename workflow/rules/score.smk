@@ -1,6 +1,12 @@
+def model_weights(wc):
+    """Weights the model is scored with: frozen ones given in the config (inference only, no
+    training job), else those the study trains."""
+    return config["models"][wc.model].get("weights") or f"{R}/models/{wc.model}/weights.pt"
+
+
 rule score:
     input:
-        weights=f"{R}/models/{{model}}/weights.pt",
+        weights=model_weights,
         slices=slice_dirs(PIDS),
     output:
         scores=f"{R}/scores/{{model}}.parquet",
@@ -22,3 +28,30 @@ rule score:
         gpu=config["compute"]["score_gpus"],
     script:
         "../scripts/score.py"
+
+
+# Grad-CAM overlays and the clustered heat-map of the deep features, per trained model.
+rule explain:
+    input:
+        weights=model_weights,
+        validated=f"{R}/manifest/validated.parquet",
+        scores=f"{R}/scores/{{model}}.parquet",
+        features=f"{R}/scores/{{model}}_features.parquet",
+    output:
+        gradcam=report(f"{R}/figures/gradcam_{{model}}.png", caption="../report/gradcam.rst", category="5. Model"),
+        clustermap=report(f"{R}/figures/deep_features_{{model}}.png", caption="../report/deep_features.rst",
+                          category="5. Model"),
+    params:
+        slice_files=slices_of(PIDS),
+    log:
+        f"{R}/logs/explain/{{model}}.log",
+    benchmark:
+        f"{R}/benchmarks/explain/{{model}}.tsv"
+    conda:
+        f"{ENVS}/dl.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        "../scripts/explain.py"

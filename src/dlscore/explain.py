@@ -1,0 +1,104 @@
+"""Explainability of a trained slice model: Grad-CAM maps and which patients to show.
+
+Grad-CAM (MONAI ``monai.visualize.GradCAM``) of the model's logit with respect to the
+activations of its last convolutional layer, ReLU'd, upsampled to the 64 x 64 slice and
+divided by its maximum per slice (0 = no evidence for a positive label, 1 = the strongest). ``SResCNN`` sees all channels at once, so one map serves every channel;
+``SequenceFusion`` has one encoder per MRI sequence, so each channel gets the map of its own
+encoder (a sequence the patient lacks gets a zero map).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from dlscore.models import SequenceFusion, SResCNN
+
+
+class _Logit2D(nn.Module):
+    """(N,) logit -> (N, 1), the class-score layout MONAI's CAM classes expect."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).unsqueeze(1)
+
+
+def cam_layers(model: nn.Module) -> dict[int | None, str]:
+    """Target layer per input channel (``None``: one layer for all channels), as module names
+    of the wrapped model (prefix ``net.``)."""
+    if isinstance(model, SResCNN):
+        return {None: "net.project"}  # the last convolution (1 x 1 projection to the deep features)
+    if isinstance(model, SequenceFusion):
+        return {i: f"net.encoders.{i}.layer4" for i in range(len(model.encoders))}
+    raise TypeError(f"no Grad-CAM target layer known for {type(model).__name__}")
+
+
+def scale_maps(m: np.ndarray) -> np.ndarray:
+    """Scale each map (N, H, W) of non-negative importance to [0, 1] by its maximum; a map
+    without any positive evidence stays 0 (it is not stretched to look important)."""
+    m = np.clip(np.nan_to_num(m), 0, None)
+    peak = m.reshape(len(m), -1).max(axis=1)
+    return np.where(peak[:, None, None] > 0, m / np.where(peak > 0, peak, 1)[:, None, None], 0.0).astype(np.float32)
+
+
+def gradcam_maps(model: nn.Module, x: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
+    """Grad-CAM maps for slices ``x`` (N, C, H, W) float32 -> (N, C, H, W) in [0, 1].
+
+    The model is put in eval mode (BatchNorm running statistics, no dropout); its weights
+    are not changed. Channel c's map explains the logit through the layer that sees c."""
+    from monai.visualize import GradCAM
+    model = model.to(device).eval()
+    wrapped = _Logit2D(model)
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
+    out = np.zeros(x.shape, np.float32)
+    for channel, layer in cam_layers(model).items():
+        # MONAI's default post-processing maps (min, max) to (1, 0) — it flips importance —
+        # so the raw (ReLU'd, upsampled) maps are taken and scaled here
+        cam = GradCAM(nn_module=wrapped, target_layers=layer, postprocessing=lambda t: t)
+        with torch.enable_grad():
+            m = scale_maps(cam(x=xt, class_idx=0).detach().float().cpu().numpy()[:, 0])  # (N, H, W)
+        if channel is None:
+            out[:] = m[:, None]
+        else:
+            out[:, channel] = m
+    # a missing MRI sequence (all-zero channel) explains nothing
+    out[np.abs(x).reshape(*x.shape[:2], -1).max(axis=2) == 0] = 0.0
+    return out
+
+
+def pick_patients(scores: pd.DataFrame, n_per_class: int, seed: int,
+                  prefer: Sequence[str] = ("external", "validation", "training")) -> pd.DataFrame:
+    """Rows of ``scores`` (columns patient_id, label, dls, split) to explain: ``n_per_class``
+    positives and negatives drawn with ``seed`` from the first split of ``prefer`` that has
+    both classes; sorted by label, then DLS (descending)."""
+    for split in prefer:
+        sub = scores[scores["split"] == split]
+        if sub["label"].nunique() == 2:
+            break
+    else:
+        sub = scores
+    rng = np.random.default_rng(seed)
+    parts = []
+    for lab in (1, 0):
+        cls = sub[sub["label"] == lab].sort_values("patient_id")
+        take = rng.choice(len(cls), size=min(n_per_class, len(cls)), replace=False) if len(cls) else []
+        parts.append(cls.iloc[sorted(take)])
+    return pd.concat(parts).sort_values(["label", "dls"], ascending=[False, False]).reset_index(drop=True)
+
+
+def central_slice(images: np.ndarray, areas: np.ndarray | None = None) -> int:
+    """Index of the slice to show for a patient: the one with the largest tumour area
+    (``areas`` (n,) in mm^2, if stored) else the middle slice."""
+    if areas is not None and len(areas):
+        return int(np.argmax(areas))
+    return len(images) // 2
+
+
+__all__ = ["cam_layers", "central_slice", "gradcam_maps", "pick_patients", "scale_maps"]

@@ -1,0 +1,75 @@
+"""Grad-CAM overlays and the clustered heat-map of the patients' deep features."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from dlscore.plots import plt, save
+
+
+def gradcam_figure(images: np.ndarray, maps: np.ndarray, channels: Sequence[str], titles: Sequence[str],
+                   path, side_mm: Sequence[float] | None = None) -> None:
+    """One row per patient: each input channel (grey, [0, 1]) and, beside it, the same
+    channel with its Grad-CAM map (jet, alpha 0.45, [0, 1]) over it.
+
+    images, maps: (P, C, H, W); titles: (P,) row labels; side_mm: (P,) side of each
+    slice's ROI square in mm, for the axis extent (pixels when absent)."""
+    p, c = images.shape[:2]
+    plt.rcParams.update({"font.size": 7})
+    fig, axes = plt.subplots(p, 2 * c, figsize=(1.35 * 2 * c, 1.45 * p + 0.5), squeeze=False)
+    im = None
+    for i in range(p):
+        ext = [0, side_mm[i], side_mm[i], 0] if side_mm is not None else None
+        for j in range(c):
+            for k, overlay in enumerate((False, True)):
+                ax = axes[i, 2 * j + k]
+                ax.imshow(images[i, j], cmap="gray", vmin=0, vmax=1, extent=ext)
+                if overlay:
+                    im = ax.imshow(maps[i, j], cmap="jet", vmin=0, vmax=1, alpha=0.45, extent=ext)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if i == 0:
+                    ax.set_title(f"{channels[j]}" + (" + Grad-CAM" if overlay else ""), fontsize=7)
+            if j == 0:
+                axes[i, 0].set_ylabel(titles[i], fontsize=6.5)
+        if ext is not None:
+            axes[i, -1].set_xlabel(f"{side_mm[i]:.0f} mm", fontsize=6)
+    if im is not None:
+        cb = fig.colorbar(im, ax=axes, shrink=0.5, pad=0.02)
+        cb.set_label("Grad-CAM (relative importance, 0-1)")
+    save(fig, path)
+
+
+def feature_clustermap(features: pd.DataFrame, side: pd.DataFrame, path, title: str = "") -> None:
+    """Hierarchical clustering (Ward, Euclidean on z-scored features) of patients (rows of
+    ``features``, index = patient id) x deep features (columns), with one coloured side bar
+    per column of ``side`` (same index; categorical: label, histology, cohort ...)."""
+    import seaborn as sns
+    from matplotlib.patches import Patch
+    z = (features - features.mean()) / features.std(ddof=0).replace(0, 1)
+    z = z.clip(-3, 3)
+    colours, handles = pd.DataFrame(index=z.index), []
+    palettes = ("Set1", "Set2", "Dark2", "Pastel1", "Accent")  # one qualitative palette per side bar
+    for n, col in enumerate(side.columns):
+        levels = sorted(pd.unique(side[col].astype(str)))
+        cols = sns.color_palette(palettes[n % len(palettes)], max(len(levels), 3))
+        lut = dict(zip(levels, cols))
+        colours[col] = side[col].astype(str).map(lut)
+        handles += [Patch(color=lut[lv], label=f"{col}: {lv}") for lv in levels]
+    g = sns.clustermap(z, method="ward", metric="euclidean", cmap="RdBu_r", center=0, vmin=-3, vmax=3,
+                       row_colors=colours if len(colours.columns) else None, xticklabels=False,
+                       yticklabels=len(z) <= 60, figsize=(7.0, 6.5),
+                       cbar_kws={"label": "deep feature (z-score)"}, dendrogram_ratio=(0.12, 0.08),
+                       cbar_pos=(1.02, 0.62, 0.025, 0.25))
+    g.ax_heatmap.set_xlabel(f"deep features ({features.shape[1]}, penultimate layer, patient mean of slices)")
+    g.ax_heatmap.set_ylabel(f"patients (n = {len(z)})")
+    g.ax_heatmap.tick_params(labelsize=5)
+    if handles:
+        g.figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.55), fontsize=6, frameon=False)
+    if title:
+        g.figure.suptitle(title, y=1.01, fontsize=9)
+    g.savefig(path, dpi=200, bbox_inches="tight")
+    plt.close(g.figure)
