@@ -25,7 +25,7 @@ def test_sres_gradcam_is_one_map_for_all_channels_in_0_1():
     assert m.shape == x.shape and m.min() >= 0 and m.max() <= 1
     assert np.allclose(m[:, 0], m[:, 1]) and np.allclose(m[:, 0], m[:, 2])
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # weights untouched
-    assert cam_layers(model) == {None: "net.project"}
+    assert cam_layers(model) == [(None, "net.project")]
 
 
 def test_gradcam_follows_the_evidence():
@@ -57,7 +57,7 @@ def test_fusion_gradcam_gives_each_sequence_its_map_and_none_to_a_missing_one():
     m = gradcam_maps(model, x)
     assert m.shape == x.shape and m.min() >= 0 and m.max() <= 1
     assert not m[1, 2].any()
-    assert set(cam_layers(model)) == {0, 1, 2}
+    assert [c for c, _ in cam_layers(model)] == [0, 1, 2]
 
 
 def test_patients_to_explain_are_drawn_per_class_reproducibly():
@@ -97,3 +97,15 @@ def test_maps_are_scaled_by_their_maximum_and_empty_ones_stay_empty():
     m[0, 1, 1], m[0, 0, 0] = 4.0, 1.0
     out = scale_maps(m)
     assert out[0, 1, 1] == 1.0 and out[0, 0, 0] == 0.25 and not out[1].any()
+
+
+def test_ensemble_gradcam_averages_its_members():
+    from dlscore.models import EnsembleMean
+    torch.manual_seed(0)
+    spec = {"arch": "sres", "widths": [4, 8, 8, 8], "n_features": 8}
+    a, b = build_model(spec, 3), build_model(spec, 3)
+    ens = EnsembleMean([a, b])
+    assert cam_layers(ens) == [(None, "net.members.0.project"), (None, "net.members.1.project")]
+    x = _bright_square(n=2, size=64)
+    m = gradcam_maps(ens, x)
+    assert m.shape == x.shape and m.min() >= 0 and m.max() <= 1

@@ -33,6 +33,7 @@ SMALL = {
                              "ct_size": [112, 112, 28], "pet_spacing": [4.07, 4.07, 2.5]},
                             {"name": "ICI", "role": "ici", "n": 30}]},
     "models": {"sres_petct": {"epochs": 4, "patience": 4}},
+    "run_models": ["sres_petct"],  # the demo also trains the modality ablations; one model suffices here
     "stats": {"n_boot": 300},
 }
 

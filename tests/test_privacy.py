@@ -29,6 +29,7 @@ SMALL = {
                             {"name": "ICI", "role": "ici", "n": 24}]},
     "imaging": {"roi_names": ["GTV"]},
     "models": {"sres_petct": {"epochs": 2, "patience": 2}},
+    "run_models": ["sres_petct"],  # the demo also trains the modality ablations; one model suffices here
     "stats": {"n_boot": 200},
 }
 

@@ -33,6 +33,7 @@ SMALL = {
                             {"name": "EXT", "role": "external", "n": 10},
                             {"name": "ICI", "role": "ici", "n": 20}]},
     "models": {"sres_petct": {"epochs": 2, "patience": 2}},
+    "run_models": ["sres_petct"],  # the demo also trains the modality ablations; one model suffices here
     "stats": {"n_boot": 200},
     "compute": {"train_gpus": 0, "score_gpus": 0},  # the test cluster's `gpu` partition has none
 }

@@ -90,3 +90,22 @@ def test_augmentation_applies_each_samples_own_draw():
         assert torch.equal(out[i], torch.rot90(xi, int(rots[i]), dims=(-2, -1)))
     assert sum(not torch.equal(out[i], x[i]) for i in range(40)) > 20  # most samples were transformed
     assert torch.equal(x, torch.arange(40 * 2 * 5 * 5, dtype=torch.float32).reshape(40, 2, 5, 5))  # input untouched
+
+
+def test_ensemble_scores_the_mean_member_probability_and_round_trips():
+    from dlscore.models import EnsembleMean, load_trained
+    torch.manual_seed(0)
+    spec = {"arch": "sres", "widths": [4, 8, 8, 8], "n_features": 16}
+    members = [build_model(spec, 3).eval() for _ in range(3)]
+    ens = EnsembleMean(members).eval()
+    x = _data(n_pat=4).x
+    p_members = np.stack([predict_slices(m, x, torch.device("cpu")) for m in members])
+    p, f = predict_slices(ens, x, torch.device("cpu"), with_features=True)
+    np.testing.assert_allclose(p, p_members.mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert f.shape == (len(x), 3 * 16)
+    saved = {"spec": spec, "state_dict": members[0].state_dict(),
+             "member_state_dicts": [m.state_dict() for m in members]}
+    back = load_trained(saved, 3).eval()
+    np.testing.assert_allclose(predict_slices(back, x, torch.device("cpu")), p, rtol=1e-6)
+    single = load_trained({"spec": spec, "state_dict": members[1].state_dict()}, 3)
+    assert not isinstance(single, EnsembleMean)

@@ -27,9 +27,35 @@ def _smk(*args, cwd=REPO, check=True):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "results"
-    _smk("--cores", "2", "--configfile", "config/demo.yaml", "--config", f"results={out}", "--nolock", "-q")
+    tmp = tmp_path_factory.mktemp("demo")
+    out = tmp / "results"
+    # the demo trains two modality ablations besides the fused model; one (CT-only, few
+    # epochs, as a 2-member ensemble) is enough here to exercise the model-vs-model
+    # comparisons and ensembles, and keeps `make test` short
+    lighter = tmp / "lighter.yaml"
+    lighter.write_text(yaml.safe_dump({"run_models": ["sres_petct", "sres_ct"],
+                                       "models": {"sres_ct": {"epochs": 2, "patience": 2, "ensemble": 2}},
+                                       "stats": {"n_boot": 1000}}))
+    _smk("--cores", "2", "--configfile", "config/demo.yaml", str(lighter), "--config", f"results={out}", "--nolock",
+         "-q")
     return out
+
+
+def test_modality_ablation_is_compared_with_the_fused_model(demo):
+    comps = pd.read_csv(demo / "tables/comparisons.csv")
+    pair = comps[(comps["model"] == "sres_petct") & (comps["comparator"] == "model sres_ct")]
+    assert set(pair["set"]) >= {"validation", "EXT (external)"}
+    assert pair["p"].between(0, 1).all() and (pair["diff_ci_low"] <= pair["diff"]).all()
+
+
+def test_ensemble_members_are_trained_and_scored(demo):
+    import json
+    card = json.loads((demo / "models/sres_ct/model_card.json").read_text())
+    assert card["ensemble"]["members"] == 2 and len(set(card["ensemble"]["seeds"])) == 2
+    hist = pd.read_csv(demo / "models/sres_ct/history.csv")
+    assert sorted(hist["member"].unique()) == [1, 2]
+    feats = pd.read_parquet(demo / "scores/sres_ct_features.parquet")
+    assert sum(c.startswith("f") and c[1:].isdigit() for c in feats.columns) == 2 * 256  # both members' features
 
 
 def test_tables_and_figures_exist(demo):
@@ -57,13 +83,15 @@ def test_radiomics_signature_and_fusion(demo):
 
 
 def test_external_auc_and_planted_hazard_ratio(demo):
-    d = pd.read_csv(demo / "tables/discrimination.csv").set_index("set")
+    d = pd.read_csv(demo / "tables/discrimination.csv")
+    d = d[(d["model"] == "sres_petct") & (d["analysis"] == "primary")].set_index("set")
     ext = d.loc["EXT (external)"]
     assert ext["auc"] >= 0.85, ext
     assert ext["auc_ci_method"] == "DeLong" and ext["auc_ci_low"] < ext["auc"] <= ext["auc_ci_high"]
     assert d["cutoff"].nunique() == 1  # the training cutoff is applied unchanged everywhere
     planted = yaml.safe_load((REPO / "config/demo.yaml").read_text())["phantom"]["survival"]["hr_pfs"]
-    s = pd.read_csv(demo / "tables/survival.csv").set_index("endpoint").loc["pfs"]
+    s = pd.read_csv(demo / "tables/survival.csv")
+    s = s[s["model"] == "sres_petct"].set_index("endpoint").loc["pfs"]
     assert s["hr"] < 1, "high DLS must have the lower hazard, as planted"
     assert s["hr_ci_low"] <= planted <= s["hr_ci_high"], s
     # the planted HR is that of the true biomarker: recovered by the IHC marker's univariable Cox
@@ -98,9 +126,12 @@ def test_at_risk_counts_match_the_data(demo):
 
 def test_report_builds(demo):
     report = demo.parent / "report.html"
-    _smk("--cores", "1", "--configfile", "config/demo.yaml", "--config", f"results={demo}", "--nolock",
-         "--report", str(report))
+    _smk("--cores", "1", "--configfile", "config/demo.yaml", str(demo.parent / "lighter.yaml"), "--config",
+         f"results={demo}", "--nolock", "--report", str(report))
     assert report.stat().st_size > 100_000
+    html = report.read_text(errors="ignore")
+    for fig in ("gradcam_sres_petct.png", "deep_features_sres_petct.png", "roc_signatures.png"):
+        assert fig in html, f"{fig} missing from the report"
 
 
 def test_lint_is_clean():
@@ -122,7 +153,7 @@ def test_frozen_weights_score_without_training(demo, tmp_path):
     stats = dry[dry.index("Job stats"):]
     trains = [ln for ln in stats.splitlines() if ln.split()[:1] == ["train"]]
     assert trains and trains[0].split()[1] == "1", trains  # only sres_petct is trained, not `frozen`
-    _smk("--cores", "2", *args, "--rerun-triggers", "mtime", "-q", str(demo / "scores/frozen.parquet"))
+    _smk(str(demo / "scores/frozen.parquet"), "--cores", "2", *args, "--rerun-triggers", "mtime", "-q")
     a = pd.read_parquet(demo / "scores/sres_petct.parquet")
     b = pd.read_parquet(demo / "scores/frozen.parquet")
     pd.testing.assert_frame_equal(a, b)

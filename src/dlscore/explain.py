@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dlscore.models import SequenceFusion, SResCNN
+from dlscore.models import EnsembleMean, SequenceFusion, SResCNN
 
 
 class _Logit2D(nn.Module):
@@ -30,13 +30,16 @@ class _Logit2D(nn.Module):
         return self.net(x).unsqueeze(1)
 
 
-def cam_layers(model: nn.Module) -> dict[int | None, str]:
-    """Target layer per input channel (``None``: one layer for all channels), as module names
-    of the wrapped model (prefix ``net.``)."""
+def cam_layers(model: nn.Module, prefix: str = "net.") -> list[tuple[int | None, str]]:
+    """(input channel, target layer) pairs as module names of the wrapped model (prefix
+    ``net.``); channel ``None``: the layer sees all channels. An ensemble lists every
+    member's layers; their maps are averaged."""
     if isinstance(model, SResCNN):
-        return {None: "net.project"}  # the last convolution (1 x 1 projection to the deep features)
+        return [(None, f"{prefix}project")]  # the last convolution (1 x 1 projection to the deep features)
     if isinstance(model, SequenceFusion):
-        return {i: f"net.encoders.{i}.layer4" for i in range(len(model.encoders))}
+        return [(i, f"{prefix}encoders.{i}.layer4") for i in range(len(model.encoders))]
+    if isinstance(model, EnsembleMean):
+        return [pair for i, m in enumerate(model.members) for pair in cam_layers(m, f"{prefix}members.{i}.")]
     raise TypeError(f"no Grad-CAM target layer known for {type(model).__name__}")
 
 
@@ -58,16 +61,20 @@ def gradcam_maps(model: nn.Module, x: np.ndarray, device: torch.device | str = "
     wrapped = _Logit2D(model)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
     out = np.zeros(x.shape, np.float32)
-    for channel, layer in cam_layers(model).items():
+    count = np.zeros(x.shape[1], np.float32)
+    for channel, layer in cam_layers(model):
         # MONAI's default post-processing maps (min, max) to (1, 0) — it flips importance —
         # so the raw (ReLU'd, upsampled) maps are taken and scaled here
         cam = GradCAM(nn_module=wrapped, target_layers=layer, postprocessing=lambda t: t)
         with torch.enable_grad():
             m = scale_maps(cam(x=xt, class_idx=0).detach().float().cpu().numpy()[:, 0])  # (N, H, W)
         if channel is None:
-            out[:] = m[:, None]
+            out += m[:, None]
+            count += 1
         else:
-            out[:, channel] = m
+            out[:, channel] += m
+            count[channel] += 1
+    out /= np.maximum(count, 1)[None, :, None, None]
     # a missing MRI sequence (all-zero channel) explains nothing
     out[np.abs(x).reshape(*x.shape[:2], -1).max(axis=2) == 0] = 0.0
     return out

@@ -312,10 +312,23 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
                                        sort_keys=True, default=str).encode())
     for arr in (tr.x, tr.y, va.x, va.y):
         digest.update(np.ascontiguousarray(arr).tobytes())
-    state, hist = train_model(tr, va, spec, int(config["seed"]), ckpt, config.get("device", "auto"), threads,
-                              progress=False, fingerprint=digest.hexdigest())
-    torch.save({"state_dict": state, "spec": spec, "channels": spec["channels"],
-                "slice_channels": list(config["slices"]["channels"])}, weights)
+    # an ensemble (spec "ensemble": k > 1) trains k members with seeds seed, seed + 7919, ...;
+    # each has its own checkpoint, so a kill resumes the member it interrupted
+    k = int(spec.get("ensemble", 1))
+    states, hists = [], []
+    for m in range(k):
+        state, h = train_model(tr, va, spec, int(config["seed"]) + 7919 * m,
+                               ckpt if m == 0 else ckpt.with_name(f"checkpoint_member{m + 1}.pt"),
+                               config.get("device", "auto"), threads, progress=False,
+                               fingerprint=digest.hexdigest() + (f":member{m + 1}" if m else ""))
+        states.append(state)
+        hists.append(h.assign(member=m + 1) if k > 1 else h)
+    hist = pd.concat(hists, ignore_index=True)
+    saved = {"state_dict": states[0], "spec": spec, "channels": spec["channels"],
+             "slice_channels": list(config["slices"]["channels"])}
+    if k > 1:
+        saved["member_state_dicts"] = states
+    torch.save(saved, weights)
     write_table(hist, history_csv, config)
     best = hist.loc[hist["val_loss"].idxmin()]
     model_card = {
@@ -325,7 +338,10 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
                  "validation": {"patients": int(len(set(va.patient))), "slices": int(len(va.y)),
                                 "positive_slices": int(va.y.sum())}},
         "hyperparameters": spec, "seed": int(config["seed"]),
-        "selection": "weights of the epoch with the lowest validation loss (early stopping)",
+        "ensemble": {"members": k, "seeds": [int(config["seed"]) + 7919 * m for m in range(k)],
+                     "combination": "mean of the members' slice probabilities"} if k > 1 else None,
+        "selection": "weights of the epoch with the lowest validation loss (early stopping)"
+                     + (", per member" if k > 1 else ""),
         "best_epoch": int(best["epoch"]), "best_val_loss": float(best["val_loss"]),
         "best_val_patient_auc": float(best["val_patient_auc"]),
         "device": str(pick_device(config.get("device", "auto"))),
@@ -338,7 +354,7 @@ def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[st
           scores_out: str, features_out: str, attention_out: str, threads: int = 1) -> None:
     import torch
 
-    from dlscore.models import build_model
+    from dlscore.models import load_trained
     from dlscore.score import score_patients
     from dlscore.slices import SliceSet
     from dlscore.train import pick_device, set_determinism
@@ -352,8 +368,7 @@ def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[st
     except ValueError as err:
         raise ValueError(f"{weights}: {err}. Fix: set slices.channels to include {ck['channels']} "
                          "or use weights trained on this study's channels") from None
-    model = build_model(ck["spec"], len(idx)).to(dev)
-    model.load_state_dict(ck["state_dict"])
+    model = load_trained(ck, len(idx)).to(dev)
     sets = {}
     for key, f in slice_files.items():
         ss = SliceSet.load(f)
@@ -374,7 +389,7 @@ def explain(config: Mapping[str, Any], model_name: str, weights: str, validated:
     import torch
 
     from dlscore.explain import central_slice, gradcam_maps, pick_patients
-    from dlscore.models import build_model
+    from dlscore.models import load_trained
     from dlscore.plots.gradcam import feature_clustermap, gradcam_figure
     from dlscore.slices import SliceSet
     from dlscore.train import pick_device, set_determinism
@@ -383,8 +398,7 @@ def explain(config: Mapping[str, Any], model_name: str, weights: str, validated:
     dev = pick_device(config.get("device", "auto"))
     ck = torch.load(weights, map_location=dev, weights_only=False)
     idx = channel_indices(config["slices"]["channels"], ck["channels"])
-    model = build_model(ck["spec"], len(idx)).to(dev)
-    model.load_state_dict(ck["state_dict"])
+    model = load_trained(ck, len(idx)).to(dev)
     sc = _scored(validated, scores)
     chosen = pick_patients(sc, int(ex["gradcam_per_class"]), int(config["seed"]))
     imgs, sides, titles = [], [], []
@@ -706,7 +720,7 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
             if suv_col in sub and sub[suv_col].notna().all():
                 t = delong_test(y, s, sub[suv_col].to_numpy(), alpha)
                 comps.append({"model": model, "set": name, "comparator": "SUVmax (PET, rater-1 mask)",
-                              "auc_model": t.auc_a, "auc_comparator": t.auc_b, "diff": t.diff,
+                              "n": len(sub), "auc_model": t.auc_a, "auc_comparator": t.auc_b, "diff": t.diff,
                               "diff_ci_low": t.ci_low, "diff_ci_high": t.ci_high, "z": t.z, "p": t.p,
                               "test": "paired DeLong, two-sided"})
         plot_roc(curves, roc_figs[model], title=f"{model}: DLS for {config.get('label_name', 'the label')}",

@@ -1,11 +1,3 @@
-def provenance_inputs():
-    """What the checksum table covers: the manifest (and a features table), every patient's files."""
-    study = {"manifest": MANIFEST}
-    if config["signature"].get("features"):
-        study["features"] = config["signature"]["features"]
-    return {"study": study, **{pid: PATIENT[pid].files for pid in PIDS}}
-
-
 rule provenance:
     input:
         validated=f"{R}/manifest/validated.parquet",

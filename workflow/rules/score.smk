@@ -1,9 +1,3 @@
-def model_weights(wc):
-    """Weights the model is scored with: frozen ones given in the config (inference only, no
-    training job), else those the study trains."""
-    return config["models"][wc.model].get("weights") or f"{R}/models/{wc.model}/weights.pt"
-
-
 rule score:
     input:
         weights=model_weights,

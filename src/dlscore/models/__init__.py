@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from torch import nn
 
+from dlscore.models.ensemble import EnsembleMean
 from dlscore.models.seqfusion import SequenceFusion
 from dlscore.models.sres import SResCNN
 
@@ -23,4 +24,16 @@ def build_model(spec: Mapping[str, Any], in_channels: int) -> nn.Module:
     raise ValueError(f"unknown architecture {arch!r} (available: sres, seqfusion)")
 
 
-__all__ = ["SResCNN", "SequenceFusion", "build_model"]
+def load_trained(checkpoint: Mapping[str, Any], in_channels: int) -> nn.Module:
+    """The network saved by the ``train`` stage (``weights.pt`` contents): one model, or an
+    :class:`EnsembleMean` when it holds ``member_state_dicts`` (``models.<name>.ensemble`` > 1)."""
+    states = checkpoint.get("member_state_dicts") or [checkpoint["state_dict"]]
+    members = []
+    for state in states:
+        m = build_model(checkpoint["spec"], in_channels)
+        m.load_state_dict(state)
+        members.append(m)
+    return members[0] if len(members) == 1 else EnsembleMean(members)
+
+
+__all__ = ["EnsembleMean", "SResCNN", "SequenceFusion", "build_model", "load_trained"]
