@@ -10,7 +10,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _pins_pyproject():
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = [*project["dependencies"], *(d for extra in project.get("optional-dependencies", {}).values() for d in extra)]
     return dict(d.lower().split("==") for d in deps)
 
 

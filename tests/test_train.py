@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -109,3 +110,16 @@ def test_ensemble_scores_the_mean_member_probability_and_round_trips():
     np.testing.assert_allclose(predict_slices(back, x, torch.device("cpu")), p, rtol=1e-6)
     single = load_trained({"spec": spec, "state_dict": members[1].state_dict()}, 3)
     assert not isinstance(single, EnsembleMean)
+
+
+def test_history_goes_to_tensorboard_per_member(tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard not installed (make installs the [tensorboard] extra)")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from dlscore.train import write_tensorboard
+    hist = pd.DataFrame({"epoch": [1, 2, 1, 2], "train_loss": [0.7, 0.5, 0.8, 0.6], "val_loss": [0.6, 0.55, 0.7, 0.65],
+                         "val_patient_auc": [0.7, 0.8, 0.6, float("nan")], "member": [1, 1, 2, 2]})
+    assert write_tensorboard(hist, tmp_path / "tb")
+    acc = EventAccumulator(str(tmp_path / "tb" / "member2")).Reload()
+    assert [e.value for e in acc.Scalars("val_loss")] == pytest.approx([0.7, 0.65])
+    assert [e.step for e in acc.Scalars("val_patient_auc")] == [1]  # NaN AUC is not written

@@ -298,7 +298,7 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
           weights: str, history_csv: str, card: str, threads: int = 1) -> None:
     import torch
 
-    from dlscore.train import SliceData, pick_device, train_model
+    from dlscore.train import SliceData, pick_device, train_model, write_tensorboard
     spec = dict(config["models"][model_name])
     tr = _slice_data(validated, slice_files, "training")
     va = _slice_data(validated, slice_files, "validation")
@@ -330,6 +330,7 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
         saved["member_state_dicts"] = states
     torch.save(saved, weights)
     write_table(hist, history_csv, config)
+    write_tensorboard(hist, Path(weights).with_name("tensorboard"))
     best = hist.loc[hist["val_loss"].idxmin()]
     model_card = {
         "model": model_name, "architecture": spec.get("arch", "sres"), "input_channels": spec["channels"],

@@ -230,3 +230,23 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
     if best_state is None:
         best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return best_state, pd.DataFrame(history)
+
+
+def write_tensorboard(history: pd.DataFrame, log_dir: str | Path) -> bool:
+    """Write the per-epoch history (train_loss, val_loss, val_patient_auc; one run per
+    ensemble member) as TensorBoard scalars under ``log_dir`` when ``tensorboard`` is
+    installed (``pip install '.[tensorboard]'``). Returns whether anything was written.
+    The CSV history stays the record; these event files are for watching runs."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return False
+    groups = history.groupby("member") if "member" in history else [(None, history)]
+    for member, h in groups:
+        sub = Path(log_dir) / (f"member{int(member)}" if member is not None else "")
+        with SummaryWriter(log_dir=str(sub)) as w:
+            for _, row in h.iterrows():
+                for key in ("train_loss", "val_loss", "val_patient_auc"):
+                    if pd.notna(row[key]):
+                        w.add_scalar(key, float(row[key]), int(row["epoch"]))
+    return True
