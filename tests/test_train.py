@@ -123,3 +123,4 @@ def test_history_goes_to_tensorboard_per_member(tmp_path):
     acc = EventAccumulator(str(tmp_path / "tb" / "member2")).Reload()
     assert [e.value for e in acc.Scalars("val_loss")] == pytest.approx([0.7, 0.65])
     assert [e.step for e in acc.Scalars("val_patient_auc")] == [1]  # NaN AUC is not written
+    assert write_tensorboard(hist.iloc[:2], tmp_path / "tb") and not (tmp_path / "tb" / "member2").exists()  # replaced

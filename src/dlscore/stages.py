@@ -306,7 +306,6 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
     tr = SliceData(np.ascontiguousarray(tr.x[:, idx]), tr.y, tr.patient)
     va = SliceData(np.ascontiguousarray(va.x[:, idx]), va.y, va.patient)
     ckpt = Path(weights).with_name("checkpoint.pt")
-    import hashlib
     digest = hashlib.sha256(json.dumps({"spec": spec, "seed": int(config["seed"]),
                                         "slice_channels": list(config["slices"]["channels"])},
                                        sort_keys=True, default=str).encode())

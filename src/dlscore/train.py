@@ -241,6 +241,8 @@ def write_tensorboard(history: pd.DataFrame, log_dir: str | Path) -> bool:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return False
+    import shutil
+    shutil.rmtree(log_dir, ignore_errors=True)  # a rerun replaces the event files, never mixes with them
     groups = history.groupby("member") if "member" in history else [(None, history)]
     for member, h in groups:
         sub = Path(log_dir) / (f"member{int(member)}" if member is not None else "")
