@@ -78,11 +78,16 @@ def runs(tmp_path_factory):
 
     # B: kill during preprocessing; a patient's job is done when its qc.json has the kept
     # slices (the job's last write)
-    def done():
-        return [p for p in sorted(b.glob("preprocessed/*/qc.json")) if "kept_slices_r1" in p.read_text()]
-    _run_and_kill(b, same, lambda: len(done()) >= 6)
+    def done(min_age: float = 0.0):
+        """qc.json files holding the kept slices, written at least ``min_age`` s ago."""
+        now = time.time()
+        return [p for p in sorted(b.glob("preprocessed/*/qc.json"))
+                if "kept_slices_r1" in p.read_text() and now - p.stat().st_mtime >= min_age]
+    # kill once some patients are surely finished (their last write is 2 s old; a job that
+    # wrote qc.json an instant before the kill may still count as incomplete for Snakemake)
+    _run_and_kill(b, same, lambda: len(done(2.0)) >= 3)
     n_patients = sum(c_["n"] for c_ in SMALL["phantom"]["cohorts"])
-    before = {p.parent.name: p.stat().st_mtime_ns for p in done() if time.time() - p.stat().st_mtime > 2}
+    before = {p.parent.name: p.stat().st_mtime_ns for p in done(2.0)}
     assert 0 < len(before) < n_patients
     # B: rerun, kill in the middle of training (its first epoch checkpoint exists)
     ckpt = b / "models/sres_petct/checkpoint.pt"
