@@ -31,7 +31,7 @@ demo:
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Whole-workflow fault, determinism and privacy runs (~12 min on 2 cores); .ci/run runs them after `make test`.
+# Whole-workflow fault, determinism and privacy runs (~18 min on 2 cores); .ci/run runs them after `make test`.
 test-long: $(STAMP)
 	$(BIN)/python -m pytest -m long $(PYTEST_ARGS)
 
