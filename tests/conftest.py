@@ -76,3 +76,8 @@ def config_override(folder, name: str, values: dict):
     path = Path(folder) / name
     path.write_text(yaml.safe_dump(values))
     return path
+
+
+def result_tables(results) -> dict:
+    """Every CSV table of a workflow run: file name -> bytes (for byte-identity checks)."""
+    return {f.name: f.read_bytes() for f in sorted((Path(results) / "tables").glob("*.csv"))}

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import REPO, config_override, run_snakemake, snakemake_cmd
+from .conftest import REPO, config_override, result_tables, run_snakemake, snakemake_cmd
 
 pytestmark = pytest.mark.long
 
@@ -63,10 +63,6 @@ def _run_and_kill(results: Path, override: Path, ready, timeout: float = 900) ->
         proc.wait()
 
 
-def _tables(results: Path) -> dict[str, bytes]:
-    return {f.name: f.read_bytes() for f in sorted((results / "tables").glob("*.csv"))}
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
@@ -103,13 +99,13 @@ def runs(tmp_path_factory):
 
 def test_two_clean_runs_give_identical_tables(runs):
     a, d = runs[0], runs[5]
-    ta, td = _tables(a), _tables(d)
+    ta, td = result_tables(a), result_tables(d)
     assert len(ta) > 20 and ta == td, [n for n in ta if ta[n] != td.get(n)]
 
 
 def test_killed_and_resumed_run_equals_the_clean_run(runs):
     a, b, _, _, epoch_at_kill, _ = runs
-    ta, tb = _tables(a), _tables(b)
+    ta, tb = result_tables(a), result_tables(b)
     assert len(ta) > 20 and ta.keys() == tb.keys()
     differ = [name for name in ta if ta[name] != tb[name]]
     assert not differ, f"tables differ after kill + resume: {differ}"
@@ -131,6 +127,6 @@ def test_finished_preprocessing_is_not_recomputed(runs):
 
 def test_another_seed_changes_the_tables(runs):
     a, _, c, _, _, _ = runs
-    ta, tc = _tables(a), _tables(c)
+    ta, tc = result_tables(a), result_tables(c)
     assert ta["discrimination.csv"] != tc["discrimination.csv"]
     assert ta["qc.csv"] != tc["qc.csv"]  # the seed also draws the phantom patients

@@ -20,11 +20,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, config_override, run_snakemake
+from .conftest import REPO, config_override, result_tables, run_snakemake
 
 pytestmark = pytest.mark.slurm
 
@@ -93,10 +92,6 @@ def runs(cluster, tmp_path_factory):
     return local, slurm, jobs
 
 
-def _tables(results: Path) -> dict[str, bytes]:
-    return {f.name: f.read_bytes() for f in sorted((results / "tables").glob("*.csv"))}
-
-
 def test_jobs_went_through_sbatch(runs):
     _, _, jobs = runs
     assert jobs, "no SLURM job was submitted"
@@ -119,7 +114,7 @@ def test_per_patient_jobs_are_bundled(runs):
 
 def test_slurm_run_equals_local_run(runs):
     local, slurm, _ = runs
-    tl, ts = _tables(local), _tables(slurm)
+    tl, ts = result_tables(local), result_tables(slurm)
     assert len(tl) > 20 and tl.keys() == ts.keys()
     differ = [name for name in tl if tl[name] != ts[name]]
     assert not differ, f"tables differ between SLURM and local runs: {differ}"

@@ -314,9 +314,10 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
     # an ensemble (spec "ensemble": k > 1) trains k members with seeds seed, seed + 7919, ...;
     # each has its own checkpoint, so a kill resumes the member it interrupted
     k = int(spec.get("ensemble", 1))
+    seeds = [int(config["seed"]) + 7919 * m for m in range(k)]
     states, hists = [], []
     for m in range(k):
-        state, h = train_model(tr, va, spec, int(config["seed"]) + 7919 * m,
+        state, h = train_model(tr, va, spec, seeds[m],
                                ckpt if m == 0 else ckpt.with_name(f"checkpoint_member{m + 1}.pt"),
                                config.get("device", "auto"), threads, progress=False,
                                fingerprint=digest.hexdigest() + (f":member{m + 1}" if m else ""))
@@ -338,7 +339,7 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
                  "validation": {"patients": int(len(set(va.patient))), "slices": int(len(va.y)),
                                 "positive_slices": int(va.y.sum())}},
         "hyperparameters": spec, "seed": int(config["seed"]),
-        "ensemble": {"members": k, "seeds": [int(config["seed"]) + 7919 * m for m in range(k)],
+        "ensemble": {"members": k, "seeds": seeds,
                      "combination": "mean of the members' slice probabilities"} if k > 1 else None,
         "selection": "weights of the epoch with the lowest validation loss (early stopping)"
                      + (", per member" if k > 1 else ""),
@@ -350,31 +351,36 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
     Path(card).write_text(json.dumps(model_card, indent=1))
 
 
-def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[str, str], str],
-          scores_out: str, features_out: str, attention_out: str, threads: int = 1) -> None:
+def _trained_model(config: Mapping[str, Any], weights: str, dev) -> tuple[Any, list[int], list[str]]:
+    """The network in ``weights`` (one model or an ensemble) on ``dev``, the indices of its
+    input channels in this study's slices, and their names. Frozen weights from another
+    study may have been trained on a subset or another order of ``slices.channels``."""
     import torch
 
     from dlscore.models import load_trained
-    from dlscore.score import score_patients
-    from dlscore.slices import SliceSet
-    from dlscore.train import pick_device, set_determinism
-    set_determinism(int(config["seed"]), threads)
-    dev = pick_device(config.get("device", "auto"))
     ck = torch.load(weights, map_location=dev, weights_only=False)
-    # the slices of this study hold config["slices"]["channels"]; frozen weights from another
-    # study may have been trained on a subset or another order of them
     try:
         idx = channel_indices(config["slices"]["channels"], ck["channels"])
     except ValueError as err:
         raise ValueError(f"{weights}: {err}. Fix: set slices.channels to include {ck['channels']} "
                          "or use weights trained on this study's channels") from None
-    model = load_trained(ck, len(idx)).to(dev)
+    return load_trained(ck, len(idx)).to(dev), idx, list(ck["channels"])
+
+
+def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[str, str], str],
+          scores_out: str, features_out: str, attention_out: str, threads: int = 1) -> None:
+    from dlscore.score import score_patients
+    from dlscore.slices import SliceSet
+    from dlscore.train import pick_device, set_determinism
+    set_determinism(int(config["seed"]), threads)
+    dev = pick_device(config.get("device", "auto"))
+    model, idx, channels = _trained_model(config, weights, dev)
     sets = {}
     for key, f in slice_files.items():
         ss = SliceSet.load(f)
         ss.images = np.ascontiguousarray(ss.images[:, idx])
         sets[key] = ss
-    scores, feats, attn = score_patients(model, sets, dev, ck["channels"])
+    scores, feats, attn = score_patients(model, sets, dev, channels)
     scores.to_parquet(scores_out, index=False)
     write_table(attn, attention_out, config)
     feats.to_parquet(features_out, index=False)
@@ -386,19 +392,14 @@ def explain(config: Mapping[str, Any], model_name: str, weights: str, validated:
     """Grad-CAM overlays of ``explain.gradcam_per_class`` patients per class (rater 1, the
     slice with the largest tumour square) and the clustered heat-map of every patient's deep
     features with ``explain.side_bars`` (label and manifest columns) as side bars."""
-    import torch
-
     from dlscore.explain import central_slice, gradcam_maps, pick_patients
-    from dlscore.models import load_trained
     from dlscore.plots.gradcam import feature_clustermap, gradcam_figure
     from dlscore.slices import SliceSet
     from dlscore.train import pick_device, set_determinism
     ex = config["explain"]
     set_determinism(int(config["seed"]), threads)
     dev = pick_device(config.get("device", "auto"))
-    ck = torch.load(weights, map_location=dev, weights_only=False)
-    idx = channel_indices(config["slices"]["channels"], ck["channels"])
-    model = load_trained(ck, len(idx)).to(dev)
+    model, idx, channels = _trained_model(config, weights, dev)
     sc = _scored(validated, scores)
     chosen = pick_patients(sc, int(ex["gradcam_per_class"]), int(config["seed"]))
     imgs, sides, titles = [], [], []
@@ -409,11 +410,10 @@ def explain(config: Mapping[str, Any], model_name: str, weights: str, validated:
         sides.append(float(ss.side_mm[k]))
         titles.append(f"{row['patient_id']} ({row['split']})\nlabel {int(row['label'])}, DLS {row['dls']:.2f}")
     x = np.stack(imgs).astype(np.float32)
-    gradcam_figure(x, gradcam_maps(model, x, dev), list(ck["channels"]), titles, gradcam_out, sides)
+    gradcam_figure(x, gradcam_maps(model, x, dev), channels, titles, gradcam_out, sides)
 
     feats = pd.read_parquet(features)
-    feats = feats[feats["rater"] == "r1"].set_index("patient_id")
-    feats = feats[[c for c in feats.columns if c.startswith("f") and c[1:].isdigit()]]
+    feats = feats[feats["rater"] == "r1"].set_index("patient_id").drop(columns="rater")
     man = pd.read_parquet(validated).set_index("patient_id").loc[feats.index]
     side = pd.DataFrame(index=feats.index)
     side["label"] = man["label"].map(lambda v: "unknown" if pd.isna(v) else str(int(v)))
@@ -671,13 +671,11 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
         tr = df[df["split"] == "training"]
         fixed = config["models"].get(model, {}).get("cutoff")
         if fixed is not None:  # frozen model from another study: its cutoff travels with it
-            cut, cut_from = float(fixed), "fixed (config)"
-            cuts.append({"model": model, "cutoff": cut, "rule": "fixed in the config (models.<name>.cutoff)",
-                         "n_training": len(tr)})
+            cut, cut_from, rule = float(fixed), "fixed (config)", "fixed in the config (models.<name>.cutoff)"
         else:
             cut, cut_from = youden_cutoff(tr["label"].astype(int), tr["dls"]), "training (Youden)"
-            cuts.append({"model": model, "cutoff": cut, "rule": "maximum Youden index on the training split",
-                         "n_training": len(tr)})
+            rule = "maximum Youden index on the training split"
+        cuts.append({"model": model, "cutoff": cut, "rule": rule, "n_training": len(tr)})
         curves = []
         for name, sub in evaluation_sets(df):
             for sec in config.get("secondary_labels", []):
