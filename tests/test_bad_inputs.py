@@ -220,7 +220,7 @@ CASES = [
     Case("tps_range", "TPS 150", V, "tps is 150, outside 0-100", lambda t: _validate(t, lambda d, _: _set("tps", 150)(d.assign(tps=1.0), _))),
     Case("tps_text", "TPS `high`", V, "tps is 'high', outside 0-100", lambda t: _validate(t, lambda d, _: _set("tps", "high")(d.assign(tps=1.0), _))),
     Case("negative_time", "PFS time −1", V, "pfs_time is negative", lambda t: _validate(t, _set("pfs_time", -1.0))),
-    Case("time_text", "PFS time `12 months`", V, "pfs_time is '12 months', not a number",
+    Case("time_text", "PFS time `12 months`", V, "pfs_time is '12 months', not a finite number",
          lambda t: _validate(t, _set("pfs_time", "12 months"))),
     Case("event_not_binary", "PFS event 2", V, "pfs_event is 2, expected 0 (censored) or 1",
          lambda t: _validate(t, _set("pfs_event", 2))),

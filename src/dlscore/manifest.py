@@ -18,8 +18,9 @@ covariates                any further columns (age, sex, smoking, histology, sta
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,14 +31,125 @@ from dlscore.errors import InputError, ManifestError
 ROLES = ("development", "training", "validation", "external", "ici")
 
 
-def read_manifest(path: str | Path) -> pd.DataFrame:
-    """Read a CSV/TSV manifest; ids and paths stay strings."""
+#: the characters a patient id or cohort name may use (they become folder and file names)
+SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+SAFE_ID_RULE = "letters, digits, '-', '_' and '.', not starting with '.', at most 64 characters"
+
+
+def identifier_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a patient id or cohort name (they become folder and file
+    names under ``results/``: ``../x`` or ``a/b`` would write elsewhere), or None if it can."""
+    text = str(value)
+    if SAFE_ID.fullmatch(text):
+        return None
+    if text != text.strip():
+        return f"{text!r} has leading or trailing spaces"
+    if len(text) > 64:
+        return f"'{text[:20]}...' is {len(text)} characters long"
+    bad = sorted({c for c in text if not (c.isascii() and (c.isalnum() or c in "._-"))})
+    if bad:
+        return f"{text!r} contains {' '.join(repr(c) for c in bad)}"
+    return f"{text!r} starts with '.'"
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    """Text of a manifest file: UTF-8 (with or without BOM) or UTF-16 with a BOM."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ManifestError([InputError(
+            f"manifest is not UTF-8 text (byte {raw[err.start]:#x} at position {err.start})",
+            "save the table as 'CSV UTF-8' (or as .xlsx)", where=path.name)]) from None
+
+
+def _separator(text: str) -> str:
+    """The field separator of a delimited manifest, from its header line: tab, ';' or ','."""
+    header = text.splitlines()[0] if text else ""
+    counts = {sep: header.count(sep) for sep in ("\t", ";", ",")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+#: columns read as text whatever they hold (an id "007" stays "007")
+TEXT_COLUMNS = {"patient_id": str, "cohort": str, "role": str}
+
+
+def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame:
+    """A patient table (manifest or clinical sheet): ``.xlsx`` (``sheet``:
+    name or index, default the first), or delimited text (``,``, ``;`` or tab, sniffed from
+    the header; UTF-8 or UTF-16 with BOM). Raises :class:`ManifestError` naming the file for
+    a table that cannot be read, has repeated column names, or has no rows."""
     path = Path(path)
-    if not path.exists():
-        raise ManifestError([InputError("manifest file does not exist",
+    where = path.name
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ManifestError([InputError(f"manifest file {what}",
                                         "set `manifest:` in the config to your CSV", where=str(path))])
-    sep = "\t" if path.suffix in (".tsv", ".tab") else ","
-    return pd.read_csv(path, sep=sep, dtype={"patient_id": str, "cohort": str, "role": str})
+    raw = path.read_bytes()
+    if path.suffix.lower() in (".xlsx", ".xlsm") or raw[:4] == b"PK\x03\x04":
+        try:
+            df = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=TEXT_COLUMNS,
+                               engine="openpyxl")
+        except (ValueError, KeyError, OSError) as err:
+            raise ManifestError([InputError(f"Excel file cannot be read ({err})",
+                                            "save it as .xlsx (Excel 2010+) or as CSV UTF-8", where=where)]) from None
+        header = [str(c) for c in df.columns]
+        header = [h.split(".")[0] if re.fullmatch(r".+\.\d+", h) and h.split(".")[0] in header else h
+                  for h in header]  # pandas renames repeated Excel headers 'x' -> 'x.1'
+    elif raw[:4] == b"\xd0\xcf\x11\xe0":
+        raise ManifestError([InputError("manifest is an old Excel (.xls) file",
+                                        "save it as .xlsx or as CSV UTF-8", where=where)])
+    else:
+        import csv
+        import io
+        text = _decode(raw, path)
+        sep = _separator(text)
+        try:
+            header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+            df = pd.read_csv(io.StringIO(text), sep=sep, dtype=TEXT_COLUMNS)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise ManifestError([InputError(f"manifest cannot be parsed as a table ({str(err).strip()})",
+                                            "give one header line and one row per patient, every row with the "
+                                            "same number of fields", where=where)]) from None
+    header = [h.strip() for h in header]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise ManifestError([InputError(f"column(s) {', '.join(map(repr, repeated))} appear more than once",
+                                        "keep one column of each name", where=where)])
+    df.columns = header
+    if df.empty:
+        raise ManifestError([InputError("manifest has a header but no patient rows",
+                                        "add one row per patient", where=where)])
+    return df
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Read a manifest (CSV/TSV/semicolon text or ``.xlsx``; see :func:`read_table`).
+    Ids, cohorts and roles are read as text; other columns as pandas infers them."""
+    return read_table(path)
+
+
+def check_structure(df: pd.DataFrame, source: str = "manifest") -> None:
+    """What must hold before the workflow can be planned from ``df``: the ``patient_id``,
+    ``cohort`` and ``role`` columns, and ids and cohort names that are safe folder names
+    (:data:`SAFE_ID`). Raises one :class:`ManifestError` listing every problem by row."""
+    problems = [InputError(f"required column '{c}' is missing{_suggest(c, df.columns)}",
+                           f"add a '{c}' column (see README, 'Bring your own cohort')", where=c)
+                for c in ("patient_id", "cohort", "role") if c not in df.columns]
+    if problems:
+        raise ManifestError(problems, source)
+    for pos, (pid, coh) in enumerate(zip(df["patient_id"], df["cohort"])):
+        for col, v in (("patient_id", pid), ("cohort", coh)):
+            if _is_missing(v):
+                continue  # an empty id / cohort is reported by validate_manifest
+            why = identifier_problem(v)
+            if why:
+                problems.append(InputError(f"{col} {why}", f"use only {SAFE_ID_RULE} (ids become folder names)",
+                                           where=f"row {pos + 2}"))
+    if problems:
+        raise ManifestError(problems, source)
 
 
 def _is_missing(v) -> bool:
@@ -76,8 +188,11 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
                       base_dir: str | Path = ".", check_files: bool = True,
                       optional: Sequence[str] = (), reference: str | None = None,
                       tol_mm: float = 0.01, suv_modality: str | None = None,
-                      roi_names: Sequence[str] = ()) -> pd.DataFrame:
+                      roi_names: Sequence[str] = (), checks: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Check every row; raise one :class:`ManifestError` listing all problems.
+
+    ``checks`` holds the plausibility limits (config ``checks``: voxel spacing range in mm,
+    largest plausible SUV, DCB landmark in months; :data:`DEFAULT_CHECKS` when None).
 
     ``optional`` modalities may be empty for a patient (e.g. an MRI sequence that was not
     acquired); the others are required. With ``check_files``, every file must exist and its
@@ -112,6 +227,11 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
                  if imaging else [])
     for i, row in out.iterrows():
         pid = row["patient_id"] or f"(row {i + 2})"
+        for col in ("patient_id", "cohort"):
+            why = None if _is_missing(df.at[i, col]) else identifier_problem(df.at[i, col])
+            if why:
+                problems.append(InputError(f"{col} {why}", f"use only {SAFE_ID_RULE} (ids become folder names)",
+                                           where=f"row {i + 2}"))
         if _is_missing(row["cohort"]):
             problems.append(InputError("cohort is empty", "name the cohort / institution", pid, "cohort"))
         if row["role"] not in ROLES:
@@ -126,17 +246,19 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
                 continue
             resolved = resolve_path(v, base_dir)
             out.at[i, c] = resolved
-            if resolved in seen:
-                problems.append(InputError(f"{c} is the same file as {seen[resolved]}",
+            key = _file_identity(resolved)
+            if key in seen:
+                problems.append(InputError(f"{c} is the same file as {seen[key]}",
                                            f"give the {c} file of this patient", pid, resolved))
-            seen[resolved] = c
+            seen[key] = c
             if check_files and not Path(resolved).exists():
                 problems.append(InputError(f"{c} file does not exist",
                                            "correct the path (relative paths are relative to the manifest's folder)",
                                            pid, resolved))
         if check_files and imaging:
             problems += _header_checks(out.loc[i], pid, modalities, raters, reference, tol_mm, suv_modality,
-                                       roi_names)
+                                       roi_names, checks)
+            problems += _duplicate_masks(out.loc[i], pid, raters)
         for col, meaning in BINARY.items():
             v = row.get(col)
             if col in out and not _is_missing(v) and v not in (0, 1, 0.0, 1.0):
@@ -156,8 +278,9 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
             has_e = e in out and not _is_missing(row[e])
             if has_t:
                 x = _number(row[t])
-                if x is None:
-                    problems.append(InputError(f"{t} is {row[t]!r}, not a number", "give the time in months", pid, t))
+                if x is None or not np.isfinite(x):
+                    problems.append(InputError(f"{t} is {row[t]!r}, not a finite number", "give the time in months",
+                                               pid, t))
                 elif x < 0:
                     problems.append(InputError(f"{t} is negative ({row[t]})",
                                                "give the time from treatment start in months", pid, t))
@@ -168,16 +291,81 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
                 gone = e if has_t else t
                 problems.append(InputError(f"{gone} is empty while {t if has_t else e} is given",
                                            "give both the time and the event, or neither", pid, gone))
+        problems += _outcome_consistency(row, pid, checks)
     problems += _cohort_checks(out)
     if problems:
         raise ManifestError(problems)
     return out
 
 
+#: plausibility limits used when the config gives none (config ``checks``)
+DEFAULT_CHECKS = {"spacing_mm": [0.1, 20.0], "max_suv": 100.0, "max_tumour_volume_ml": 3000.0, "dcb_months": 6.0,
+                  "marker_scale_ratio": 10.0}
+
+
+def _check(checks: Mapping[str, Any] | None, key: str):
+    return (checks or {}).get(key, DEFAULT_CHECKS[key])
+
+
+def _file_identity(path: str) -> tuple:
+    """What makes two paths the same file: device and inode when it exists (a symlink, a
+    hard link, ``a/../b``), else the normalised absolute path."""
+    import os
+    try:
+        st = os.stat(path)
+        return ("inode", st.st_dev, st.st_ino)
+    except (OSError, ValueError):
+        return ("path", os.path.realpath(path))
+
+
+def _duplicate_masks(row: pd.Series, pid: str, raters: Sequence[str]) -> list[InputError]:
+    """Two raters' masks with the same bytes (a copy): their ICC would be a perfect 1."""
+    import hashlib
+    seen: dict[str, str] = {}
+    out = []
+    for r in raters:
+        v = row.get(f"mask_{r}")
+        if _is_missing(v) or not Path(v).is_file():
+            continue
+        digest = hashlib.sha256(Path(v).read_bytes()).hexdigest()
+        if digest in seen:
+            out.append(InputError(f"mask_{r} has the same contents as {seen[digest]} (a copy: the inter-rater ICC "
+                                  "would be a perfect 1)", f"give rater {r[1:]}'s own segmentation, or leave "
+                                  f"mask_{r} empty", pid, str(v)))
+        seen[digest] = f"mask_{r}"
+    return out
+
+
+def _outcome_consistency(row: pd.Series, pid: str, checks: Mapping[str, Any] | None) -> list[InputError]:
+    """Outcomes that contradict each other: OS shorter than PFS; durable clinical benefit
+    (DCB) that disagrees with PFS at the ``checks.dcb_months`` landmark (DCB 1 with
+    progression before it, DCB 0 without progression by then)."""
+    t = {k: _number(row.get(k)) if not _is_missing(row.get(k)) else None
+         for k in ("pfs_time", "pfs_event", "os_time", "dcb")}
+    out = []
+    if t["pfs_time"] is not None and t["os_time"] is not None and t["os_time"] < t["pfs_time"] - 1e-9:
+        out.append(InputError(f"os_time ({t['os_time']:g}) is shorter than pfs_time ({t['pfs_time']:g})",
+                              "PFS ends at progression or death, so OS >= PFS: check both times (same start "
+                              "date, same unit)", pid, "os_time"))
+    landmark = _check(checks, "dcb_months")
+    if landmark is None or t["dcb"] not in (0.0, 1.0) or t["pfs_time"] is None or t["pfs_event"] is None:
+        return out
+    if t["dcb"] == 1 and t["pfs_event"] == 1 and t["pfs_time"] < landmark:
+        out.append(InputError(f"dcb is 1 but the patient progressed at {t['pfs_time']:g} months, before the "
+                              f"{landmark:g}-month landmark", "check dcb and pfs_time, or set checks.dcb_months "
+                              "to your study's DCB definition (null: not checked)", pid, "dcb"))
+    if t["dcb"] == 0 and t["pfs_time"] > landmark and t["pfs_event"] == 0:
+        out.append(InputError(f"dcb is 0 but the patient was progression-free for {t['pfs_time']:g} months "
+                              f"(censored, beyond the {landmark:g}-month landmark)", "check dcb and pfs_time, or set "
+                              "checks.dcb_months to your study's DCB definition (null: not checked)", pid, "dcb"))
+    return out
+
+
 def _header_checks(row: pd.Series, pid: str, modalities: Sequence[str], raters: Sequence[str],
                    reference: str | None, tol_mm: float, suv_modality: str | None = None,
-                   roi_names: Sequence[str] = ()) -> list[InputError]:
-    """Readable headers, and masks on the reference grid, without reading voxels."""
+                   roi_names: Sequence[str] = (), checks: Mapping[str, Any] | None = None) -> list[InputError]:
+    """Readable headers of 3D images with plausible voxel spacing, images that overlap the
+    reference image in space, and masks on the reference grid, without reading voxels."""
     import SimpleITK as sitk
 
     from dlscore.dicom import EXPECTED_MODALITY, header_problems, is_dicom_file
@@ -201,9 +389,17 @@ def _header_checks(row: pd.Series, pid: str, modalities: Sequence[str], raters: 
                                        "re-export the file as NIfTI/NRRD/MHA or a DICOM series", pid, str(v)))
             continue
         headers[c] = (reader.GetSize(), reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection())
+        problems += _geometry_problems(c, headers[c], pid, str(v), checks)
     ref = headers.get(f"image_{reference}") if reference else None
-    if ref is None:
+    if ref is None or len(ref[0]) != 3:
         return problems
+    for m in modalities:
+        h = headers.get(f"image_{m}")
+        if m != reference and h is not None and len(h[0]) == 3 and _overlap_mm3(h, ref) <= 0:
+            problems.append(InputError(f"image_{m} does not overlap image_{reference} in space (they lie "
+                                       f"{_gap_mm(h, ref):.0f} mm apart)", f"give both images in the same "
+                                       "scanner coordinates (origin and direction from the same study)", pid,
+                                       str(row[f"image_{m}"])))
     for r in raters:
         h = headers.get(f"mask_{r}")
         if h is None:
@@ -216,6 +412,42 @@ def _header_checks(row: pd.Series, pid: str, modalities: Sequence[str], raters: 
                                        f"export the mask on the {reference} grid (same size, spacing, origin, "
                                        "direction)", pid, str(row[f"mask_{r}"])))
     return problems
+
+
+def _geometry_problems(col: str, header: tuple, pid: str, where: str,
+                       checks: Mapping[str, Any] | None) -> list[InputError]:
+    """A 2D image, or voxel spacing outside ``checks.spacing_mm`` (metres for millimetres, or
+    a spacing so fine that every physical margin becomes a huge grid)."""
+    size, spacing = header[0], header[1]
+    if len(size) != 3 or min(size) < 1:
+        return [InputError(f"{col} is a {len(size)}D image (size {list(size)}), expected a 3D volume",
+                           "give the whole 3D series (not one slice)", pid, where)]
+    lo, hi = _check(checks, "spacing_mm")
+    if not all(lo <= s <= hi for s in spacing):
+        return [InputError(f"{col} has voxel spacing {', '.join(f'{s:g}' for s in spacing)} mm, outside "
+                           f"{lo:g}-{hi:g} mm", "check the header's spacing unit (it must be mm), or widen "
+                           "checks.spacing_mm", pid, where)]
+    return []
+
+
+def _bounds(header: tuple) -> np.ndarray:
+    """Physical axis-aligned bounding box (2 x 3, mm) of an image from its header."""
+    size, spacing, origin, direction = header
+    d = np.asarray(direction, float).reshape(3, 3)
+    corners = np.array([[i, j, k] for i in (-0.5, size[0] - 0.5) for j in (-0.5, size[1] - 0.5)
+                        for k in (-0.5, size[2] - 0.5)])
+    pts = np.asarray(origin) + (corners * np.asarray(spacing)) @ d.T
+    return np.stack([pts.min(0), pts.max(0)])
+
+
+def _overlap_mm3(a: tuple, b: tuple) -> float:
+    ba, bb = _bounds(a), _bounds(b)
+    return float(np.prod(np.clip(np.minimum(ba[1], bb[1]) - np.maximum(ba[0], bb[0]), 0, None)))
+
+
+def _gap_mm(a: tuple, b: tuple) -> float:
+    ba, bb = _bounds(a), _bounds(b)
+    return float(np.linalg.norm(np.clip(np.maximum(ba[0], bb[0]) - np.minimum(ba[1], bb[1]), 0, None)))
 
 
 def _cohort_checks(out: pd.DataFrame) -> list[InputError]:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from dlscore.manifest import read_manifest, resolve_path
+from dlscore.errors import InputError, ManifestError
+from dlscore.manifest import check_structure, read_manifest, resolve_path
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
     else:
         path = Path(manifest_path(config))
         df = read_manifest(path)
+    check_structure(df, f"manifest {path.name}")
     out = []
     for _, row in df.iterrows():
         files, have = {}, []
@@ -159,6 +161,18 @@ def set_slugs(plan: list[Patient], splits) -> list[str]:
         else:
             out += [c for c in dict.fromkeys(p.cohort for p in plan if p.role == split)]
     return list(dict.fromkeys(out))
+
+
+def check_inside(root: str | Path, paths) -> None:
+    """Every planned output path lies inside the results folder ``root`` (nothing a manifest
+    or config holds may make the workflow write, or clean up, elsewhere)."""
+    import os
+    base = Path(os.path.realpath(root))
+    outside = [str(p) for p in paths if not Path(os.path.realpath(p)).is_relative_to(base)]
+    if outside:
+        raise ManifestError([InputError(f"output path {o} lies outside the results folder {root}",
+                                        "use plain names for patient ids, cohorts and models", where=o)
+                             for o in outside[:5]], "planned outputs")
 
 
 def development_patients(plan: list[Patient]) -> list[str]:

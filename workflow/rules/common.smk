@@ -4,15 +4,18 @@ import sys
 
 sys.path.insert(0, SRC)
 
-from dlscore.study import development_patients, endpoints, km_models, manifest_path, marker_names, model_names, plan_patients, scores_mode, set_slugs, signature_enabled
+from dlscore.study import check_inside, development_patients, endpoints, km_models, manifest_path, marker_names, model_names, plan_patients, scores_mode, set_slugs, signature_enabled
 
 R = config["results"]
 MANIFEST = manifest_path(config)
-PLAN = plan_patients(config)
-PATIENT = {p.patient_id: p for p in PLAN}
-PIDS = list(PATIENT)
-DEV_PIDS = development_patients(PLAN)
-SURVIVAL_SETS = set_slugs(PLAN, config["survival"]["splits"])
+try:  # the manifest's ids and cohort names become folder names: checked before any planning
+    PLAN = plan_patients(config)
+    PATIENT = {p.patient_id: p for p in PLAN}
+    PIDS = list(PATIENT)
+    DEV_PIDS = development_patients(PLAN)
+    SURVIVAL_SETS = set_slugs(PLAN, config["survival"]["splits"])
+except ManifestError as err:  # one clear message, no traceback
+    raise WorkflowError(str(err)) from None
 SCORES_ONLY = scores_mode(config)
 MODELS = model_names(config)
 MARKERS = marker_names(config)  # scores-only: markers that are manifest columns
@@ -20,6 +23,11 @@ SIGNATURE = signature_enabled(config)
 KM_MODELS = km_models(config)
 ENDPOINTS = list(endpoints(config))
 ENVS = str(Path(workflow.basedir) / "envs")
+try:  # nothing the manifest or config names may make a job write (or clean up) outside results/
+    check_inside(R, [f"{R}/slices/{p}/r1.npz" for p in PIDS] + [f"{R}/models/{m}/weights.pt" for m in MODELS]
+                 + [f"{R}/figures/km_{m}_{s}_{e}.png" for m in KM_MODELS for s in SURVIVAL_SETS for e in ENDPOINTS])
+except ManifestError as err:
+    raise WorkflowError(str(err)) from None
 
 wildcard_constraints:
     pid="|".join(map(re.escape, PIDS)) if PIDS else "NONE",
