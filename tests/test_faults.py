@@ -90,7 +90,7 @@ def runs(tmp_path_factory):
     _run_and_kill(b, same, lambda: ckpt.exists())
     time.sleep(0.1)
     import torch
-    epoch_at_kill = torch.load(ckpt, weights_only=False)["epoch"]
+    epoch_at_kill = torch.load(ckpt, weights_only=True)["epoch"]
     assert not (b / "models/sres_petct/weights.pt").exists()
     _run(b, same)
     _run(c, other)

@@ -58,7 +58,7 @@ def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
     again, hist = train_model(tr, va, SPEC, seed=5, checkpoint=ckpt, progress=False, device="cpu",
                               fingerprint="new config")
     assert _same(fresh, again) and len(hist) == 4
-    assert torch.load(ckpt, weights_only=False)["fingerprint"] == "new config"
+    assert torch.load(ckpt, weights_only=True)["fingerprint"] == "new config"
 
 
 def test_patient_mean_weights_slices_equally():

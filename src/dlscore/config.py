@@ -154,6 +154,7 @@ def check_config(config: Mapping[str, Any], schema: str | Path = SCHEMA) -> None
                     problems.append(InputError(f"optional modality '{m}' is not a non-reference modality",
                                                "list only non-reference imaging.modalities",
                                                where="imaging.optional_modalities"))
+            problems += _channel_problems(config)
         from dlscore.study import model_names
         names = set(model_names(config)) if scores else set(config["run_models"])
         names |= set((config.get("clinical", {}).get("reference_markers") or {}))
@@ -167,6 +168,42 @@ def check_config(config: Mapping[str, Any], schema: str | Path = SCHEMA) -> None
                                                    where=f"clinical.{key}"))
     if problems:
         raise ManifestError(problems, "the configuration")
+
+
+def _channel_problems(config: Mapping[str, Any]) -> list:
+    """Slice channels that no modality provides (a CT-only study left with the default PET/CT
+    channels), model channels that are not slice channels, and model names that cannot be
+    folder names."""
+    from dlscore.errors import InputError
+    from dlscore.manifest import SAFE_ID_RULE, identifier_problem
+    mods = list(config["imaging"]["modalities"])
+    sl = config["slices"]
+    fusion = sl.get("fusion") or {}
+    out = []
+    for ch in sl["channels"]:
+        if ch == "fusion":
+            bad = [m for m in fusion.get("of", []) if m not in mods] if fusion else ["(slices.fusion is null)"]
+            if bad:
+                out.append(InputError(f"slices.channels has 'fusion' but its modalities {bad} are not imaged "
+                                      f"(imaging.modalities: {mods})", "remove 'fusion' from slices.channels or set "
+                                      "slices.fusion.of to two of imaging.modalities", where="slices.channels"))
+        elif ch not in mods:
+            out.append(InputError(f"slices.channels has '{ch}', which is not one of imaging.modalities {mods}",
+                                  f"set slices.channels to channels of {mods} (and 'fusion' if two are fused)",
+                                  where="slices.channels"))
+    for m in config["run_models"]:
+        why = identifier_problem(m)
+        if why:
+            out.append(InputError(f"model name {why}", f"use only {SAFE_ID_RULE}", where="run_models"))
+        spec = config.get("models", {}).get(m) or {}
+        if spec.get("weights"):
+            continue  # frozen weights carry their channels; checked when they are loaded
+        extra = [c for c in spec.get("channels", []) if c not in sl["channels"]]
+        if extra:
+            out.append(InputError(f"models.{m}.channels has {extra}, which are not slice channels {sl['channels']}",
+                                  "list only channels of slices.channels (or remove the model from run_models)",
+                                  where=f"models.{m}.channels"))
+    return out
 
 
 def results_dir(config: Mapping[str, Any]) -> str:

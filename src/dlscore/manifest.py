@@ -479,8 +479,16 @@ def assign_splits(df: pd.DataFrame, validation_fraction: float, seed: int) -> pd
     out.loc[unlabelled, "split"] = "unlabelled"
     dev = out.index[(out["role"] == "development") & ~unlabelled]
     if len(dev):
-        tr, va = train_test_split(dev, test_size=validation_fraction, random_state=seed,
-                                  stratify=out.loc[dev, "label"].astype(int))
+        y = out.loc[dev, "label"].astype(int)
+        n_val = int(np.ceil(validation_fraction * len(dev)))
+        if min(n_val, len(dev) - n_val) < 2 or y.value_counts().min() < 2:
+            raise ManifestError([InputError(
+                f"the development patients ({len(dev)}, {int(y.sum())} positive) cannot be split "
+                f"{1 - validation_fraction:.0%}/{validation_fraction:.0%} into training and validation with "
+                "both classes on each side", "set split.validation_fraction so that the validation split gets "
+                "at least one patient of each class (e.g. 0.2-0.3), or give roles training/validation yourself",
+                where="split.validation_fraction")])
+        tr, va = train_test_split(dev, test_size=validation_fraction, random_state=seed, stratify=y)
         out.loc[tr, "split"] = "training"
         out.loc[va, "split"] = "validation"
     for split in ("training", "validation"):

@@ -10,7 +10,10 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def job_log(path: str | Path | None):
-    """Within the block, logging/warnings/stderr/stdout go to ``path`` (append)."""
+    """Within the block, logging/warnings/stderr/stdout go to ``path`` (append). An
+    :class:`~dlscore.errors.InputError` or :class:`~dlscore.errors.ManifestError` raised in
+    the block is written to the log with its traceback and to the console as its message
+    alone, and ends the process with status 1; any other exception propagates."""
     if not path:
         yield logging.getLogger("dlscore")
         return
@@ -24,15 +27,18 @@ def job_log(path: str | Path | None):
         logging.captureWarnings(True)
         old_err, old_out = sys.stderr, sys.stdout
         sys.stderr = sys.stdout = fh
+        clear = None
         try:
             yield logging.getLogger("dlscore")
-        except Exception as exc:  # the one clear error goes to the log and to the console
+        except Exception as exc:  # the traceback goes to the log; a clear error alone to the console
             from dlscore.errors import InputError, ManifestError
-            if isinstance(exc, (InputError, ManifestError)):
-                logging.getLogger("dlscore").error("%s", exc)  # a user's input: the message is the whole story
-            else:
-                logging.getLogger("dlscore").exception("%s", exc)  # a fault: keep the traceback for the report
-            raise
+            logging.getLogger("dlscore").exception("%s", exc)
+            if not isinstance(exc, (InputError, ManifestError)):
+                raise
+            clear = exc
         finally:
             sys.stderr, sys.stdout = old_err, old_out
             root.removeHandler(handler)
+    if clear is not None:  # a user's input: the message is the whole story (traceback in the log)
+        print(f"ERROR: {clear}\n(details: {path})", file=sys.stderr)
+        raise SystemExit(1)

@@ -65,7 +65,7 @@ def validate(config: Mapping[str, Any], manifest: str, out_parquet: str) -> None
                            reference=config["imaging"]["reference"],
                            tol_mm=float(config["imaging"]["geometry_tolerance_mm"]),
                            suv_modality=config["imaging"].get("suv_modality"),
-                           roi_names=config["imaging"].get("roi_names") or ())
+                           roi_names=config["imaging"].get("roi_names") or (), checks=config.get("checks"))
     check_covariates(df, config.get("clinical", {}).get("covariates") or {})
     if not imaging:
         from dlscore.manifest import validate_markers
@@ -74,24 +74,33 @@ def validate(config: Mapping[str, Any], manifest: str, out_parquet: str) -> None
         df["label"] = np.nan
     df = assign_splits(df, float(config["split"]["validation_fraction"]), int(config["seed"]))
     Path(out_parquet).parent.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(out_parquet, index=False)
+    # input paths stay out of results/ (a folder may carry a patient's name): imaging jobs
+    # read them from the manifest (patient_files); here only which inputs a patient has
+    paths = [c for c in df if c.startswith(("image_", "mask_"))]
+    df = df.assign(**{f"has_{c}": df[c].notna() & (df[c].astype(str).str.strip() != "") for c in paths})
+    df.drop(columns=paths).to_parquet(out_parquet, index=False)
     write_table(df.groupby(["cohort", "split"], dropna=False).agg(
         n=("patient_id", "size"), n_positive=("label", "sum")).reset_index(),
         Path(out_parquet).with_name("splits.csv"), config)
 
 
-def _row(validated: str, patient: str) -> pd.Series:
-    df = pd.read_parquet(validated)
-    return df.loc[df["patient_id"] == patient].iloc[0]
+def patient_files(manifest: str, patient: str) -> dict[str, str]:
+    """The input files of one patient (``image_<m>``, ``mask_<r>`` -> path), read from the
+    manifest and resolved against its folder (never copied into results/)."""
+    from dlscore.manifest import read_manifest, resolve_path
+    df = read_manifest(manifest)
+    row = df.loc[df["patient_id"].astype(str).str.strip() == patient].iloc[0]
+    return {c: resolve_path(str(v).strip(), Path(manifest).parent) for c, v in row.items()
+            if str(c).startswith(("image_", "mask_")) and isinstance(v, str) and v.strip()}
 
 
 # ----------------------------------------------------------------------------- imaging
 
 
-def imaging(config: Mapping[str, Any], validated: str, patient: str, predir: str, slicedir: str) -> None:
+def imaging(config: Mapping[str, Any], manifest: str, patient: str, predir: str, slicedir: str) -> None:
     """Preprocess one patient and cut the slices of every rater's mask (one job)."""
     from dlscore.slices import SliceSet
-    preprocess(config, validated, patient, predir)
+    preprocess(config, manifest, patient, predir)
     qc_path = Path(predir) / "qc.json"
     qc = json.loads(qc_path.read_text())
     for mask in sorted(Path(predir).glob("mask_*.nii.gz")):
@@ -116,7 +125,7 @@ def _suv_note(path: str, suv: bool) -> str:
     return f"DICOM BQML x weight / dose (decay {info.decay_correction}{delay})"
 
 
-def preprocess(config: Mapping[str, Any], validated: str, patient: str, outdir: str) -> None:
+def preprocess(config: Mapping[str, Any], manifest: str, patient: str, outdir: str) -> None:
     """Co-grid one patient's modalities and masks onto the reference grid (physical units),
     in the canonical LPS orientation (axial slices whatever the acquisition or file convention)."""
     import SimpleITK as sitk
@@ -127,7 +136,7 @@ def preprocess(config: Mapping[str, Any], validated: str, patient: str, outdir: 
     from dlscore.preprocess import canonical, check_mask, cogrid
     img_cfg = config["imaging"]
     suv_mod = img_cfg.get("suv_modality")
-    row = _row(validated, patient)
+    row = patient_files(manifest, patient)
     images = {m: read_image(row[f"image_{m}"], patient, f"image_{m}", EXPECTED_MODALITY.get(m), suv=m == suv_mod)
               for m in img_cfg["modalities"] if isinstance(row.get(f"image_{m}"), str) and row[f"image_{m}"]}
     if img_cfg["reference"] not in images:
@@ -358,7 +367,8 @@ def _trained_model(config: Mapping[str, Any], weights: str, dev) -> tuple[Any, l
     import torch
 
     from dlscore.models import load_trained
-    ck = torch.load(weights, map_location=dev, weights_only=False)
+    from dlscore.models import read_weights
+    ck = read_weights(weights, dev)
     try:
         idx = channel_indices(config["slices"]["channels"], ck["channels"])
     except ValueError as err:

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dlscore.models import build_model
+from dlscore.models import build_model, safe_load
 
 
 @dataclass
@@ -159,7 +159,7 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
     history: list[dict] = []
     best_state, best_loss, start, stale = None, np.inf, 0, 0
     ckpt = Path(checkpoint) if checkpoint else None
-    state = torch.load(ckpt, map_location=dev, weights_only=False) if ckpt is not None and ckpt.exists() else None
+    state = safe_load(ckpt, dev, "checkpoint") if ckpt is not None and ckpt.exists() else None
     if state is not None and state.get("fingerprint", "") != fingerprint:
         import logging
         logging.getLogger(__name__).warning("checkpoint %s is from another config or data: not resumed", ckpt)
@@ -224,7 +224,7 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
             ckpt.parent.mkdir(parents=True, exist_ok=True)
             tmp = ckpt.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                        "best_state": best_state, "best_loss": best_loss, "stale": stale,
+                        "best_state": best_state, "best_loss": float(best_loss), "stale": stale,
                         "history": history, "fingerprint": fingerprint}, tmp)
             os.replace(tmp, ckpt)
     if best_state is None:

@@ -4,7 +4,8 @@
 rule preprocess:
     input:
         unpack(lambda wc: PATIENT[wc.pid].files),
-        validated=f"{R}/manifest/validated.parquet",
+        manifest=MANIFEST,
+        validated=f"{R}/manifest/validated.parquet",  # runs after validation, paths come from the manifest
     output:
         pre=directory(f"{R}/preprocessed/{{pid}}"),
         slices=directory(f"{R}/slices/{{pid}}"),

@@ -5,5 +5,5 @@ from dlscore import stages
 from dlscore.runlog import job_log
 
 with job_log(snakemake.log[0]):
-    stages.imaging(snakemake.config, snakemake.input.validated, snakemake.wildcards.pid,
+    stages.imaging(snakemake.config, snakemake.input.manifest, snakemake.wildcards.pid,
                    snakemake.output.pre, snakemake.output.slices)

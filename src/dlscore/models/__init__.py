@@ -36,4 +36,46 @@ def load_trained(checkpoint: Mapping[str, Any], in_channels: int) -> nn.Module:
     return members[0] if len(members) == 1 else EnsembleMean(members)
 
 
-__all__ = ["EnsembleMean", "SResCNN", "SequenceFusion", "build_model", "load_trained"]
+def safe_load(path, device="cpu", what: str = "weights") -> dict:
+    """Read a ``torch.save`` file of tensors, numbers, strings, lists and dicts only
+    (``weights_only=True``: unpickling cannot run code). A file that needs anything else
+    (a crafted or foreign pickle, a whole pickled model) is refused with
+    :class:`~dlscore.errors.InputError`; so is a file that is not a torch file at all."""
+    import pickle
+
+    import torch
+
+    from dlscore.errors import InputError
+    try:
+        data = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else "unsupported content"
+        raise InputError(f"{what} file holds Python objects beyond tensors and plain values, which are never "
+                         f"unpickled (loading them could run code): {first}",
+                         "give weights saved by this workflow's train step (a state dict with plain metadata), or "
+                         "re-save yours as such", where=str(path)) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        raise InputError(f"{what} file cannot be read as a torch file ({str(err).splitlines()[0][:160]})",
+                         "give the weights.pt written by this workflow's train step", where=str(path)) from None
+    if not isinstance(data, dict):
+        raise InputError(f"{what} file holds a {type(data).__name__}, not a dict of weights and metadata",
+                         "give the weights.pt written by this workflow's train step", where=str(path))
+    return data
+
+
+def read_weights(path, device="cpu") -> dict:
+    """The contents of a ``weights.pt`` written by the train step (``state_dict`` or
+    ``member_state_dicts``, ``spec``, ``channels``, ``slice_channels``), read safely
+    (:func:`safe_load`); missing keys are an :class:`~dlscore.errors.InputError`."""
+    from dlscore.errors import InputError
+    data = safe_load(path, device)
+    missing = [k for k in ("spec", "channels") if k not in data]
+    if "state_dict" not in data and "member_state_dicts" not in data:
+        missing.append("state_dict")
+    if missing:
+        raise InputError(f"weights file lacks {', '.join(missing)}",
+                         "give the weights.pt written by this workflow's train step", where=str(path))
+    return data
+
+
+__all__ = ["EnsembleMean", "SResCNN", "SequenceFusion", "build_model", "load_trained", "read_weights", "safe_load"]
