@@ -280,6 +280,232 @@ CASES = [
 ]
 
 
+# ----------------------------------------------------------------------------- hostile and careless input
+
+
+def _plan(mutate: Callable[[pd.DataFrame, Path], pd.DataFrame], write: Callable | None = None):
+    """What the workflow does when it is parsed: read the manifest and plan the patients."""
+    def run(tmp):
+        from dlscore.study import plan_patients
+        d = mutate(_manifest(tmp), tmp)
+        path = tmp / "manifest.csv"
+        (write or (lambda df, p: df.to_csv(p, index=False)))(d, path)
+        cfg = copy.deepcopy(load_config(REPO / "config/config.yaml"))
+        cfg["manifest"] = str(path)
+        plan_patients(cfg)
+    return run
+
+
+def _header_only(d, p):
+    p.write_text(",".join(d.columns) + "\n")
+
+
+def _two_label_columns(d, p):
+    d.to_csv(p, index=False)
+    lines = p.read_text().splitlines()
+    lines[0] = lines[0].replace("pfs_time", "label")
+    p.write_text("\n".join(lines) + "\n")
+
+
+def _latin1(d, p):
+    d = d.assign(site="Sao Paulo")
+    d.at[0, "site"] = "S\u00e3o Paulo"
+    p.write_bytes(d.to_csv(index=False).encode("latin-1"))
+
+
+def _old_excel(_d, p):
+    p.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504)
+
+
+def _image_2d(tmp):
+    import SimpleITK as sitk
+    img = sitk.GetImageFromArray(np.zeros((6, 6), np.float32))
+    sitk.WriteImage(img, str(tmp / "slice.nii.gz"))
+    return tmp / "slice.nii.gz"
+
+
+def _pet_far_away(d, tmp):
+    d = d.copy()
+    d.at[0, "image_pet"] = tiny_image(tmp / "far_pet.nii.gz", origin=(2000.0, 0.0, 0.0)).name
+    return d
+
+
+def _symlink(target_col):
+    def f(d, tmp):
+        d = d.copy()
+        (tmp / "link_to_mask.nii.gz").symlink_to(tmp / d.at[0, target_col])
+        d["mask_r2"] = np.nan
+        d.at[0, "mask_r2"] = "link_to_mask.nii.gz"
+        return d
+    return f
+
+
+def _mask_copy(d, tmp):
+    d = d.copy()
+    shutil.copy(tmp / d.at[0, "mask_r1"], tmp / "copy_of_mask.nii.gz")
+    d["mask_r2"] = np.nan
+    d.at[0, "mask_r2"] = "copy_of_mask.nii.gz"
+    return d
+
+
+def _link_loop(d, tmp):
+    d = d.copy()
+    (tmp / "loop.nii.gz").symlink_to(tmp / "loop.nii.gz")
+    d.at[0, "image_ct"] = "loop.nii.gz"
+    return d
+
+
+def _small_split(tmp):
+    from dlscore.manifest import assign_splits
+    d = _manifest(tmp).assign(label=[0, 1] * 10)
+    assign_splits(d, 0.05, 1)
+
+
+def _cohorts(mutate):
+    """Two cohorts of a scores-only study (development and a treated one) through the
+    cross-cohort checks of ``validate_manifest``."""
+    def run(_tmp):
+        from dlscore.consistency import cohort_problems
+        rng = np.random.default_rng(0)
+        n = 40
+        d = pd.DataFrame({"patient_id": [f"P{i}" for i in range(2 * n)], "cohort": ["DEV"] * n + ["EXT"] * n,
+                          "role": ["ici"] * 2 * n, "tmb": rng.integers(20, 600, 2 * n).astype(float),
+                          "smoking": rng.choice(["never", "former", "current"], 2 * n)})
+        d, cfg = mutate(d, {"clinical": {"development_cohort": "DEV",
+                                         "covariates": {"smoking": {"type": "categorical", "reference": "never"}}},
+                            "scores_only": {"enabled": True, "markers": {"tmb_high": {"column": "tmb", "cutoff": 159}}}})
+        problems = cohort_problems(d, cfg)
+        if problems:
+            raise ManifestError(problems)
+    return run
+
+
+def _panel_tmb(d, cfg):
+    d.loc[d["cohort"] == "EXT", "tmb"] = d.loc[d["cohort"] == "EXT", "tmb"] / 30  # mutations per Mb
+    return d, cfg
+
+
+def _ever_never(d, cfg):
+    ext = d["cohort"] == "EXT"
+    d.loc[ext, "smoking"] = d.loc[ext, "smoking"].map({"never": "never", "former": "ever", "current": "ever"})
+    return d, cfg
+
+
+def _preprocess_image(arr_fn, suv_limit=100.0):
+    def run(tmp):
+        import SimpleITK as sitk
+
+        from dlscore.preprocess import check_voxels
+        arr = arr_fn()
+        img = sitk.GetImageFromArray(arr)
+        check_voxels(img, "P05", "image_pet", str(tmp / "pet.nii.gz"), suv_limit)
+    return run
+
+
+def _nan_voxels():
+    a = np.ones((3, 6, 6), np.float32)
+    a[1, 2, 2] = np.nan
+    a[2, 2, 2] = np.inf
+    return a
+
+
+def _huge_tumour(tmp):
+    from dlscore.preprocess import check_volume
+    mask = np.zeros((20, 20, 20), bool)
+    mask[5:15, 5:15, 5:15] = True
+    check_volume(mask, (1000.0, 1000.0, 2500.0), "P06", str(tmp / "m.nii.gz"), 3000.0)
+
+
+def _crafted_weights(tmp):
+    import torch
+
+    from dlscore.models import read_weights
+
+    class Payload:  # unpickling it would create a file: the proof that code ran
+        def __reduce__(self):
+            return (Path.touch, (tmp / "CODE_RAN",))
+
+    torch.save({"state_dict": {}, "spec": {}, "channels": ["ct"], "extra": Payload()}, tmp / "weights.pt")
+    try:
+        read_weights(tmp / "weights.pt")
+    finally:
+        assert not (tmp / "CODE_RAN").exists(), "loading the weights ran code"
+
+
+def _config_channels(mutate):
+    return _config(mutate)
+
+
+W = "workflow start"
+HOSTILE = [
+    Case("id_traversal", "`patient_id` `../../images` (would delete a sibling folder)", W,
+         "patient_id '../../images' contains '/'", _plan(_set("patient_id", "../../images"))),
+    Case("id_slash", "`patient_id` `a/b`", W, "patient_id 'a/b' contains '/'", _plan(_set("patient_id", "a/b"))),
+    Case("cohort_traversal", "cohort `../../../../X`", W, "cohort '../../../../X' contains '/'",
+         _plan(_set("cohort", "../../../../X"))),
+    Case("id_spaces", "`patient_id` with a leading space", W, "has leading or trailing spaces",
+         _plan(_set("patient_id", " P00"))),
+    Case("id_long", "a 300-character `patient_id`", W, "is 300 characters long", _plan(_set("patient_id", "P" * 300))),
+    Case("id_braces", "`patient_id` `P{1}` (Snakemake wildcard syntax)", W, "contains '{' '}'",
+         _plan(_set("patient_id", "P{1}"))),
+    Case("id_dot", "`patient_id` `.hidden`", W, "starts with '.'", _plan(_set("patient_id", ".hidden"))),
+    Case("header_only", "a manifest with a header and no rows", W, "has a header but no patient rows",
+         _plan(lambda d, _: d, _header_only)),
+    Case("misnamed_column_plan", "`PatientID` header, found while planning", W, "found 'PatientID': rename it",
+         _plan(lambda d, _: d.rename(columns={"patient_id": "PatientID"}))),
+    Case("no_cohort_column", "no `cohort` column", W, "required column 'cohort' is missing",
+         _plan(lambda d, _: d.drop(columns="cohort"))),
+    Case("repeated_column", "two `label` columns", W, "column(s) 'label' appear more than once",
+         _plan(lambda d, _: d, _two_label_columns)),
+    Case("latin1_manifest", "a manifest saved as Latin-1, not UTF-8", W, "manifest is not UTF-8 text",
+         _plan(lambda d, _: d, _latin1)),
+    Case("xls_manifest", "an old Excel `.xls` manifest", W, "manifest is an old Excel (.xls) file",
+         _plan(lambda d, _: d, _old_excel)),
+    Case("image_2d", "a 2D image (one slice) as `image_ct`", V, "image_ct is a 2D image",
+         lambda t: _validate(t, _file("image_ct", _image_2d))),
+    Case("spacing_metres", "voxel spacing x1000 (metres read as mm)", V, "voxel spacing 1000, 1000, 2000 mm, outside",
+         lambda t: _validate(t, _file("image_pet", lambda tmp: tiny_image(tmp / "big.nii.gz", (1000.0, 1000.0, 2000.0))))),
+    Case("spacing_tiny", "voxel spacing 0.001 mm (a grid of hundreds of GiB)", V, "voxel spacing 0.001, 0.001, 0.002 mm",
+         lambda t: _validate(t, _file("image_pet", lambda tmp: tiny_image(tmp / "tiny.nii.gz", (0.001, 0.001, 0.002))))),
+    Case("pet_far_away", "PET 2 m away from the CT", V, "image_pet does not overlap image_ct in space",
+         lambda t: _validate(t, _pet_far_away)),
+    Case("time_inf", "`pfs_time` = inf", V, "pfs_time is 'inf', not a finite number", lambda t: _validate(t, _set("pfs_time", "inf"))),
+    Case("os_before_pfs", "OS shorter than PFS", V, "os_time (2) is shorter than pfs_time (3)",
+         lambda t: _validate(t, lambda d, _: d.assign(os_time=d["pfs_time"] + 1, os_event=1).pipe(_set("os_time", 2.0), _))),
+    Case("dcb_progressed", "DCB 1 with progression at 2 months", V, "dcb is 1 but the patient progressed at 2 months",
+         lambda t: _validate(t, lambda d, _: _set("pfs_time", 2.0)(d.assign(dcb=0), _).pipe(_set("dcb", 1), _))),
+    Case("mask_by_other_path", "`mask_r2` is `mask_r1` through a symbolic link", V, "mask_r2 is the same file as mask_r1",
+         lambda t: _validate(t, _symlink("mask_r1"))),
+    Case("mask_copied", "`mask_r2` a copy of `mask_r1`", V, "mask_r2 has the same contents as mask_r1",
+         lambda t: _validate(t, _mask_copy)),
+    Case("link_loop", "`image_ct` a symbolic link loop", V, "image_ct is a symbolic link that leads nowhere",
+         lambda t: _validate(t, _link_loop)),
+    Case("split_too_small", "`split.validation_fraction: 0.05` of 20 patients", V,
+         "cannot be split 95%/5% into training and validation", _small_split),
+    Case("panel_tmb", "TMB in mut/Mb in one cohort, exome count cutoff 159", V,
+         "column 'tmb' looks like another scale or unit in cohort EXT", _cohorts(_panel_tmb)),
+    Case("smoking_codes", "smoking coded ever/never in one cohort, never/former/current in the other", V,
+         "covariate 'smoking' has level(s) ['ever'] in cohort EXT", _cohorts(_ever_never)),
+    Case("ct_only_channels", "a CT-only study left with the default PET/CT channels", W,
+         "slices.channels has 'pet', which is not one of imaging.modalities",
+         _config(lambda c: (c["imaging"].update(modalities=["ct"], reference="ct"),
+                            c["slices"].update(channels=["pet", "ct"], fusion=None),
+                            c.update(run_models=["sres_ct"], primary_model="sres_ct"),
+                            c["clinical"].update(hr_difference=[], auc_comparisons=[])))),
+    Case("model_channel", "a model on a channel the slices do not have", W, "models.sres_petct.channels has ['mr']",
+         _config(lambda c: c["models"]["sres_petct"].update(channels=["pet", "mr"]))),
+    Case("nan_voxels", "NaN/inf voxels in an image", "preprocess", "image_pet holds 2 non-finite voxel(s)",
+         _preprocess_image(_nan_voxels)),
+    Case("pet_activity", "a PET NIfTI in Bq/mL where SUV is expected", "preprocess",
+         "looks like activity (Bq/mL), not SUV", _preprocess_image(lambda: np.full((3, 6, 6), 5400.0, np.float32))),
+    Case("tumour_volume", "spacing in metres: an 11-million-mL tumour", "preprocess",
+         "tumour volume is 2.5e+09 mL, more than 3000 mL", _huge_tumour),
+    Case("crafted_weights", "frozen `weights.pt` with a pickled object that runs code", "score",
+         "holds Python objects beyond tensors and plain values", _crafted_weights),
+]
+CASES += HOSTILE
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_gives_one_clear_error(tmp_path, case):
     with pytest.raises((ManifestError, InputError, ValueError)) as err:

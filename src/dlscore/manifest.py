@@ -251,7 +251,10 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
                 problems.append(InputError(f"{c} is the same file as {seen[key]}",
                                            f"give the {c} file of this patient", pid, resolved))
             seen[key] = c
-            if check_files and not Path(resolved).exists():
+            if check_files and Path(resolved).is_symlink() and not Path(resolved).exists():
+                problems.append(InputError(f"{c} is a symbolic link that leads nowhere (a missing target or a "
+                                           "loop of links)", "point the manifest at the file itself", pid, resolved))
+            elif check_files and not Path(resolved).exists():
                 problems.append(InputError(f"{c} file does not exist",
                                            "correct the path (relative paths are relative to the manifest's folder)",
                                            pid, resolved))
@@ -322,11 +325,13 @@ def _duplicate_masks(row: pd.Series, pid: str, raters: Sequence[str]) -> list[In
     """Two raters' masks with the same bytes (a copy): their ICC would be a perfect 1."""
     import hashlib
     seen: dict[str, str] = {}
+    files: set = set()
     out = []
     for r in raters:
         v = row.get(f"mask_{r}")
-        if _is_missing(v) or not Path(v).is_file():
-            continue
+        if _is_missing(v) or not Path(v).is_file() or _file_identity(v) in files:
+            continue  # the same file twice is reported as such
+        files.add(_file_identity(v))
         digest = hashlib.sha256(Path(v).read_bytes()).hexdigest()
         if digest in seen:
             out.append(InputError(f"mask_{r} has the same contents as {seen[digest]} (a copy: the inter-rater ICC "

@@ -50,6 +50,35 @@ def check_mask(mask: sitk.Image, reference: sitk.Image, patient: str, path: str,
     return arr.astype(bool)
 
 
+def check_voxels(image: sitk.Image, patient: str, what: str, path: str, max_suv: float | None = None) -> None:
+    """Voxel values a study can use: all finite (NaN/inf would be read as numbers by every
+    later step), and for a PET file that must hold SUV (``max_suv`` given) no value above
+    ``max_suv`` (activity in Bq/mL reaches thousands; SUV rarely exceeds 50)."""
+    arr = sitk.GetArrayViewFromImage(image)
+    bad = int(np.size(arr) - np.isfinite(arr).sum()) if np.issubdtype(arr.dtype, np.floating) else 0
+    if bad:
+        raise InputError(f"{what} holds {bad} non-finite voxel(s) (NaN or inf)",
+                         "re-export the image with every voxel a number (fill outside the field of view with the "
+                         "background value)", patient, path)
+    top = float(arr.max()) if arr.size else 0.0
+    if max_suv is not None and top > max_suv:
+        raise InputError(f"{what} holds values up to {top:.4g}, more than any SUV (limit {max_suv:g}): it looks "
+                         "like activity (Bq/mL), not SUV", "convert the PET file to SUV body weight, or give the "
+                         "DICOM series (converted from its headers); or raise checks.max_suv", patient, path)
+
+
+def check_volume(mask: np.ndarray, spacing_mm, patient: str, path: str, max_ml: float) -> float:
+    """The physical tumour volume (mL) of a (z, y, x) bool mask with voxel ``spacing_mm``
+    (x, y, z); above ``max_ml`` it is an error (a spacing in the wrong unit, or a mask of
+    the whole body)."""
+    ml = float(mask.sum() * np.prod(spacing_mm) / 1000.0)
+    if ml > max_ml:
+        raise InputError(f"tumour volume is {ml:.4g} mL, more than {max_ml:g} mL",
+                         "check the voxel spacing unit (mm) and that the mask holds the tumour only; or raise "
+                         "checks.max_tumour_volume_ml", patient, path)
+    return ml
+
+
 def resample_to(image: sitk.Image, reference: sitk.Image, interpolator: int = sitk.sitkLinear,
                 default: float = 0.0) -> sitk.Image:
     """Resample ``image`` onto ``reference``'s grid (identity transform, physical space)."""

@@ -70,6 +70,11 @@ def validate(config: Mapping[str, Any], manifest: str, out_parquet: str) -> None
     if not imaging:
         from dlscore.manifest import validate_markers
         validate_markers(df, config["scores_only"].get("markers") or {})
+    from dlscore.consistency import cohort_problems
+    from dlscore.errors import ManifestError
+    problems = cohort_problems(df, config)
+    if problems:
+        raise ManifestError(problems, "cohorts (compared with the development cohort)")
     if "label" not in df:
         df["label"] = np.nan
     df = assign_splits(df, float(config["split"]["validation_fraction"]), int(config["seed"]))
@@ -133,12 +138,17 @@ def preprocess(config: Mapping[str, Any], manifest: str, patient: str, outdir: s
     from dlscore.dicom import EXPECTED_MODALITY, read_mask
     from dlscore.errors import InputError
     from dlscore.io import read_image, write_image
-    from dlscore.preprocess import canonical, check_mask, cogrid
+    from dlscore.manifest import DEFAULT_CHECKS
+    from dlscore.preprocess import canonical, check_mask, check_volume, check_voxels, cogrid
     img_cfg = config["imaging"]
     suv_mod = img_cfg.get("suv_modality")
     row = patient_files(manifest, patient)
+    checks = {**DEFAULT_CHECKS, **(config.get("checks") or {})}
     images = {m: read_image(row[f"image_{m}"], patient, f"image_{m}", EXPECTED_MODALITY.get(m), suv=m == suv_mod)
               for m in img_cfg["modalities"] if isinstance(row.get(f"image_{m}"), str) and row[f"image_{m}"]}
+    for m, img in images.items():  # a PET file must already hold SUV; DICOM PET is converted from its tags
+        file_suv = m == suv_mod and not Path(row[f"image_{m}"]).is_dir()
+        check_voxels(img, patient, f"image_{m}", row[f"image_{m}"], checks["max_suv"] if file_suv else None)
     if img_cfg["reference"] not in images:
         raise InputError(f"the reference modality {img_cfg['reference']} is missing",
                          "every patient needs the reference image (config imaging.reference)", patient,
@@ -169,7 +179,8 @@ def preprocess(config: Mapping[str, Any], manifest: str, patient: str, outdir: s
         write_image(m_img, out / f"mask_{r}.nii.gz")
         if r == "r1":
             mask = sitk.GetArrayViewFromImage(m_img).astype(bool)
-            qc["tumour_volume_ml"] = float(mask.sum() * np.prod(ref.GetSpacing()) / 1000.0)
+            qc["tumour_volume_ml"] = check_volume(mask, ref.GetSpacing(), patient, row["mask_r1"],
+                                                  float(checks["max_tumour_volume_ml"]))
             qc["tumour_slices"] = int(mask.any(axis=(1, 2)).sum())
             if suv_mod in grid:
                 qc["suv_max"] = float(sitk.GetArrayViewFromImage(grid[suv_mod])[mask].max())
@@ -1280,12 +1291,13 @@ def summary(config: Mapping[str, Any], tables: Mapping[str, str], out_html: str)
 
 
 def provenance(config: Mapping[str, Any], validated: str, out: str, checksums_out: str,
-               inputs: Mapping[str, Mapping[str, str]], workers: int = 1) -> None:
+               workers: int = 1) -> None:
     """Provenance table (study, config hash, seed, git commit, cohort, package versions,
-    SHA-256 of the input data) and the per-file checksum table ``checksums_out``.
-    ``inputs``: owner (patient id, or ``study``) -> {input name -> file or folder}."""
+    SHA-256 of the input data) and the per-file checksum table ``checksums_out``, keyed by
+    pseudonymous id and input name (no path)."""
     from dlscore.config import data_checksums
-    sums = data_checksums(inputs, workers)
+    from dlscore.study import input_files, plan_patients
+    sums = data_checksums(input_files(config, plan_patients(config)), workers)
     write_table(sums, checksums_out, config)
     data_digest = hashlib.sha256("\n".join(sums["sha256"]).encode()).hexdigest()
     try:

@@ -175,6 +175,16 @@ def check_inside(root: str | Path, paths) -> None:
                              for o in outside[:5]], "planned outputs")
 
 
+def input_files(config: Mapping[str, Any], plan: list[Patient]) -> dict[str, dict[str, str]]:
+    """What the data checksums cover: owner (patient id, or ``study``) -> {input name ->
+    file or folder}: the manifest (and a feature table), every patient's files. Computed
+    inside the provenance job, never passed as rule params (the report would show them)."""
+    study = {"manifest": manifest_path(config)}
+    if config.get("signature", {}).get("features"):
+        study["features"] = config["signature"]["features"]
+    return {"study": study, **{p.patient_id: p.files for p in plan}}
+
+
 def development_patients(plan: list[Patient]) -> list[str]:
     return [p.patient_id for p in plan if p.role in ("development", "training", "validation")]
 

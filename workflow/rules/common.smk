@@ -117,11 +117,3 @@ def model_weights(wc):
     """Weights the model is scored with: frozen ones given in the config (inference only, no
     training job), else those the study trains."""
     return config["models"][wc.model].get("weights") or f"{R}/models/{wc.model}/weights.pt"
-
-
-def provenance_inputs():
-    """What the checksum table covers: the manifest (and a features table), every patient's files."""
-    study = {"manifest": MANIFEST}
-    if config["signature"].get("features"):
-        study["features"] = config["signature"]["features"]
-    return {"study": study, **{pid: PATIENT[pid].files for pid in PIDS}}

@@ -5,8 +5,6 @@ rule provenance:
         table=report(f"{R}/tables/provenance.csv", caption="../report/provenance.rst", category="0. Provenance"),
         checksums=report(f"{R}/tables/data_checksums.csv", caption="../report/data_checksums.rst",
                          category="0. Provenance"),
-    params:
-        inputs=provenance_inputs(),
     log:
         f"{R}/logs/provenance.log",
     benchmark:

@@ -6,4 +6,4 @@ from dlscore.runlog import job_log
 
 with job_log(snakemake.log[0]):
     stages.provenance(snakemake.config, snakemake.input.validated, snakemake.output.table,
-                      snakemake.output.checksums, snakemake.params.inputs, snakemake.threads)
+                      snakemake.output.checksums, snakemake.threads)
