@@ -506,6 +506,82 @@ HOSTILE = [
 CASES += HOSTILE
 
 
+# ----------------------------------------------------------------------------- degenerate data: "not computable" rows
+# These inputs are valid, but a number cannot be estimated from them: the table row says why
+# (the run goes on). Each ``run`` returns the text the table carries.
+
+
+def _km_case(t, e, h):
+    def run(_tmp):
+        from dlscore.survival import compare_groups
+        res = compare_groups(np.asarray(t, float), np.asarray(e), np.asarray(h, bool))
+        assert not np.isfinite(res["hr"]), res
+        return res["estimable"]
+    return run
+
+
+def _constant_dls(_tmp):
+    from dlscore.stats import youden_cutoff
+    try:
+        youden_cutoff([0, 1, 0, 1, 1], [0.5] * 5)
+    except ValueError as err:
+        return f"not computable: {err} (training split)"
+    raise AssertionError("a constant DLS gave a cutoff")
+
+
+def _marker_absent(tmp):
+    """The survival step on a marker recorded in DEV only (a lifelines ValueError after minutes before)."""
+    from dlscore import stages
+    cfg = copy.deepcopy(load_config(REPO / "config/config.yaml"))
+    cfg.update(scores_only={"enabled": True, "markers": {"tmb_high": {"column": "tmb", "cutoff": 159,
+                                                                       "label": "TMB > 158"}}})
+    cfg["survival"].update(splits=["ici"], endpoints={"pfs": cfg["survival"]["endpoints"]["pfs"]})
+    n = 12
+    man = pd.DataFrame({"patient_id": [f"P{i}" for i in range(n)], "cohort": ["DEV"] * 8 + ["EXT"] * 4,
+                        "role": "ici", "split": "ici", "pfs_time": np.arange(1.0, n + 1), "pfs_event": [1, 0] * 6})
+    man.to_parquet(tmp / "validated.parquet")
+    pd.DataFrame({"patient_id": man["patient_id"], "rater": "r1",
+                  "dls": [10.0, 300, 50, 400, 20, 170, 90, 600] + [np.nan] * 4}).to_parquet(tmp / "s.parquet")
+    pd.DataFrame({"model": ["tmb_high"], "cutoff": [159.0], "rule": ["configured"]}).to_csv(tmp / "c.csv", index=False)
+    stages.survival(cfg, str(tmp / "validated.parquet"), {"tmb_high": str(tmp / "s.parquet")}, str(tmp / "c.csv"),
+                    str(tmp / "out.csv"), str(tmp / "risk.csv"), {})
+    out = pd.read_csv(tmp / "out.csv").set_index("set")
+    assert np.isfinite(out.at["DEV (ici)", "logrank_p"])
+    return out.at["EXT (ici)", "note"]
+
+
+def _diverging_subgroup(_tmp):
+    from dlscore.clinical import cox_fit
+    t = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    e = [1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1]
+    x = pd.DataFrame({"high": [1.0] * 5 + [0.0] * 6})
+    fit = cox_fit(t, e, x)
+    assert fit["terms"].empty, fit["terms"]
+    return fit["note"]
+
+
+T_ = "statistics (table row)"
+NOT_COMPUTABLE = [
+    Case("subgroup_monotone", "a subgroup whose events all fall in one arm while the other is at risk "
+         "(Cox fit diverges: HR 1.7e7 before)", T_, "no: monotone likelihood",
+         _km_case([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1], [1] * 5 + [0] * 6)),
+    Case("cox_diverges", "a Cox model whose coefficient tends to infinity", T_, "not estimable", _diverging_subgroup),
+    Case("cohort_censored", "a cohort without any event", T_, "no events in this set",
+         _km_case([3, 5, 8, 13], [0, 0, 0, 0], [1, 0, 1, 0])),
+    Case("one_patient", "a one-patient cohort", T_, "a single patient", _km_case([3], [1], [1])),
+    Case("constant_dls", "a constant DLS (collapsed network) for the Youden cutoff", T_,
+         "the score is constant (0.5 for all 5 patients)", _constant_dls),
+    Case("marker_absent", "a marker absent in one cohort (crashed clinical_validation before)", T_,
+         "not recorded in EXT", _marker_absent),
+]
+
+
+@pytest.mark.parametrize("case", NOT_COMPUTABLE, ids=[c.name for c in NOT_COMPUTABLE])
+def test_degenerate_data_gives_not_computable(tmp_path, case):
+    note = case.run(tmp_path)
+    assert case.expect in note, note
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_gives_one_clear_error(tmp_path, case):
     with pytest.raises((ManifestError, InputError, ValueError)) as err:
@@ -523,12 +599,11 @@ def test_catalogue_is_large_enough():
 
 def markdown_table(tmp: Path) -> str:
     lines = ["| # | bad input | stopped by | message (abridged) |", "|---|---|---|---|"]
-    for i, c in enumerate(CASES, 1):
+    for i, c in enumerate(CASES + NOT_COMPUTABLE, 1):
         d = tmp / c.name
         d.mkdir()
         try:
-            c.run(d)
-            msg = "(no error!)"
+            msg = c.run(d) or "(no error!)"
         except Exception as e:  # noqa: BLE001
             msg = str(e).splitlines()[-1].strip().lstrip("- ")
             msg = msg.replace(str(d) + "/", "")

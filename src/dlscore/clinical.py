@@ -139,6 +139,12 @@ def cox_fit(time, event, X: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]
         except Exception:  # noqa: BLE001 - the PH check must never hide the model itself
             ph = pd.Series(np.nan, index=X.columns)
     s = cph.summary
+    from dlscore.survival import MAX_ABS_COEF
+    wild = [t for t in X.columns if not (abs(s.at[t, "coef"]) < MAX_ABS_COEF and np.isfinite(s.at[t, "se(coef)"]))]
+    if wild:  # monotone likelihood / separation: lifelines stops at a huge finite value
+        out["note"] = (f"not estimable: the fit diverges for {', '.join(wild)} (monotone likelihood or separation; "
+                       "the coefficient tends to infinity)")
+        return out
     lo, hi = f"coef lower {100 * (1 - alpha):g}%", f"coef upper {100 * (1 - alpha):g}%"
     out["terms"] = pd.DataFrame({
         "term": list(X.columns), "coef": s["coef"].to_numpy(), "se": s["se(coef)"].to_numpy(),

@@ -625,8 +625,12 @@ def _signature_figures(config, curves, heat, roc_fig, heatmap_fig, seed) -> None
 
 
 def _scored(validated: str, scores: str, rater: str = "r1") -> pd.DataFrame:
-    man = pd.read_parquet(validated)
+    """Manifest rows joined with one rater's scores; the score table's columns (``dls``,
+    ``continuous``, ``rater``) win over manifest columns of the same name (a scores-only
+    study whose marker column is called ``dls``)."""
     sc = pd.read_parquet(scores)
+    man = pd.read_parquet(validated)
+    man = man.drop(columns=[c for c in sc.columns if c != "patient_id" and c in man])
     return man.merge(sc[sc["rater"] == rater], on="patient_id", how="inner")
 
 
@@ -694,8 +698,11 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
         if fixed is not None:  # frozen model from another study: its cutoff travels with it
             cut, cut_from, rule = float(fixed), "fixed (config)", "fixed in the config (models.<name>.cutoff)"
         else:
-            cut, cut_from = youden_cutoff(tr["label"].astype(int), tr["dls"]), "training (Youden)"
-            rule = "maximum Youden index on the training split"
+            cut_from, rule = "training (Youden)", "maximum Youden index on the training split"
+            try:
+                cut = youden_cutoff(tr["label"].astype(int), tr["dls"])
+            except ValueError as err:  # a collapsed network: every table says so instead of a cutoff
+                cut, rule = float("nan"), f"not computable: {err} (training split)"
         cuts.append({"model": model, "cutoff": cut, "rule": rule, "n_training": len(tr)})
         curves = []
         for name, sub in evaluation_sets(df):
@@ -723,6 +730,12 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
                 continue
             s = sub["dls"].to_numpy()
             a = auc_delong(y, s, alpha)
+            if not np.isfinite(cut):
+                row.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se,
+                            "auc_ci_method": "DeLong", "note": f"metrics at the cutoff {rule}"})
+                rows.append(row)
+                curves.append((name, y, s))
+                continue
             m = metrics_at_cutoff(y, s, cut)
             ci = bootstrap_metrics(y, s, cut, n_boot, seed, alpha)
             b_lo, b_hi, _ = bootstrap_auc(y, s, n_boot, seed, alpha)
@@ -902,18 +915,23 @@ def survival(config: Mapping[str, Any], validated: str, score_files: Mapping[str
     rows, risk = [], []
     for model, f in score_files.items():
         df = _scored(validated, f)
-        df = df[df["dls"].notna()]
         hi_label, lo_label = group_labels(config, model)
         for set_name, g in evaluation_sets(df, sv["splits"]):
             cohort = set_name.split(" (")[0]  # the slug used in figure names
+            recorded = g["dls"].notna().any()
+            g = g[g["dls"].notna()]
             for ep, spec in endpoints(config).items():
                 row: dict[str, Any] = {"model": model, "set": set_name, "endpoint": ep, "unit": spec["unit"],
                                        "cutoff": float(cut[model]), "grouping": f"score >= {cut[model]:.4g} ({cuts.at[model, 'rule']})"}
-                if spec["time"] not in g or g[spec["time"]].isna().all():
-                    row["note"] = f"not computable: {spec['time']} not recorded in this set"
+                missing = (f"no cutoff ({cuts.at[model, 'rule']})" if not np.isfinite(cut[model]) else
+                           f"{model} not recorded in {cohort}" if not recorded else
+                           f"{spec['time']} not recorded in this set"
+                           if spec["time"] not in g or g[spec["time"]].isna().all() else None)
+                if missing:
+                    row["note"] = f"not computable: {missing}"
                     rows.append(row)
                     if (model, cohort, ep) in km_figs:
-                        placeholder_figure(km_figs[(model, cohort, ep)], f"{set_name}: {spec['label']} not recorded")
+                        placeholder_figure(km_figs[(model, cohort, ep)], f"{set_name}: not computable: {missing}")
                     continue
                 g2 = g.dropna(subset=[spec["time"], spec["event"]])
                 high = (g2["dls"] >= cut[model]).to_numpy()
@@ -955,7 +973,8 @@ def _marker_frame(config: Mapping[str, Any], validated: str, score_files: Mappin
         sc = sc[sc["rater"] == "r1"].set_index("patient_id")
         dls = sc["dls"].reindex(man["patient_id"]).to_numpy()
         value = (sc["continuous"] if "continuous" in sc else sc["dls"]).reindex(man["patient_id"]).to_numpy()
-        man[f"high:{model}"] = np.where(np.isnan(dls), np.nan, (dls >= cut[model]).astype(float))
+        man[f"high:{model}"] = np.where(np.isnan(dls) | (not np.isfinite(cut[model])), np.nan,
+                                        (dls >= cut[model]).astype(float))
         man[f"value:{model}"] = value
         from dlscore.study import group_labels
         labels[model] = group_labels(config, model)[0] if scores_mode(config) else f"{model} DLS high"
@@ -1003,6 +1022,18 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
     def missing_in(g: pd.DataFrame, cols) -> list[str]:
         return [c for c in cols if c in g and g[c].isna().all()]
 
+    no_cut = pd.read_csv(cutoffs).set_index("model")["rule"]
+    no_cut = {m: r for m, r in no_cut.items() if str(r).startswith("not computable")}
+
+    def absent(g: pd.DataFrame, *ms: str) -> str | None:
+        """"not computable: <marker> not recorded in <cohort>" when a marker has no value here."""
+        for m in ms:
+            if m in no_cut:
+                return f"not computable: {labels[m]} has no cutoff ({no_cut[m][len('not computable: '):]})"
+        gone = [labels[m] for m in ms if g[f"high:{m}"].isna().all()]
+        where = ", ".join(dict.fromkeys(g["cohort"].astype(str))) if len(g) else "this set"
+        return f"not computable: {' and '.join(gone)} not recorded in {where}" if gone else None
+
     def term_rows(fit: dict, base: dict, ref_terms: dict) -> list[dict]:
         if fit["terms"].empty:
             return [{**base, "n": fit["n"], "events": fit["events"], "note": fit["note"]}]
@@ -1034,6 +1065,9 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
                 if set_name == dev_name:
                     uni_dev[c] = float(fit["terms"]["p"].min()) if not fit["terms"].empty else np.nan
             for m in markers:
+                if absent(g, m):
+                    T["cox_univariable"].append({**base, "variable": labels[m], "note": absent(g, m)})
+                    continue
                 fit = cox_fit(g[tcol], g[ecol], g[[f"high:{m}"]], alpha)
                 T["cox_univariable"] += term_rows(fit, {**base, "variable": labels[m]}, ref_terms)
         selected = [c for c in covs if c in forced or uni_dev.get(c, np.nan) < p_enter]
@@ -1064,9 +1098,10 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
                 g = g[g[tcol].notna() & g[ecol].notna()]
                 base = {"set": set_name, "endpoint": ep, "model": labels[m], "covariates": ", ".join(selected) or "none",
                         "selection": rule}
-                gone = missing_in(g, selected)
+                gone = missing_in(g, selected) + ([labels[m]] if absent(g, m) else [])
                 if gone:
-                    T["cox_multivariable"].append({**base, "note": f"not computable: {', '.join(gone)} not recorded in this set"})
+                    T["cox_multivariable"].append({**base, "note": absent(g, m) or
+                                                   f"not computable: {', '.join(gone)} not recorded in this set"})
                 else:
                     fit = cox_fit(g[tcol], g[ecol], data_all.loc[g.index, cols_full], alpha)
                     rows = term_rows(fit, base, ref_terms)
@@ -1078,7 +1113,8 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
                                         "model_b": "clinical only", "covariates": ", ".join(selected) or "none",
                                         "fitted_on": dev_name}
                 if gone or not sel_terms or "model" not in dev_fit["full"] or "model" not in dev_fit["clinical"]:
-                    why = (f"{', '.join(gone)} not recorded in this set" if gone else
+                    why = (absent(g, m)[len("not computable: "):] if absent(g, m) else
+                           f"{', '.join(gone)} not recorded in this set" if gone else
                            "no clinical covariate selected" if not sel_terms else
                            dev_fit["full"]["note"] or dev_fit["clinical"]["note"])
                     T["cindex"].append({**crow, "note": f"not computable: {why}"})
@@ -1101,6 +1137,10 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
             if a not in labels or b not in labels:
                 continue
             for set_name, g in sets:
+                if absent(g, a, b):
+                    T["hr_difference"].append({"set": set_name, "endpoint": ep, "marker_a": labels[a],
+                                               "marker_b": labels[b], "note": absent(g, a, b)})
+                    continue
                 g = g.dropna(subset=[tcol, ecol, f"high:{a}", f"high:{b}"])
                 res = hr_difference_bootstrap(g[tcol], g[ecol], g[f"high:{a}"], g[f"high:{b}"], n_boot, seed, alpha)
                 T["hr_difference"].append({"set": set_name, "endpoint": ep, "marker_a": labels[a], "marker_b": labels[b],
@@ -1111,9 +1151,11 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
             for set_name, g in sets:
                 cohort = set_slug(g["split"].iloc[0], g["cohort"].iloc[0])
                 key = (m, cohort, ep)
-                if g[tcol].isna().all():
+                if g[tcol].isna().all() or absent(g, m):
+                    why = absent(g, m) or f"not computable: {spec['label']} not recorded"
+                    T["subgroups"].append({"set": set_name, "endpoint": ep, "marker": labels[m], "note": why})
                     if key in forest_figs:
-                        placeholder_figure(forest_figs[key], f"{set_name}: {spec['label']} not recorded")
+                        placeholder_figure(forest_figs[key], f"{set_name}: {why}")
                     continue
                 sub = subgroup_table(g.dropna(subset=[f"high:{m}"]), tcol, ecol, f"high:{m}",
                                      [s for s in cl.get("subgroups", []) if s in g and g[s].notna().any()],
@@ -1147,6 +1189,9 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
             g = g[g[dcb].notna()]
             gone = missing_in(g, selected)
             for m in markers:
+                if absent(g, m):
+                    T["dcb"].append({"set": set_name, "marker": labels[m], "note": absent(g, m)})
+                    continue
                 gm = g[g[f"high:{m}"].notna()]
                 row: dict[str, Any] = {"set": set_name, "marker": labels[m], **rates_by_group(gm[dcb], gm[f"high:{m}"] == 1)}
                 v = g[g[f"value:{m}"].notna()]
@@ -1180,7 +1225,8 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
                     row.update({"auc_a": t.auc_a, "auc_b": t.auc_b, "diff": t.diff, "diff_ci_low": t.ci_low,
                                 "diff_ci_high": t.ci_high, "z": t.z, "p": t.p, "test": "paired DeLong, two-sided"})
                 else:
-                    row["note"] = "not computable: a continuous score is not recorded in this set or one DCB class"
+                    row["note"] = absent(g, a, b) or ("not computable: one DCB class" if len(v) else
+                                                      "not computable: a continuous score is not recorded in this set")
                 T["auc_comparisons"].append(row)
     for key, rows in T.items():
         df = pd.DataFrame(rows) if rows else pd.DataFrame({"note": [f"nothing to report ({key}): see config clinical"]})
@@ -1216,6 +1262,15 @@ def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Ma
     save(fig, out)
 
 
+def _int(v) -> str:
+    """A count for the summary page ("n/a" when the table has none)."""
+    return str(int(v)) if v is not None and np.isfinite(float(v)) else "n/a"
+
+
+def _num(v) -> str:
+    return f"{float(v):.3g}" if v is not None and np.isfinite(float(v)) else "n/a"
+
+
 def _fmt_ci(v, lo, hi, d=2) -> str:
     if not np.isfinite(v):
         return "not computable"
@@ -1243,7 +1298,7 @@ def summary(config: Mapping[str, Any], tables: Mapping[str, str], out_html: str)
     if "discrimination" in tables:
         disc = pd.read_csv(tables["discrimination"])
         for model, g in disc[disc["analysis"] == "primary"].groupby("model", sort=False):
-            items = [f"<li>{esc(r['set'])} (n={int(r['n'])}, {int(r['n_pos'])} positive): AUC "
+            items = [f"<li>{esc(r['set'])} (n={_int(r.get('n'))}, {_int(r.get('n_pos'))} positive): AUC "
                      f"{_fmt_ci(r.get('auc', np.nan), r.get('auc_ci_low'), r.get('auc_ci_high'))} (95 % CI, DeLong)</li>"
                      for _, r in g.iterrows()]
             parts.append(f"<h3>{esc(model)}</h3><ul>{''.join(items)}</ul>")
@@ -1253,15 +1308,16 @@ def summary(config: Mapping[str, Any], tables: Mapping[str, str], out_html: str)
         for _, r in rep.iterrows():
             ok = "icc" in rep and np.isfinite(r.get("icc", np.nan))
             val = f"{r['form']} {_fmt_ci(r['icc'], r['ci_low'], r['ci_high'])}" if ok else r.get("note", "")
-            rep_items.append(f"<li>{esc(r['model'])}, {esc(r['set'])} (n={int(r['n'])}): {esc(val)}</li>")
+            rep_items.append(f"<li>{esc(r['model'])}, {esc(r['set'])} (n={_int(r.get('n'))}): {esc(val)}</li>")
         parts.append(f"<h3>Inter-rater reproducibility of the DLS</h3><ul>{''.join(rep_items)}</ul>")
     sv = pd.read_csv(tables["survival"])
     items = []
     for _, r in sv[sv["model"].isin(km_models(config))].iterrows():
         hr = (_fmt_ci(r["hr"], r["hr_ci_low"], r["hr_ci_high"]) if np.isfinite(r.get("hr", np.nan))
-              else str(r.get("estimable", r.get("note", "not computable"))))
-        items.append(f"<li>{esc(r['model'])}, {esc(r['set'])}, {esc(r['endpoint'])} (n={int(r['n'])}): HR high vs low "
-                     f"{esc(hr)}, log-rank p = {r.get('logrank_p', np.nan):.3g}</li>")
+              else next((str(r[k]) for k in ("note", "estimable") if isinstance(r.get(k), str) and r[k]),
+                        "not computable"))
+        items.append(f"<li>{esc(r['model'])}, {esc(r['set'])}, {esc(r['endpoint'])} (n={_int(r.get('n'))}): HR high vs low "
+                     f"{esc(hr)}, log-rank p = {_num(r.get('logrank_p'))}</li>")
     parts.append(f"<h3>Outcome by marker group</h3><ul>{''.join(items)}</ul>")
     if "dcb" in tables:
         dcb = pd.read_csv(tables["dcb"])
@@ -1270,15 +1326,15 @@ def summary(config: Mapping[str, Any], tables: Mapping[str, str], out_html: str)
             for _, r in dcb.iterrows():
                 auc = (f"AUC {_fmt_ci(r['auc'], r['auc_ci_low'], r['auc_ci_high'])}" if np.isfinite(r.get("auc", np.nan))
                        else str(r.get("auc_note", "")))
-                items.append(f"<li>{esc(r['marker'])}, {esc(r['set'])}: DCB {int(r['dcb_high'])}/{int(r['n_high'])} "
-                             f"high vs {int(r['dcb_low'])}/{int(r['n_low'])} low ({esc(r['test'])} p = {r['p']:.3g}); "
+                items.append(f"<li>{esc(r['marker'])}, {esc(r['set'])}: DCB {_int(r.get('dcb_high'))}/{_int(r.get('n_high'))} "
+                             f"high vs {_int(r.get('dcb_low'))}/{_int(r.get('n_low'))} low ({esc(r['test'])} p = {_num(r.get('p'))}); "
                              f"{esc(auc)}</li>")
             parts.append(f"<h3>Durable clinical benefit</h3><ul>{''.join(items)}</ul>")
     if "hr_difference" in tables:
         hd = pd.read_csv(tables["hr_difference"])
         if "diff" in hd:
             items = [f"<li>{esc(r['set'])}, {esc(r['endpoint'])}: HR({esc(r['marker_a'])}) − HR({esc(r['marker_b'])}) = "
-                     f"{esc(_fmt_ci(r['diff'], r['ci_low'], r['ci_high']))} ({int(r['n_boot_used'])} bootstrap "
+                     f"{esc(_fmt_ci(r['diff'], r['ci_low'], r['ci_high']))} ({_int(r.get('n_boot_used'))} bootstrap "
                      f"replicates)</li>" for _, r in hd.iterrows()]
             parts.append(f"<h3>Difference of hazard ratios</h3><ul>{''.join(items)}</ul>")
     splits = pd.read_csv(tables["splits"]).drop(columns="config_hash")

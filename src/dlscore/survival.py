@@ -89,6 +89,33 @@ def median_with_ci(time, event, alpha: float = 0.05) -> tuple[float, float, floa
     return q(km["surv"]), q(km["lower"]), q(km["upper"])
 
 
+#: a Cox log-HR beyond this (HR > 2e5 or < 5e-6) is a diverged fit, not an estimate
+MAX_ABS_COEF = 12.0
+
+
+def monotone_likelihood(time, event, x) -> int:
+    """Direction in which the Cox partial likelihood of one covariate ``x`` grows without
+    bound: +1 when every event has the largest ``x`` of its risk set (the MLE of the log-HR is
+    +inf), -1 when every event has the smallest, 0 when a finite MLE exists. For a 0/1
+    covariate this is "all events in one group", or all events of one group after the
+    other group has left the risk set. time, event, x: (n,)."""
+    t, e = np.asarray(time, float), np.asarray(event).astype(bool)
+    v = np.asarray(x, float)
+    if not e.any():
+        return 0
+    order = np.argsort(t, kind="stable")
+    ts, vs = t[order], v[order]
+    suf_max = np.maximum.accumulate(vs[::-1])[::-1]  # max of x over rows from position k on
+    suf_min = np.minimum.accumulate(vs[::-1])[::-1]
+    first = np.searchsorted(ts, t[e], side="left")  # risk set of an event: every t_j >= t_i
+    xe = v[e]
+    if np.all(xe >= suf_max[first]) and not np.all(xe <= suf_min[first]):
+        return 1
+    if np.all(xe <= suf_min[first]) and not np.all(xe >= suf_max[first]):
+        return -1
+    return 0
+
+
 def compare_groups(time, event, high, alpha: float = 0.05) -> dict[str, Any]:
     """Log-rank test and Cox HR (high vs low) with medians per group.
 
@@ -107,7 +134,10 @@ def compare_groups(time, event, high, alpha: float = 0.05) -> dict[str, Any]:
         out[f"median_{name}"], out[f"median_{name}_ci_low"], out[f"median_{name}_ci_high"] = med, lo, hi
     nan = dict(logrank_chi2=np.nan, logrank_p=np.nan, hr=np.nan, hr_ci_low=np.nan, hr_ci_high=np.nan, hr_p=np.nan)
     if h.all() or (~h).all():
-        out.update(nan, estimable="no: all patients in one group")
+        out.update(nan, estimable="no: all patients in one group" if t.size > 1 else "no: a single patient")
+        return out
+    if not e.any():
+        out.update(nan, estimable="no: no events in this set (every patient censored)")
         return out
     lr = logrank_test(t[h], t[~h], e[h], e[~h])
     out["logrank_chi2"], out["logrank_p"] = float(lr.test_statistic), float(lr.p_value)
@@ -116,14 +146,26 @@ def compare_groups(time, event, high, alpha: float = 0.05) -> dict[str, Any]:
         out.update({k: v for k, v in nan.items() if k.startswith("hr")},
                    estimable="no: no events in one group (monotone likelihood), HR not estimable")
         return out
+    direction = monotone_likelihood(t, e, h)
+    if direction:
+        grp = "high" if direction > 0 else "low"
+        out.update({k: v for k, v in nan.items() if k.startswith("hr")},
+                   estimable=f"no: monotone likelihood (every event occurs in the {grp} group while patients of "
+                             f"the other group are at risk), HR {'infinite' if direction > 0 else 'zero'}, not "
+                             "estimable")
+        return out
     try:
         cph = CoxPHFitter(alpha=alpha).fit(pd.DataFrame({"t": t, "e": e, "high": h.astype(float)}), "t", "e")
     except Exception as err:  # noqa: BLE001 - lifelines ConvergenceError in tiny subgroups
         out.update({k: v for k, v in nan.items() if k.startswith("hr")},
                    estimable=f"no: Cox fit failed ({type(err).__name__})")
         return out
-    out["estimable"] = "yes"
     s = cph.summary.loc["high"]
+    if not (abs(s["coef"]) < MAX_ABS_COEF and np.isfinite(s["se(coef)"])):
+        out.update({k: v for k, v in nan.items() if k.startswith("hr")},
+                   estimable=f"no: the Cox fit diverges (log-HR {s['coef']:.3g}), HR not estimable")
+        return out
+    out["estimable"] = "yes"
     out["hr"] = float(s["exp(coef)"])
     out["hr_ci_low"] = float(np.exp(s[f"coef lower {100 * (1 - alpha):g}%"]))
     out["hr_ci_high"] = float(np.exp(s[f"coef upper {100 * (1 - alpha):g}%"]))

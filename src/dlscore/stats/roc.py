@@ -194,7 +194,11 @@ def roc_curve_points(y_true, score) -> tuple[FloatArray, FloatArray, FloatArray]
 
 
 def youden_cutoff(y_true, score) -> float:
-    """Threshold maximising Youden's J = sensitivity + specificity - 1 (ties: the lowest)."""
+    """Threshold maximising Youden's J = sensitivity + specificity - 1 (ties: the lowest).
+    Raises ValueError for a constant score (no threshold separates anything)."""
+    if np.ptp(np.asarray(score, dtype=float)) == 0:
+        raise ValueError(f"the score is constant ({float(np.asarray(score, dtype=float)[0]):.4g} for all "
+                         f"{np.size(score)} patients): no cutoff separates them")
     thr, sens, spec = roc_curve_points(y_true, score)
     j = sens + spec - 1.0
     finite = np.isfinite(thr)
