@@ -17,6 +17,9 @@ import pandas as pd
 from dlscore.errors import InputError
 
 DEVELOPMENT_ROLES = ("development", "training", "validation")
+#: a cohort entirely on one side of a cutoff is flagged when that would happen with less than
+#: this probability if its patients were drawn from the development cohort's distribution
+ONE_SIDE_P = 1e-3
 
 
 def development_cohorts(df: pd.DataFrame, configured: str | None = None) -> list[str]:
@@ -67,7 +70,8 @@ def _marker_columns(markers: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple
 def marker_scale_problems(df: pd.DataFrame, dev: Sequence[str], markers: Mapping[str, Mapping[str, Any]],
                           ratio: float = 10.0) -> list[InputError]:
     """A marker whose scale in a cohort disagrees with the development cohort's: every
-    patient on one side of a cutoff that splits the development cohort, or a median more
+    patient on one side of the cutoff when that would be rarer than :data:`ONE_SIDE_P` with
+    the development cohort's share on that side (p_dev ** n), or a median more
     than ``ratio`` times larger or smaller (other units). Binary (0/1) columns are exempt
     from the one-side rule (a cohort may be all positive by design)."""
     out = []
@@ -86,10 +90,12 @@ def marker_scale_problems(df: pd.DataFrame, dev: Sequence[str], markers: Mapping
                 continue
             why = None
             med_d, med_c = float(xd.median()), float(xc.median())
-            if cutoff is not None and not binary and (xd >= cutoff).any() and (xd < cutoff).any() and \
-                    ((xc >= cutoff).all() or (xc < cutoff).all()):
-                side = "at or above" if (xc >= cutoff).all() else "below"
-                why = f"all {len(xc)} patients of cohort {coh} are {side} the cutoff {cutoff:g}"
+            above = (xc >= cutoff).all() if cutoff is not None else False
+            share = float((xd >= cutoff).mean() if above else (xd < cutoff).mean()) if cutoff is not None else 1.0
+            if cutoff is not None and not binary and (above or (xc < cutoff).all()) and share ** len(xc) < ONE_SIDE_P:
+                side = "at or above" if above else "below"
+                why = (f"all {len(xc)} patients of cohort {coh} are {side} the cutoff {cutoff:g} (chance "
+                       f"{share ** len(xc):.1g} with the development cohort's distribution, where {share:.0%} are)")
             elif med_d > 0 and med_c > 0 and max(med_d / med_c, med_c / med_d) > ratio:
                 why = f"its median in cohort {coh} ({med_c:.3g}) is {max(med_d / med_c, med_c / med_d):.0f}x"
                 why += " that" if med_c > med_d else " below that"

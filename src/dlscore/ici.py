@@ -72,8 +72,10 @@ def build_manifest(ici: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
         sources: dict[str, str] = {}
         for src, targets in spec["columns"].items():
             if src not in raw:
-                problems.append(InputError(f"cohort {name}: source column '{src}' is not in the file",
-                                           f"correct ici.cohorts.{name}.columns", where=src_file))
+                also = " nor among sample_columns of data_clinical_sample.txt" if spec.get("sample_columns") else ""
+                problems.append(InputError(f"cohort {name}: source column '{src}' is not in "
+                                           f"data_clinical_patient.txt{also}",
+                                           f"correct ici.cohorts.{name}.columns (or sample_columns)", where=src_file))
                 continue
             for tgt in [targets] if isinstance(targets, str) else targets:
                 out[tgt] = raw[src].str.strip()

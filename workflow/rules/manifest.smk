@@ -1,6 +1,6 @@
 rule validate_manifest:
     input:
-        MANIFEST,
+        lambda wc: MANIFEST,  # a function: the report lists rule inputs, never a user's path
     output:
         f"{R}/manifest/validated.parquet",
         f"{R}/manifest/splits.csv",

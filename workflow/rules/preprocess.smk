@@ -4,7 +4,7 @@
 rule preprocess:
     input:
         unpack(lambda wc: PATIENT[wc.pid].files),
-        manifest=MANIFEST,
+        manifest=lambda wc: MANIFEST,  # functions: the report shows no input path
         validated=f"{R}/manifest/validated.parquet",  # runs after validation, paths come from the manifest
     output:
         pre=directory(f"{R}/preprocessed/{{pid}}"),
