@@ -498,7 +498,7 @@ HOSTILE = [
          _preprocess_image(_nan_voxels)),
     Case("pet_activity", "a PET NIfTI in Bq/mL where SUV is expected", "preprocess",
          "looks like activity (Bq/mL), not SUV", _preprocess_image(lambda: np.full((3, 6, 6), 5400.0, np.float32))),
-    Case("tumour_volume", "spacing in metres: an 11-million-mL tumour", "preprocess",
+    Case("tumour_volume", "voxel spacing in metres: a tumour of billions of mL", "preprocess",
          "tumour volume is 2.5e+09 mL, more than 3000 mL", _huge_tumour),
     Case("crafted_weights", "frozen `weights.pt` with a pickled object that runs code", "score",
          "holds Python objects beyond tensors and plain values", _crafted_weights),

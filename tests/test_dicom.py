@@ -230,7 +230,7 @@ def test_phantom_through_preprocessing_and_slicing(petct, tmp_path):
                           reference="ct", suv_modality="pet", roi_names=["GTV_Mass", "Tumour"])
     v["split"] = "ici"
     v.to_parquet(tmp_path / "v.parquet")
-    stages.imaging(cfg, str(tmp_path / "v.parquet"), "PSEUDO-01", str(tmp_path / "pre"), str(tmp_path / "sl"))
+    stages.imaging(cfg, str(tmp_path / "m.csv"), "PSEUDO-01", str(tmp_path / "pre"), str(tmp_path / "sl"))
     stages.qc_montages(cfg, ["PSEUDO-01"], [str(tmp_path / "pre")], [str(tmp_path / "sl")], str(tmp_path / "qc"))
     qc = json.loads((tmp_path / "pre" / "qc.json").read_text())
     assert qc["tumour_volume_ml"] == pytest.approx(9 * 7 * 3 * 1.5 * 2.0 * 3.0 / 1000)  # 1.134 mL

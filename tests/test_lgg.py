@@ -65,10 +65,9 @@ def test_flair_only_patient_gets_zero_channels_and_no_attention(tmp_path):
     cfg = load_config(REPO / "config/lgg.yaml")
     cfg["lgg"]["data_dir"] = str(LGG)
     man = build_manifest(LGG, ["CS", "FG"], patients=["TCGA-DU-7013"])
-    val = tmp_path / "v.parquet"
-    assign_splits(validate_manifest(man.assign(role="ici"), SEQ, ["r1"], optional=["t1pre", "t1post"]),
-                  0.3, 1).to_parquet(val)
-    stages.imaging(cfg, str(val), "TCGA-DU-7013", str(tmp_path / "pre"), str(tmp_path / "sl"))
+    validate_manifest(man.assign(role="ici"), SEQ, ["r1"], optional=["t1pre", "t1post"])
+    man.to_csv(tmp_path / "m.csv", index=False)  # the imaging job reads the paths from the manifest
+    stages.imaging(cfg, str(tmp_path / "m.csv"), "TCGA-DU-7013", str(tmp_path / "pre"), str(tmp_path / "sl"))
     ss = SliceSet.load(tmp_path / "sl" / "r1.npz")
     assert ss.meta["present"] == ["flair"]
     assert ss.images[:, 0].max() == 0 and ss.images[:, 2].max() == 0 and ss.images[:, 1].max() > 0

@@ -81,3 +81,31 @@ def test_km_table_and_median_ci_match_R(run_r):
     np.testing.assert_allclose(km["lower"], out[n:2 * n], atol=1e-10)
     np.testing.assert_allclose(km["upper"], out[2 * n:3 * n], atol=1e-10)
     assert list(median_with_ci(t, e)) == pytest.approx([np.inf if v is None else v for v in out[3 * n:]], abs=1e-9)
+
+
+@pytest.mark.needs_r
+def test_monotone_likelihood_is_not_estimable_as_r_warns(run_r):
+    """Every event of the high group happens while low patients are at risk and the low
+    group's events only after the high group has left: R's coxph warns that the coefficient
+    may be infinite and returns a huge HR; we report it as not estimable, never as a number."""
+    from dlscore.survival import compare_groups, monotone_likelihood
+    t = np.arange(1.0, 12.0)
+    e = np.array([1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1])
+    h = np.array([1] * 5 + [0] * 6)
+    r = run_r("w <- NULL; f <- withCallingHandlers(coxph(Surv(t, e) ~ h), warning = function(m) "
+              "{w <<- conditionMessage(m); invokeRestart('muffleWarning')}); "
+              "cat(sprintf('[%.17g, %d]', coef(f), as.integer(grepl('infinite', w))), '\\n')",
+              packages=("survival",), data={"t": t, "e": e, "h": h})
+    assert r[0] > 10 and r[1] == 1, r  # R: log-HR beyond 10, "coefficient may be infinite"
+    assert monotone_likelihood(t, e, h) == 1
+    res = compare_groups(t, e, h.astype(bool))
+    assert res["estimable"].startswith("no: monotone likelihood") and np.isnan(res["hr"])
+    # the same data with one early low-group event is estimable, and equals R
+    e2 = e.copy()
+    t2 = t.copy()
+    t2[5] = 2.5
+    assert monotone_likelihood(t2, e2, h) == 0
+    r2 = run_r("cat(sprintf('[%.17g]', exp(coef(coxph(Surv(t, e) ~ h, ties = 'efron')))), '\\n')",
+               packages=("survival",), data={"t": t2, "e": e2, "h": h})
+    res2 = compare_groups(t2, e2, h.astype(bool))
+    assert res2["estimable"] == "yes" and abs(res2["hr"] - r2[0]) < 1e-3 * r2[0]  # lifelines stops early (issue: Cox convergence)
