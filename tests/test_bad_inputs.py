@@ -436,8 +436,20 @@ def _config_channels(mutate):
     return _config(mutate)
 
 
+def _cbioportal_sample_column(tmp):
+    from dlscore.ici import build_manifest
+    (tmp / "c").mkdir()
+    (tmp / "c" / "data_clinical_patient.txt").write_text("PATIENT_ID\tAGE\np1\t60\n")
+    (tmp / "c" / "data_clinical_sample.txt").write_text("PATIENT_ID\tSAMPLE_ID\tTMB_NONSYNONYMOUS\np1\ts1\t7.2\n")
+    build_manifest({"data_dir": str(tmp), "cohorts": {"A": {
+        "folder": "c", "sample_columns": ["TMB_NONSYNONYMOUS"],
+        "columns": {"PATIENT_ID": "patient_id", "AGE": "age", "TMB": "tmb"}}}})
+
+
 W = "workflow start"
 HOSTILE = [
+    Case("cbioportal_sample_column", "a cBioPortal column mapped that is in neither clinical file", "ici_manifest",
+         "source column 'TMB' is not in data_clinical_patient.txt nor among sample_columns", _cbioportal_sample_column),
     Case("id_traversal", "`patient_id` `../../images` (would delete a sibling folder)", W,
          "patient_id '../../images' contains '/'", _plan(_set("patient_id", "../../images"))),
     Case("id_slash", "`patient_id` `a/b`", W, "patient_id 'a/b' contains '/'", _plan(_set("patient_id", "a/b"))),

@@ -55,3 +55,61 @@ def test_split_is_stratified_seeded_and_disjoint(tmp_path):
     assert len(va) == 10 and va["label"].sum() == 5
     assert not set(va["patient_id"]) & set(a.loc[a["split"] == "training", "patient_id"])
     assert not assign_splits(d, 0.25, 2)["split"].equals(a["split"])
+
+
+def _text_manifest(tmp_path, sep=",", encoding="utf-8"):
+    d = _manifest(tmp_path, 4)
+    path = tmp_path / "manifest.txt"
+    path.write_bytes(d.to_csv(index=False, sep=sep).encode(encoding))
+    return d, path
+
+
+@pytest.mark.parametrize("sep,encoding", [(";", "utf-8"), ("\t", "utf-8"), (",", "utf-8-sig"), (",", "utf-16"),
+                                          (";", "utf-16")])
+def test_manifest_separator_and_encoding_are_read(tmp_path, sep, encoding):
+    from dlscore.manifest import read_manifest
+    d, path = _text_manifest(tmp_path, sep, encoding)
+    got = read_manifest(path)
+    assert list(got.columns) == list(d.columns)
+    assert got["patient_id"].tolist() == d["patient_id"].tolist() and got["label"].tolist() == d["label"].tolist()
+    assert got["pfs_time"].tolist() == d["pfs_time"].tolist()
+
+
+def test_excel_manifest_is_read(tmp_path):
+    from dlscore.manifest import read_manifest
+    d = _manifest(tmp_path, 4).assign(patient_id=["007", "008", "009", "010"])
+    d.to_excel(tmp_path / "m.xlsx", index=False)
+    got = read_manifest(tmp_path / "m.xlsx")
+    assert got["patient_id"].tolist() == ["007", "008", "009", "010"]  # ids stay text
+    assert got["label"].tolist() == d["label"].tolist()
+    v = validate_manifest(got, ["ct", "pet"], base_dir=tmp_path)
+    assert len(v) == 4
+
+
+def test_validated_table_holds_no_input_path(tmp_path):
+    """The validate step writes which inputs a patient has, never their paths."""
+    from dlscore import stages
+    from dlscore.config import load_config
+    from tests.conftest import REPO
+    _manifest(tmp_path, 20).to_csv(tmp_path / "manifest.csv", index=False)
+    cfg = load_config(REPO / "config/config.yaml")
+    stages.validate(cfg, str(tmp_path / "manifest.csv"), str(tmp_path / "v.parquet"))
+    v = pd.read_parquet(tmp_path / "v.parquet")
+    assert not [c for c in v if c.startswith(("image_", "mask_"))]
+    assert v["has_image_ct"].all() and v["has_mask_r1"].all()
+    assert str(tmp_path).encode() not in (tmp_path / "v.parquet").read_bytes()
+    files = stages.patient_files(str(tmp_path / "manifest.csv"), "P03")
+    assert files["image_ct"] == str(tmp_path / "p3_ct.nii.gz")
+
+
+def test_full_disk_is_one_clear_message(tmp_path, capsys):
+    import errno
+
+    from dlscore.runlog import job_log
+    with pytest.raises(SystemExit) as ex:
+        with job_log(tmp_path / "job.log"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "slices.npz"))
+    assert ex.value.code == 1
+    err = capsys.readouterr().err
+    assert "ERROR: slices.npz: the disk is full (No space left on device). Fix: free space" in err
+    assert "Traceback" not in err and "Traceback" in (tmp_path / "job.log").read_text()

@@ -31,11 +31,18 @@ def job_log(path: str | Path | None):
         try:
             yield logging.getLogger("dlscore")
         except Exception as exc:  # the traceback goes to the log; a clear error alone to the console
+            import errno
+
             from dlscore.errors import InputError, ManifestError
             logging.getLogger("dlscore").exception("%s", exc)
-            if not isinstance(exc, (InputError, ManifestError)):
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                clear = InputError(f"the disk is full ({exc.strerror})", "free space (or raise your quota) and "
+                                   "run the same command again: finished outputs are kept",
+                                   where=exc.filename and Path(exc.filename).name)
+            elif not isinstance(exc, (InputError, ManifestError)):
                 raise
-            clear = exc
+            else:
+                clear = exc
         finally:
             sys.stderr, sys.stdout = old_err, old_out
             root.removeHandler(handler)
