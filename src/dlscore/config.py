@@ -55,6 +55,8 @@ UNHASHED_KEYS = ("results",)
 def config_hash(config: Mapping[str, Any]) -> str:
     """First 12 hex digits of the SHA-256 of the canonical JSON of ``config``
     (without :data:`UNHASHED_KEYS`): the same study gives the same hash wherever it writes."""
+    if getattr(config, "config_hash", ""):  # a step's Settings: the hash of its and its upstream steps' settings
+        return config.config_hash
     kept = {k: v for k, v in config.items() if k not in UNHASHED_KEYS}
     canonical = json.dumps(kept, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -4,6 +4,7 @@ import sys
 
 sys.path.insert(0, SRC)
 
+from dlscore.settings import step_params
 from dlscore.study import check_inside, development_patients, endpoints, km_models, manifest_path, marker_names, model_names, plan_patients, scores_mode, set_slugs, signature_enabled
 
 R = config["results"]

@@ -11,6 +11,9 @@ rule discrimination:
                            category="2. Discrimination"),
         roc=[report(f"{R}/figures/roc_{m}.png", caption="../report/roc.rst", category="2. Discrimination")
              for m in MODELS],
+    params:
+        settings=step_params(config, "discrimination"),
+        models=MODELS,
     log:
         f"{R}/logs/discrimination.log",
     benchmark:
@@ -32,6 +35,9 @@ rule reproducibility:
     output:
         report(f"{R}/tables/reproducibility.csv", caption="../report/reproducibility.rst",
                category="3. Reproducibility"),
+    params:
+        settings=step_params(config, "reproducibility"),
+        models=MODELS,
     log:
         f"{R}/logs/reproducibility.log",
     benchmark:
@@ -55,6 +61,9 @@ rule calibration:
                      category="2. Discrimination"),
         figs=[report(f"{R}/figures/calibration_{m}.png", caption="../report/calibration_fig.rst",
                      category="2. Discrimination") for m in MODELS],
+    params:
+        settings=step_params(config, "calibration"),
+        models=MODELS,
     log:
         f"{R}/logs/calibration.log",
     benchmark:
@@ -80,6 +89,9 @@ rule clinical_utility:
              for m in MODELS],
         dist=[report(f"{R}/figures/dls_by_label_{m}.png", caption="../report/dls_by_label.rst",
                      category="2. Discrimination") for m in MODELS],
+    params:
+        settings=step_params(config, "clinical_utility"),
+        models=MODELS,
     log:
         f"{R}/logs/clinical_utility.log",
     benchmark:

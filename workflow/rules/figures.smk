@@ -5,6 +5,7 @@ rule hyperimage_figure:
     output:
         report(f"{R}/figures/hyperimages.png", caption="../report/hyperimages.rst", category="1. Data and QC"),
     params:
+        settings=step_params(config, "hyperimage_figure"),
         slice_files=slices_of(DEV_PIDS),
     log:
         f"{R}/logs/hyperimage_figure.log",

@@ -6,6 +6,8 @@ if config.get("ici", {}).get("enabled"):
             manifest=MANIFEST,
             mapping=report(f"{R}/tables/ici_mapping.csv", caption="../report/ici_mapping.rst",
                            category="1. Patients"),
+        params:
+            settings=step_params(config, "ici_manifest"),
         log:
             f"{R}/logs/ici_manifest.log",
         benchmark:

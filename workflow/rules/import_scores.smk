@@ -6,6 +6,9 @@ rule import_scores:
     output:
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MARKERS),
         cutoffs=report(f"{R}/tables/cutoffs.csv", caption="../report/cutoffs.rst", category="2. Markers"),
+    params:
+        settings=step_params(config, "import_scores"),
+        models=MARKERS,
     log:
         f"{R}/logs/import_scores.log",
     benchmark:

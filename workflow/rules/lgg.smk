@@ -5,6 +5,7 @@ if config.get("lgg", {}).get("enabled"):
         output:
             MANIFEST,
         params:
+            settings=step_params(config, "lgg_manifest"),
             data_dir=config["lgg"]["data_dir"],
         log:
             f"{R}/logs/lgg_manifest.log",

@@ -4,6 +4,8 @@ rule validate_manifest:
     output:
         f"{R}/manifest/validated.parquet",
         f"{R}/manifest/splits.csv",
+    params:
+        settings=step_params(config, "validate_manifest"),
     log:
         f"{R}/logs/validate_manifest.log",
     benchmark:

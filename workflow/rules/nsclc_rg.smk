@@ -8,6 +8,8 @@ if config.get("nsclc_rg", {}).get("enabled"):
             manifest=MANIFEST,
             mapping=report(f"{R}/tables/nsclc_rg_mapping.csv", caption="../report/nsclc_rg_mapping.rst",
                            category="1. Patients"),
+        params:
+            settings=step_params(config, "nsclc_rg_manifest"),
         log:
             f"{R}/logs/nsclc_rg_manifest.log",
         benchmark:

@@ -5,6 +5,8 @@ if config["phantom"].get("enabled"):
         output:
             manifest=f"{R}/phantom/manifest.csv",
             files=[directory(f) if k == "dicom" else f for p in PLAN for k, f in p.files.items()],
+        params:
+            settings=step_params(config, "phantom"),
         log:
             f"{R}/logs/phantom.log",
         benchmark:

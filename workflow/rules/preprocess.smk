@@ -9,6 +9,8 @@ rule preprocess:
     output:
         pre=directory(f"{R}/preprocessed/{{pid}}"),
         slices=directory(f"{R}/slices/{{pid}}"),
+    params:
+        settings=step_params(config, "preprocess"),
     log:
         f"{R}/logs/preprocess/{{pid}}.log",
     benchmark:
@@ -31,6 +33,8 @@ rule qc_table:
         validated=f"{R}/manifest/validated.parquet",
     output:
         report(f"{R}/tables/qc.csv", caption="../report/qc.rst", category="1. Data and QC"),
+    params:
+        settings=step_params(config, "qc_table"),
     log:
         f"{R}/logs/qc_table.log",
     benchmark:
@@ -53,6 +57,8 @@ rule qc_montages:
         slices=slice_dirs(PIDS),
     output:
         directory(f"{R}/qc/montages"),
+    params:
+        settings=step_params(config, "qc_montages"),
     log:
         f"{R}/logs/qc_montages.log",
     benchmark:

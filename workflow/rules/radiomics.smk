@@ -5,6 +5,7 @@ rule radiomics:
     output:
         f"{R}/radiomics/{{pid}}.parquet",
     params:
+        settings=step_params(config, "radiomics"),
         raters=lambda wc: PATIENT[wc.pid].raters,
     log:
         f"{R}/logs/radiomics/{{pid}}.log",
@@ -27,6 +28,8 @@ rule radiomics_table:
         expand(f"{R}/radiomics/{{pid}}.parquet", pid=PIDS),
     output:
         f"{R}/radiomics/features.parquet",
+    params:
+        settings=step_params(config, "radiomics_table"),
     log:
         f"{R}/logs/radiomics_table.log",
     benchmark:

@@ -5,6 +5,8 @@ rule provenance:
         table=report(f"{R}/tables/provenance.csv", caption="../report/provenance.rst", category="0. Provenance"),
         checksums=report(f"{R}/tables/data_checksums.csv", caption="../report/data_checksums.rst",
                          category="0. Provenance"),
+    params:
+        settings=step_params(config, "provenance"),
     log:
         f"{R}/logs/provenance.log",
     benchmark:
@@ -24,6 +26,8 @@ rule summary:
         unpack(summary_tables),
     output:
         report(f"{R}/summary.html", caption="../report/summary.rst", category="0. Summary"),
+    params:
+        settings=step_params(config, "summary"),
     log:
         f"{R}/logs/summary.log",
     benchmark:

@@ -8,6 +8,7 @@ rule score:
         attention=report(f"{R}/tables/attention_{{model}}.csv", caption="../report/attention.rst",
                          category="5. Model"),
     params:
+        settings=lambda wc: step_params(config, "score", model=wc.model),
         slice_files=all_slices(),
     log:
         f"{R}/logs/score/{{model}}.log",
@@ -36,6 +37,7 @@ rule explain:
         clustermap=report(f"{R}/figures/deep_features_{{model}}.png", caption="../report/deep_features.rst",
                           category="5. Model"),
     params:
+        settings=lambda wc: step_params(config, "explain", model=wc.model),
         slice_files=slices_of(PIDS),
     log:
         f"{R}/logs/explain/{{model}}.log",

@@ -15,6 +15,8 @@ if SIGNATURE:
                        category="5. Radiomics signature"),
             heatmap=report(f"{R}/figures/radiomics_dls_heatmap.png", caption="../report/signature_heatmap.rst",
                            category="5. Radiomics signature"),
+        params:
+            settings=step_params(config, "signature"),
         log:
             f"{R}/logs/signature.log",
         benchmark:

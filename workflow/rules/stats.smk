@@ -11,6 +11,9 @@ rule association:
                       category="5. Association"),
         cohort_means=report(f"{R}/tables/dls_by_cohort.csv", caption="../report/dls_by_cohort.rst",
                             category="5. Association"),
+    params:
+        settings=step_params(config, "association"),
+        models=MODELS,
     log:
         f"{R}/logs/association.log",
     benchmark:

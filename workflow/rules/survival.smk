@@ -8,6 +8,8 @@ rule survival:
         at_risk=report(f"{R}/tables/survival_at_risk.csv", caption="../report/at_risk.rst", category="4. Survival"),
         km=[report(f, caption="../report/km.rst", category="4. Survival") for f in km_figures().values()],
     params:
+        settings=step_params(config, "survival"),
+        models=MODELS,
         km_keys=list(km_figures()),
     log:
         f"{R}/logs/survival.log",
@@ -34,6 +36,8 @@ rule clinical_validation:
         forest=[report(f, caption="../report/forest.rst", category="4. Survival and benefit")
                 for f in forest_figures().values()],
     params:
+        settings=step_params(config, "clinical_validation"),
+        models=MODELS,
         forest_keys=list(forest_figures()),
     log:
         f"{R}/logs/clinical_validation.log",

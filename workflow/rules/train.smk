@@ -7,6 +7,7 @@ rule train:
         history=f"{R}/models/{{model}}/history.csv",
         card=f"{R}/models/{{model}}/model_card.json",
     params:
+        settings=lambda wc: step_params(config, "train", model=wc.model),
         slice_files=slices_of(DEV_PIDS),
     log:
         f"{R}/logs/train/{{model}}.log",

@@ -3,11 +3,11 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 from dlscore import stages
 from dlscore.runlog import job_log
-from dlscore.study import model_names
+from dlscore.settings import from_snakemake
 
-models = model_names(snakemake.config)
+models = snakemake.params.models
 with job_log(snakemake.log[0]):
-    stages.association(snakemake.config, snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+    stages.association(from_snakemake(snakemake, "association"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
                        snakemake.output.table1, snakemake.output.table1_label,
                        snakemake.output.correlations, snakemake.output.groups,
                        snakemake.output.cohort_means)

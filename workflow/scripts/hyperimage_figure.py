@@ -3,7 +3,8 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 from dlscore import stages
 from dlscore.runlog import job_log
+from dlscore.settings import from_snakemake
 
 with job_log(snakemake.log[0]):
-    stages.hyperimage_figure(snakemake.config, snakemake.input.validated, snakemake.params.slice_files,
+    stages.hyperimage_figure(from_snakemake(snakemake, "hyperimage_figure"), snakemake.input.validated, snakemake.params.slice_files,
                              snakemake.output[0])

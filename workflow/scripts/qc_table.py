@@ -5,7 +5,8 @@ from pathlib import Path
 
 from dlscore import stages
 from dlscore.runlog import job_log
+from dlscore.settings import from_snakemake
 
 with job_log(snakemake.log[0]):
-    stages.qc_table(snakemake.config, [str(Path(d) / "qc.json") for d in snakemake.input.qc],
+    stages.qc_table(from_snakemake(snakemake, "qc_table"), [str(Path(d) / "qc.json") for d in snakemake.input.qc],
                     snakemake.input.validated, snakemake.output[0])

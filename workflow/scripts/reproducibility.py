@@ -3,9 +3,9 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 from dlscore import stages
 from dlscore.runlog import job_log
-from dlscore.study import model_names
+from dlscore.settings import from_snakemake
 
-models = model_names(snakemake.config)
+models = snakemake.params.models
 with job_log(snakemake.log[0]):
-    stages.reproducibility(snakemake.config, snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+    stages.reproducibility(from_snakemake(snakemake, "reproducibility"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
                            snakemake.output[0])

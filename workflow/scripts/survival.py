@@ -3,11 +3,11 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 from dlscore import stages
 from dlscore.runlog import job_log
-from dlscore.study import model_names
+from dlscore.settings import from_snakemake
 
-models = model_names(snakemake.config)
+models = snakemake.params.models
 
 with job_log(snakemake.log[0]):
-    stages.survival(snakemake.config, snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+    stages.survival(from_snakemake(snakemake, "survival"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
                     snakemake.input.cutoffs, snakemake.output.table, snakemake.output.at_risk,
                     dict(zip(snakemake.params.km_keys, snakemake.output.km)))
