@@ -93,7 +93,8 @@ def test_validated_table_holds_no_input_path(tmp_path):
     from tests.conftest import REPO
     _manifest(tmp_path, 20).to_csv(tmp_path / "manifest.csv", index=False)
     cfg = load_config(REPO / "config/config.yaml")
-    stages.validate(cfg, str(tmp_path / "manifest.csv"), str(tmp_path / "v.parquet"))
+    stages.validate(cfg, str(tmp_path / "manifest.csv"), str(tmp_path / "c.parquet"))
+    stages.split(cfg, str(tmp_path / "c.parquet"), str(tmp_path / "v.parquet"), str(tmp_path / "splits.csv"))
     v = pd.read_parquet(tmp_path / "v.parquet")
     assert not [c for c in v if c.startswith(("image_", "mask_"))]
     assert v["has_image_ct"].all() and v["has_mask_r1"].all()

@@ -27,12 +27,12 @@ COHORT = ("study", "manifest", "phantom", "lgg", "ici", "nsclc_rg", "imaging.mod
 MODELS = ("run_models", "primary_model", "scores_only", "signature.enabled", "signature.features")
 
 STEPS: dict[str, tuple[str, ...]] = {
-    "phantom": ("seed", "phantom"),
+    "phantom": ("phantom",),
     "lgg_manifest": ("lgg",),
     "ici_manifest": ("ici",),
     "nsclc_rg_manifest": ("nsclc_rg",),
-    "validate_manifest": ("seed", "split", "imaging", "checks", "clinical.covariates",
-                          "clinical.development_cohort", *MODELS),
+    "validate_manifest": ("imaging", "checks", "clinical.covariates", "clinical.development_cohort", *MODELS),
+    "split": ("seed", "split"),
     "preprocess": ("imaging", "checks", "slices"),
     "qc_table": ("imaging",),
     "qc_montages": ("imaging", "slices", "qc"),
@@ -49,7 +49,7 @@ STEPS: dict[str, tuple[str, ...]] = {
     "association": ("seed", "stats", "association", "label_name"),
     "reproducibility": ("stats",),
     "survival": ("stats", "survival", *MODELS),
-    "clinical_validation": ("seed", "stats", "survival", "clinical", *MODELS),
+    "clinical_validation": ("seed", "stats", "survival.splits", "survival.endpoints", "clinical", *MODELS),
     "hyperimage_figure": ("slices",),
     "summary": ("study", "label_name", "report_notes", "survival", *MODELS),
     "provenance": ("seed", "results", "signature.features", *COHORT),
@@ -58,15 +58,16 @@ STEPS: dict[str, tuple[str, ...]] = {
 #: the steps whose outputs a step reads (directly or not): its table's config_hash covers them
 UPSTREAM: dict[str, tuple[str, ...]] = {
     "validate_manifest": ("phantom", "lgg_manifest", "ici_manifest", "nsclc_rg_manifest"),
+    "split": ("validate_manifest",),
     "preprocess": ("validate_manifest",),
-    "qc_table": ("preprocess",),
+    "qc_table": ("preprocess", "split"),
     "qc_montages": ("preprocess",),
     "radiomics": ("preprocess",),
     "radiomics_table": ("radiomics",),
-    "train": ("preprocess",),
+    "train": ("preprocess", "split"),
     "score": ("train",),
     "explain": ("score",),
-    "import_scores": ("validate_manifest",),
+    "import_scores": ("split",),
     "signature": ("radiomics_table", "score", "import_scores"),
     "discrimination": ("score", "radiomics_table"),
     "calibration": ("discrimination",),
@@ -75,9 +76,9 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "reproducibility": ("score",),
     "survival": ("discrimination", "import_scores", "signature"),
     "clinical_validation": ("discrimination", "import_scores", "signature"),
-    "hyperimage_figure": ("preprocess",),
+    "hyperimage_figure": ("preprocess", "split"),
     "summary": ("survival", "clinical_validation", "discrimination", "reproducibility"),
-    "provenance": ("validate_manifest",),
+    "provenance": ("split",),
 }
 
 _MISSING = object()

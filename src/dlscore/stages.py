@@ -24,7 +24,7 @@ from dlscore.tables import write_table
 def make_phantom(config: Mapping[str, Any], manifest_out: str, workers: int = 1) -> None:
     from dlscore.phantom import generate_cohort
     out = Path(manifest_out).parent
-    df = generate_cohort(config["phantom"], int(config["seed"]), out, workers)
+    df = generate_cohort(config["phantom"], int(config["phantom"]["seed"]), out, workers)
     df.to_csv(manifest_out, index=False, lineterminator="\n")
 
 
@@ -54,8 +54,11 @@ def make_nsclc_rg_manifest(config: Mapping[str, Any], manifest_out: str, report_
 
 
 def validate(config: Mapping[str, Any], manifest: str, out_parquet: str) -> None:
+    """Check the manifest (every problem at once) and write it without input paths: the
+    imaging jobs read the paths from the manifest (:func:`patient_files`), the table keeps
+    only which inputs a patient has (``has_image_<m>``, ``has_mask_<r>``)."""
     from dlscore.clinical import check_covariates
-    from dlscore.manifest import assign_splits, read_manifest, validate_manifest
+    from dlscore.manifest import read_manifest, validate_manifest
     from dlscore.study import scores_mode
     df = read_manifest(manifest)
     imaging = not scores_mode(config)
@@ -77,16 +80,21 @@ def validate(config: Mapping[str, Any], manifest: str, out_parquet: str) -> None
         raise ManifestError(problems, "cohorts (compared with the development cohort)")
     if "label" not in df:
         df["label"] = np.nan
-    df = assign_splits(df, float(config["split"]["validation_fraction"]), int(config["seed"]))
     Path(out_parquet).parent.mkdir(parents=True, exist_ok=True)
-    # input paths stay out of results/ (a folder may carry a patient's name): imaging jobs
-    # read them from the manifest (patient_files); here only which inputs a patient has
     paths = [c for c in df if c.startswith(("image_", "mask_"))]
     df = df.assign(**{f"has_{c}": df[c].notna() & (df[c].astype(str).str.strip() != "") for c in paths})
     df.drop(columns=paths).to_parquet(out_parquet, index=False)
+
+
+def split(config: Mapping[str, Any], checked: str, out_parquet: str, splits_csv: str) -> None:
+    """Assign the training/validation split (stratified, seeded: ``seed``, ``split``) to the
+    checked manifest; a step of its own so that a new seed redoes the split, not the checks
+    or the imaging."""
+    from dlscore.manifest import assign_splits
+    df = assign_splits(pd.read_parquet(checked), float(config["split"]["validation_fraction"]), int(config["seed"]))
+    df.to_parquet(out_parquet, index=False)
     write_table(df.groupby(["cohort", "split"], dropna=False).agg(
-        n=("patient_id", "size"), n_positive=("label", "sum")).reset_index(),
-        Path(out_parquet).with_name("splits.csv"), config)
+        n=("patient_id", "size"), n_positive=("label", "sum")).reset_index(), splits_csv, config)
 
 
 def patient_files(manifest: str, patient: str) -> dict[str, str]:

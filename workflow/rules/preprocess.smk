@@ -5,7 +5,7 @@ rule preprocess:
     input:
         unpack(lambda wc: PATIENT[wc.pid].files),
         manifest=lambda wc: MANIFEST,  # functions: the report shows no input path
-        validated=f"{R}/manifest/validated.parquet",  # runs after validation, paths come from the manifest
+        checked=f"{R}/manifest/checked.parquet",  # runs after validation; paths come from the manifest
     output:
         pre=directory(f"{R}/preprocessed/{{pid}}"),
         slices=directory(f"{R}/slices/{{pid}}"),

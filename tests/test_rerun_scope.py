@@ -1,0 +1,97 @@
+"""The config is the source of truth: after a finished run, editing one setting schedules
+exactly the jobs that read it and what lies downstream of them (``snakemake -n``), and an
+unchanged config schedules nothing. One small phantom study (two models, two epochs) is run
+once (~3 min on 2 cores); every edit is a dry run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from tests.conftest import REPO, config_override, run_snakemake, snakemake_cmd
+
+pytestmark = pytest.mark.long  # one whole study: `make test-long`, run by .ci/run
+
+SMALL = {
+    "phantom": {"cohorts": [{"name": "DEV", "role": "development", "n": 30, "second_rater": True},
+                            {"name": "EXT", "role": "external", "n": 12},
+                            {"name": "ICI", "role": "ici", "n": 24}]},
+    "models": {"sres_petct": {"epochs": 2, "patience": 2}, "sres_ct": {"epochs": 2, "patience": 2}},
+    "run_models": ["sres_petct", "sres_ct"],
+    "qc": {"montage": False},
+    "stats": {"n_boot": 200},
+}
+
+IMAGING = {"preprocess", "qc_table", "radiomics", "radiomics_table", "hyperimage_figure"}
+PER_MODEL = {"train", "score", "explain"}
+MODEL_STATS = {"discrimination", "calibration", "clinical_utility", "reproducibility", "association", "signature",
+               "survival", "clinical_validation", "summary"}
+
+
+def scheduled(results, *configs) -> dict[str, int]:
+    """rule -> number of jobs a dry run schedules."""
+    cmd = [a for a in snakemake_cmd(results, *configs) if a != "-q"]  # -q hides the job table
+    res = subprocess.run([*cmd, "-n"], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    out = res.stdout + res.stderr
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:", 1)[1]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M))
+    return {k: int(v) for k, v in jobs.items() if k not in ("job", "total", "all")}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rerun")
+    base = config_override(tmp, "small.yaml", SMALL)
+    results = tmp / "results"
+    run_snakemake(results, "config/demo.yaml", base)
+    return tmp, base, results
+
+
+def _edit(tmp, name, values):
+    return config_override(tmp, name, values)
+
+
+def test_unchanged_config_schedules_nothing(study):
+    tmp, base, results = study
+    assert scheduled(results, "config/demo.yaml", base) == {}
+
+
+@pytest.mark.parametrize("name,edit,expected", [
+    ("report_notes", {"report_notes": ["a new caveat"]}, {"summary"}),
+    ("n_boot", {"stats": {"n_boot": 300}},
+     {"discrimination", "association", "signature", "clinical_validation", "summary", "survival", "calibration",
+      "clinical_utility", "reproducibility"}),
+    ("at_risk_step", {"survival": {"at_risk_step": 3}}, {"survival", "summary"}),
+    ("epochs", {"models": {"sres_ct": {"epochs": 3}}}, {"train", "score", "explain"} | MODEL_STATS),
+    ("seed", {"seed": 7}, {"validate_manifest"} | IMAGING | PER_MODEL | MODEL_STATS | {"provenance"}),
+    ("margin", {"slices": {"margin_mm": 15.0}}, IMAGING - {"radiomics", "radiomics_table"} | PER_MODEL | MODEL_STATS),
+])
+def test_an_edit_reruns_what_reads_it(study, name, edit, expected):
+    tmp, base, results = study
+    jobs = scheduled(results, "config/demo.yaml", base, _edit(tmp, f"{name}.yaml", edit))
+    assert set(jobs) == expected, {"unexpected": set(jobs) - expected, "missing": expected - set(jobs)}
+    if name == "epochs":  # the other model is not retrained
+        assert jobs["train"] == 1 and jobs["score"] == 1 and jobs["explain"] == 1
+
+
+def test_config_hash_is_the_hash_of_the_settings_that_made_the_table(study):
+    """Two configs that differ only in report_notes share every table's hash but the summary's."""
+    import pandas as pd
+
+    import yaml
+
+    from dlscore.config import deep_update, load_config
+    from dlscore.settings import step_params
+    tmp, base, results = study
+    cfg = deep_update(load_config(REPO / "config/demo.yaml"), yaml.safe_load(base.read_text()))
+    other = {**cfg, "report_notes": ["x"]}
+    for step in ("validate_manifest", "survival", "clinical_validation", "discrimination"):
+        assert step_params(cfg, step)["config_hash"] == step_params(other, step)["config_hash"], step
+    assert step_params(cfg, "summary")["config_hash"] != step_params(other, "summary")["config_hash"]
+    sv = pd.read_csv(results / "tables/survival.csv")
+    assert set(sv["config_hash"]) == {step_params(cfg, "survival")["config_hash"]}
