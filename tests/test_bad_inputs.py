@@ -492,7 +492,7 @@ HOSTILE = [
          lambda t: _validate(t, _mask_copy)),
     Case("link_loop", "`image_ct` a symbolic link loop", V, "image_ct is a symbolic link that leads nowhere",
          lambda t: _validate(t, _link_loop)),
-    Case("split_too_small", "`split.validation_fraction: 0.05` of 20 patients", V,
+    Case("split_too_small", "`split.validation_fraction: 0.05` of 20 patients", "split",
          "cannot be split 95%/5% into training and validation", _small_split),
     Case("panel_tmb", "TMB in mut/Mb in one cohort, exome count cutoff 159", V,
          "column 'tmb' looks like another scale or unit in cohort EXT", _cohorts(_panel_tmb)),
