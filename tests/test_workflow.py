@@ -105,9 +105,21 @@ def test_external_auc_and_planted_hazard_ratio(demo):
     assert pooled["form"] == "ICC2" and 0.5 < pooled["icc"] <= 1 and pooled["n"] > 50
 
 
-def test_every_table_carries_the_config_hash(demo):
-    hashes = {pd.read_csv(f)["config_hash"].iloc[0] for f in (demo / "tables").glob("*.csv")}
-    assert len(hashes) == 1
+def test_every_table_carries_the_config_hash_of_its_step(demo):
+    """A table's config_hash is the hash of the settings of the step that wrote it and of the
+    steps upstream of it (dlscore.settings), one value per table."""
+    from dlscore.config import deep_update, load_config
+    from dlscore.settings import STEPS, step_params
+    cfg = deep_update(load_config(REPO / "config/demo.yaml"), yaml.safe_load((demo.parent / "lighter.yaml").read_text()))
+    hashes = {step_params(cfg, s)["config_hash"] for s in STEPS}
+    hashes |= {step_params(cfg, s, model=m)["config_hash"] for s in ("train", "score", "explain")
+               for m in cfg["run_models"]}  # per-model tables (attention_<model>.csv)
+    for f in (demo / "tables").glob("*.csv"):
+        values = set(pd.read_csv(f)["config_hash"])
+        assert len(values) == 1 and values <= hashes, (f.name, values)
+    for table, step in (("survival", "survival"), ("discrimination", "discrimination"), ("qc", "qc_table"),
+                        ("cox_univariable", "clinical_validation"), ("provenance", "provenance")):
+        assert set(pd.read_csv(demo / f"tables/{table}.csv")["config_hash"]) == {step_params(cfg, step)["config_hash"]}
 
 
 def test_at_risk_counts_match_the_data(demo):
