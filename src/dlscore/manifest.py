@@ -131,6 +131,19 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     return read_table(path)
 
 
+def _name_problems(df: pd.DataFrame) -> list[InputError]:
+    """Patient ids and cohort names that are not safe folder names, by row (empty ones are
+    reported by :func:`validate_manifest`)."""
+    problems = []
+    for pos, (pid, coh) in enumerate(zip(df["patient_id"], df["cohort"])):
+        for col, v in (("patient_id", pid), ("cohort", coh)):
+            why = None if _is_missing(v) else identifier_problem(v)
+            if why:
+                problems.append(InputError(f"{col} {why}", f"use only {SAFE_ID_RULE} (ids become folder names)",
+                                           where=f"row {pos + 2}"))
+    return problems
+
+
 def check_structure(df: pd.DataFrame, source: str = "manifest") -> None:
     """What must hold before the workflow can be planned from ``df``: the ``patient_id``,
     ``cohort`` and ``role`` columns, and ids and cohort names that are safe folder names
@@ -140,14 +153,7 @@ def check_structure(df: pd.DataFrame, source: str = "manifest") -> None:
                 for c in ("patient_id", "cohort", "role") if c not in df.columns]
     if problems:
         raise ManifestError(problems, source)
-    for pos, (pid, coh) in enumerate(zip(df["patient_id"], df["cohort"])):
-        for col, v in (("patient_id", pid), ("cohort", coh)):
-            if _is_missing(v):
-                continue  # an empty id / cohort is reported by validate_manifest
-            why = identifier_problem(v)
-            if why:
-                problems.append(InputError(f"{col} {why}", f"use only {SAFE_ID_RULE} (ids become folder names)",
-                                           where=f"row {pos + 2}"))
+    problems = _name_problems(df)
     if problems:
         raise ManifestError(problems, source)
 
@@ -223,15 +229,11 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
         extra = f" (roles {', '.join(roles)}: a patient can be in one split only)" if len(roles) > 1 else ""
         problems.append(InputError(f"patient_id appears more than once{extra}",
                                    "keep one row per patient (merge or rename the duplicates)", pid, "patient_id"))
+    problems += _name_problems(df)
     path_cols = ([f"image_{m}" for m in modalities] + [f"mask_{r}" for r in raters if f"mask_{r}" in out]
                  if imaging else [])
     for i, row in out.iterrows():
         pid = row["patient_id"] or f"(row {i + 2})"
-        for col in ("patient_id", "cohort"):
-            why = None if _is_missing(df.at[i, col]) else identifier_problem(df.at[i, col])
-            if why:
-                problems.append(InputError(f"{col} {why}", f"use only {SAFE_ID_RULE} (ids become folder names)",
-                                           where=f"row {i + 2}"))
         if _is_missing(row["cohort"]):
             problems.append(InputError("cohort is empty", "name the cohort / institution", pid, "cohort"))
         if row["role"] not in ROLES:
