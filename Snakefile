@@ -33,10 +33,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/phantom.smk"
-include: "workflow/rules/lgg.smk"
-include: "workflow/rules/ici.smk"
-include: "workflow/rules/nsclc_rg.smk"
+include: "workflow/rules/cohort.smk"
 include: "workflow/rules/manifest.smk"
 
 

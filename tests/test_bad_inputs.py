@@ -45,7 +45,7 @@ def _validate(tmp: Path, mutate: Callable[[pd.DataFrame, Path], pd.DataFrame]) -
 def _dicom(flaw: str):
     """Row 0 of the manifest becomes a DICOM PET/CT patient (series folders + RTSTRUCT) with one flaw."""
     def f(d, tmp):
-        from dlscore.dicom_phantom import PetTags, write_rtstruct, write_series
+        from dlscore.cohorts.dicom_phantom import PetTags, write_rtstruct, write_series
         sp, org = (2.0, 2.0, 3.0), (0.0, 0.0, 0.0)
         vol = np.zeros((3, 12, 12))
         mask = np.zeros((3, 12, 12), bool)
@@ -72,7 +72,7 @@ def _dicom(flaw: str):
 
 def _rtstruct_outside(tmp):
     from dlscore.dicom import read_mask, read_series
-    from dlscore.dicom_phantom import write_rtstruct, write_series
+    from dlscore.cohorts.dicom_phantom import write_rtstruct, write_series
     mask = np.zeros((3, 12, 12), bool)
     mask[1, 4:8, 4:8] = True
     ref = write_series(np.zeros((3, 12, 12)), (2.0, 2.0, 3.0), (0.0, 0.0, 0.0), tmp / "CT", "CT")
@@ -173,7 +173,7 @@ def _one_class_auc(_tmp):
 
 
 def _unmapped_cbioportal(tmp):
-    from dlscore.ici import build_manifest
+    from dlscore.cohorts.ici import build_manifest
     (tmp / "c").mkdir()
     (tmp / "c" / "data_clinical_patient.txt").write_text("PATIENT_ID\tDCB\np1\tMaybe\n")
     build_manifest({"data_dir": str(tmp), "cohorts": {"A": {"folder": "c", "columns": {
@@ -241,7 +241,7 @@ CASES = [
     Case("marker_missing", "scores-only marker column absent", V, "column 'tmb' is not in the manifest",
          lambda t: validate_markers(pd.DataFrame({"patient_id": ["a"]}), {"tmb_high": {"column": "tmb", "cutoff": 1}})),
     Case("marker_text", "marker value `n/a` (text)", V, "tmb is 'n/a', not a number", _marker(["12", "n/a"])),
-    Case("cbioportal_value", "cBioPortal value without a coding", "ici_manifest", "value 'Maybe' of DCB has no coding",
+    Case("cbioportal_value", "cBioPortal value without a coding", "cohort", "value 'Maybe' of DCB has no coding",
          _unmapped_cbioportal),
     Case("dicom_two_series", "a DICOM folder holding two series", V, "image_ct folder holds 2 DICOM series",
          lambda t: _validate(t, _dicom("two_series"))),
@@ -437,7 +437,7 @@ def _config_channels(mutate):
 
 
 def _cbioportal_sample_column(tmp):
-    from dlscore.ici import build_manifest
+    from dlscore.cohorts.ici import build_manifest
     (tmp / "c").mkdir()
     (tmp / "c" / "data_clinical_patient.txt").write_text("PATIENT_ID\tAGE\np1\t60\n")
     (tmp / "c" / "data_clinical_sample.txt").write_text("PATIENT_ID\tSAMPLE_ID\tTMB_NONSYNONYMOUS\np1\ts1\t7.2\n")
@@ -448,7 +448,7 @@ def _cbioportal_sample_column(tmp):
 
 W = "workflow start"
 HOSTILE = [
-    Case("cbioportal_sample_column", "a cBioPortal column mapped that is in neither clinical file", "ici_manifest",
+    Case("cbioportal_sample_column", "a cBioPortal column mapped that is in neither clinical file", "cohort",
          "source column 'TMB' is not in data_clinical_patient.txt nor among sample_columns", _cbioportal_sample_column),
     Case("id_traversal", "`patient_id` `../../images` (would delete a sibling folder)", W,
          "patient_id '../../images' contains '/'", _plan(_set("patient_id", "../../images"))),
@@ -543,7 +543,7 @@ def _constant_dls(_tmp):
 
 def _marker_absent(tmp):
     """The survival step on a marker recorded in DEV only (a lifelines ValueError after minutes before)."""
-    from dlscore import stages
+    from dlscore.steps import survival
     cfg = copy.deepcopy(load_config(REPO / "config/config.yaml"))
     cfg.update(scores_only={"enabled": True, "markers": {"tmb_high": {"column": "tmb", "cutoff": 159,
                                                                        "label": "TMB > 158"}}})
@@ -555,7 +555,7 @@ def _marker_absent(tmp):
     pd.DataFrame({"patient_id": man["patient_id"], "rater": "r1",
                   "dls": [10.0, 300, 50, 400, 20, 170, 90, 600] + [np.nan] * 4}).to_parquet(tmp / "s.parquet")
     pd.DataFrame({"model": ["tmb_high"], "cutoff": [159.0], "rule": ["configured"]}).to_csv(tmp / "c.csv", index=False)
-    stages.survival(cfg, str(tmp / "validated.parquet"), {"tmb_high": str(tmp / "s.parquet")}, str(tmp / "c.csv"),
+    survival.survival(cfg, str(tmp / "validated.parquet"), {"tmb_high": str(tmp / "s.parquet")}, str(tmp / "c.csv"),
                     str(tmp / "out.csv"), str(tmp / "risk.csv"), {})
     out = pd.read_csv(tmp / "out.csv").set_index("set")
     assert np.isfinite(out.at["DEV (ici)", "logrank_p"])

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlscore.dicom import header_problems, read_mask, read_series, rtstruct_mask, seg_mask, suv_bw_factor
-from dlscore.dicom_phantom import Identity, PetTags, write_rtstruct, write_seg, write_series
+from dlscore.cohorts.dicom_phantom import Identity, PetTags, write_rtstruct, write_seg, write_series
 from dlscore.errors import InputError
 
 from .conftest import SHARED_DATA
@@ -216,7 +216,7 @@ def _config(tmp_path) -> dict:
 def test_phantom_through_preprocessing_and_slicing(petct, tmp_path):
     """ingestion -> SUV -> co-gridding -> RTSTRUCT mask -> slices, values checked by hand;
     no identifier of the DICOM headers in any output."""
-    from dlscore import stages
+    from dlscore.steps import preprocess
     d, _, _, _ = petct
     cfg = _config(tmp_path)
     cfg["imaging"]["roi_names"] = ["GTV_Mass"]
@@ -230,8 +230,8 @@ def test_phantom_through_preprocessing_and_slicing(petct, tmp_path):
                           reference="ct", suv_modality="pet", roi_names=["GTV_Mass", "Tumour"])
     v["split"] = "ici"
     v.to_parquet(tmp_path / "v.parquet")
-    stages.imaging(cfg, str(tmp_path / "m.csv"), "PSEUDO-01", str(tmp_path / "pre"), str(tmp_path / "sl"))
-    stages.qc_montages(cfg, ["PSEUDO-01"], [str(tmp_path / "pre")], [str(tmp_path / "sl")], str(tmp_path / "qc"))
+    preprocess.imaging(cfg, str(tmp_path / "m.csv"), "PSEUDO-01", str(tmp_path / "pre"), str(tmp_path / "sl"))
+    preprocess.qc_montages(cfg, ["PSEUDO-01"], [str(tmp_path / "pre")], [str(tmp_path / "sl")], str(tmp_path / "qc"))
     qc = json.loads((tmp_path / "pre" / "qc.json").read_text())
     assert qc["tumour_volume_ml"] == pytest.approx(9 * 7 * 3 * 1.5 * 2.0 * 3.0 / 1000)  # 1.134 mL
     assert qc["suv_max"] == pytest.approx(12000 * 2.763367e-4, rel=1e-4)  # 3.316

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from dlscore.errors import ManifestError
-from dlscore.ici import build_manifest
+from dlscore.cohorts.ici import build_manifest
 from tests.conftest import REPO, SHARED_DATA, run_snakemake
 
 ICI = SHARED_DATA / "ici"

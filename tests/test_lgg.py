@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from dlscore.config import load_config
-from dlscore.lgg import DAYS_PER_MONTH, build_manifest
+from dlscore.cohorts.lgg import DAYS_PER_MONTH, build_manifest
 from dlscore.manifest import assign_splits, validate_manifest
 from tests.conftest import REPO, SHARED_DATA
 
@@ -59,7 +59,7 @@ def test_validation_and_splits_on_the_real_files(manifest):
 
 
 def test_flair_only_patient_gets_zero_channels_and_no_attention(tmp_path):
-    from dlscore import stages
+    from dlscore.steps import preprocess
     from dlscore.models import build_model
     from dlscore.slices import SliceSet
     cfg = load_config(REPO / "config/lgg.yaml")
@@ -67,7 +67,7 @@ def test_flair_only_patient_gets_zero_channels_and_no_attention(tmp_path):
     man = build_manifest(LGG, ["CS", "FG"], patients=["TCGA-DU-7013"])
     validate_manifest(man.assign(role="ici"), SEQ, ["r1"], optional=["t1pre", "t1post"])
     man.to_csv(tmp_path / "m.csv", index=False)  # the imaging job reads the paths from the manifest
-    stages.imaging(cfg, str(tmp_path / "m.csv"), "TCGA-DU-7013", str(tmp_path / "pre"), str(tmp_path / "sl"))
+    preprocess.imaging(cfg, str(tmp_path / "m.csv"), "TCGA-DU-7013", str(tmp_path / "pre"), str(tmp_path / "sl"))
     ss = SliceSet.load(tmp_path / "sl" / "r1.npz")
     assert ss.meta["present"] == ["flair"]
     assert ss.images[:, 0].max() == 0 and ss.images[:, 2].max() == 0 and ss.images[:, 1].max() > 0

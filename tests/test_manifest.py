@@ -88,18 +88,18 @@ def test_excel_manifest_is_read(tmp_path):
 
 def test_validated_table_holds_no_input_path(tmp_path):
     """The validate step writes which inputs a patient has, never their paths."""
-    from dlscore import stages
+    from dlscore.steps import manifest
     from dlscore.config import load_config
     from tests.conftest import REPO
     _manifest(tmp_path, 20).to_csv(tmp_path / "manifest.csv", index=False)
     cfg = load_config(REPO / "config/config.yaml")
-    stages.validate(cfg, str(tmp_path / "manifest.csv"), str(tmp_path / "c.parquet"))
-    stages.split(cfg, str(tmp_path / "c.parquet"), str(tmp_path / "v.parquet"), str(tmp_path / "splits.csv"))
+    manifest.validate(cfg, str(tmp_path / "manifest.csv"), str(tmp_path / "c.parquet"))
+    manifest.split(cfg, str(tmp_path / "c.parquet"), str(tmp_path / "v.parquet"), str(tmp_path / "splits.csv"))
     v = pd.read_parquet(tmp_path / "v.parquet")
     assert not [c for c in v if c.startswith(("image_", "mask_"))]
     assert v["has_image_ct"].all() and v["has_mask_r1"].all()
     assert str(tmp_path).encode() not in (tmp_path / "v.parquet").read_bytes()
-    files = stages.patient_files(str(tmp_path / "manifest.csv"), "P03")
+    files = manifest.patient_files(str(tmp_path / "manifest.csv"), "P03")
     assert files["image_ct"] == str(tmp_path / "p3_ct.nii.gz")
 
 

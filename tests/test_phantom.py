@@ -5,7 +5,7 @@ import SimpleITK as sitk
 from lifelines import CoxPHFitter
 
 from dlscore.config import load_config
-from dlscore.phantom import planned_patients, simulate_outcomes, simulate_patient
+from dlscore.cohorts.phantom import planned_patients, simulate_outcomes, simulate_patient
 
 CFG = load_config("config/demo.yaml")["phantom"]
 COHORTS = {c["name"]: c for c in CFG["cohorts"]}

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlscore.phantom import identity, planned_patients
+from dlscore.cohorts.phantom import identity, planned_patients
 
 from .conftest import REPO, config_override, run_snakemake
 

@@ -91,7 +91,8 @@ NSCLC = SHARED_DATA / "nsclc_radiogenomics"
 
 @pytest.mark.skipif(not NSCLC.exists(), reason=f"NSCLC-Radiogenomics tables not found at {NSCLC}")
 def test_nsclc_manifest_mapping_on_the_real_table():
-    from dlscore.nsclc_rg import build_manifest, read_feature_table
+    from dlscore.cohorts.nsclc_rg import build_manifest
+    from dlscore.signature import read_feature_table
     man, rep = build_manifest(NSCLC / "radiogenomics_labels.csv")
     assert len(man) == 162 and set(man["cohort"]) == {"R01"}
     assert (man["label"] == 1).sum() == 25 and (man["label"] == 0).sum() == 102 and man["label"].isna().sum() == 35

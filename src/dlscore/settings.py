@@ -21,16 +21,15 @@ import hashlib
 import json
 from typing import Any, Iterator, Mapping
 
+from dlscore.cohorts import REGISTRY
+
 #: where the patients come from (every step that plans or reads the cohort depends on it)
-COHORT = ("study", "manifest", "phantom", "lgg", "ici", "nsclc_rg", "imaging.modalities", "imaging.raters")
+COHORT = ("study", "manifest", *REGISTRY, "imaging.modalities", "imaging.raters")
 #: which models or markers exist (names of per-model outputs and table rows)
 MODELS = ("run_models", "primary_model", "scores_only", "signature.enabled", "signature.features")
 
 STEPS: dict[str, tuple[str, ...]] = {
-    "phantom": ("phantom",),
-    "lgg_manifest": ("lgg",),
-    "ici_manifest": ("ici",),
-    "nsclc_rg_manifest": ("nsclc_rg",),
+    "cohort": tuple(REGISTRY),
     "validate_manifest": ("imaging", "checks", "clinical.covariates", "clinical.development_cohort", *MODELS),
     "split": ("seed", "split"),
     "preprocess": ("imaging", "checks", "slices"),
@@ -57,7 +56,7 @@ STEPS: dict[str, tuple[str, ...]] = {
 
 #: the steps whose outputs a step reads (directly or not): its table's config_hash covers them
 UPSTREAM: dict[str, tuple[str, ...]] = {
-    "validate_manifest": ("phantom", "lgg_manifest", "ici_manifest", "nsclc_rg_manifest"),
+    "validate_manifest": ("cohort",),
     "split": ("validate_manifest",),
     "preprocess": ("validate_manifest",),
     "qc_table": ("preprocess", "split"),

@@ -23,6 +23,7 @@ Everything is fitted on the training patients only and then applied unchanged:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -206,3 +207,29 @@ def fit_fusion(y: np.ndarray, predictors: pd.DataFrame) -> tuple[pd.DataFrame, o
     tab = pd.DataFrame({"term": xm.columns, "coefficient": res.params.to_numpy(), "se": res.bse.to_numpy(),
                         "ci_low": ci[0].to_numpy(), "ci_high": ci[1].to_numpy(), "p": res.pvalues.to_numpy()})
     return tab, res
+
+
+def read_feature_table(path: str | Path, id_column: str = "Image", id_pattern: str = r"^([A-Za-z0-9]+-[0-9]+)") -> pd.DataFrame:
+    """A PyRadiomics feature CSV (one row per image) as ``patient_id``, ``rater`` (r1) and the
+    numeric feature columns (``diagnostics_*`` and text columns dropped)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("feature table not found", "set signature.features to the CSV of PyRadiomics features",
+                         where=str(p))
+    f = pd.read_csv(p)
+    if id_column not in f:
+        raise InputError(f"column '{id_column}' (patient id) is not in the feature table",
+                         "set signature.id_column", where=str(p))
+    pid = f[id_column].astype(str).str.extract(id_pattern, expand=False)
+    if pid.isna().any():
+        bad = f.loc[pid.isna(), id_column].iloc[0]
+        raise InputError(f"patient id cannot be read from {id_column} value {bad!r}", "fix signature.id_pattern",
+                         where=str(p))
+    num = f.select_dtypes("number")
+    num = num[[c for c in num.columns if not c.startswith("diagnostics_")]]
+    out = pd.concat([pd.DataFrame({"patient_id": pid, "rater": "r1"}), num], axis=1)
+    dup = out["patient_id"][out["patient_id"].duplicated()]
+    if len(dup):
+        raise InputError(f"patient {dup.iloc[0]} has more than one row of features", "keep one row per patient",
+                         dup.iloc[0], str(p))
+    return out

@@ -1,11 +1,10 @@
 """The study plan: which patients, raters and input files exist, known when the workflow
 is parsed (before any job runs), so that Snakemake can build one DAG.
 
-* phantom studies: patients follow from the config (``dlscore.phantom.planned_patients``),
-  their files are outputs of the ``phantom`` rule;
-* the TCGA-LGG cohort: the manifest is built from the data folder (``dlscore.lgg``), by
-  the ``lgg_manifest`` rule and, identically, here;
-* the ICI clinical tables (``dlscore.ici``): a scores-only study, no images;
+* a registered cohort (:mod:`dlscore.cohorts`) that generates its images (the phantom):
+  patients follow from the config, their files are outputs of the ``cohort`` rule;
+* another registered cohort (TCGA-LGG, cBioPortal, a feature-table study): its manifest is
+  built by the ``cohort`` rule and, identically, here;
 * brought cohorts: the manifest CSV is read (ids, roles, paths relative to its folder).
 
 A **scores-only study** (``scores_only.enabled``) has no images: each configured marker
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from dlscore.cohorts import active, manifest_path
 from dlscore.errors import InputError, ManifestError
 from dlscore.manifest import check_structure, read_manifest, resolve_path
 
@@ -82,50 +82,18 @@ def group_labels(config: Mapping[str, Any], model: str) -> tuple[str, str]:
     return "High DLS", "Low DLS"
 
 
-def manifest_path(config: Mapping[str, Any]) -> str:
-    if config.get("ici", {}).get("enabled"):
-        return f"{config['results']}/ici/manifest.csv"
-    if config.get("nsclc_rg", {}).get("enabled"):
-        return f"{config['results']}/nsclc_rg/manifest.csv"
-    if config.get("phantom", {}).get("enabled"):
-        return f"{config['results']}/phantom/manifest.csv"
-    if config.get("lgg", {}).get("enabled"):
-        return f"{config['results']}/lgg/manifest.csv"
-    return str(config["manifest"])
-
-
 def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
+    """Every patient with cohort, role, raters and input files, known at parse time: from
+    the config for a cohort that generates its images, else from the manifest (a
+    registered cohort's is built here exactly as its rule builds it)."""
     mods = list(config["imaging"]["modalities"])
     raters = list(config["imaging"]["raters"])
-    if config.get("phantom", {}).get("enabled"):
-        from dlscore.phantom import planned_patients
-        from dlscore.phantom import patient_files
-        root = f"{config['results']}/phantom"
-        out = []
-        for p in planned_patients(config["phantom"]):
-            if config["phantom"].get("format", "nifti") == "dicom":  # one folder per patient (a directory output)
-                files = {"dicom": f"{root}/images/{p.patient_id}"}
-            else:
-                files = {k: f"{root}/{v}" for k, v in patient_files(p.patient_id, p.raters).items()
-                         if not k.startswith("image_") or k[len("image_"):] in mods}
-            out.append(Patient(p.patient_id, p.cohort, p.role, p.raters, files))
-        return out
-    if config.get("ici", {}).get("enabled"):
-        from dlscore.ici import build_manifest as build_ici
-        df = build_ici(config["ici"])[0]
-        path = Path(manifest_path(config))
-    elif config.get("nsclc_rg", {}).get("enabled"):
-        from dlscore.nsclc_rg import build_manifest as build_nsclc
-        df = build_nsclc(config["nsclc_rg"]["labels"], config["nsclc_rg"].get("cohorts", ["R01"]))[0]
-        path = Path(manifest_path(config))
-    elif config.get("lgg", {}).get("enabled"):
-        from dlscore.lgg import build_manifest
-        lg = config["lgg"]
-        df = build_manifest(lg["data_dir"], lg["external_sites"], lg.get("label", "idh_mutant"), lg.get("patients"))
-        path = Path(manifest_path(config))
-    else:
-        path = Path(manifest_path(config))
-        df = read_manifest(path)
+    cohort = active(config)
+    path = Path(manifest_path(config))
+    if cohort is not None and cohort.generates:
+        return [Patient(p.patient_id, p.cohort, p.role, p.raters, files)
+                for p, files in cohort.planner()(config[cohort.key], str(path.parent), mods)]
+    df = cohort.builder()(config[cohort.key])[0] if cohort is not None else read_manifest(path)
     check_structure(df, f"manifest {path.name}")
     out = []
     for _, row in df.iterrows():
@@ -143,24 +111,11 @@ def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
     return out
 
 
-def set_slug(split: str, cohort: str) -> str:
-    """File-name-safe name of an evaluation set: the split for the development splits,
-    the cohort for external / ICI cohorts (one set per cohort)."""
-    return split if split in ("training", "validation", "unlabelled") else cohort
-
-
-def set_slugs(plan: list[Patient], splits) -> list[str]:
-    """Evaluation-set slugs, known before the split is drawn (for output file names)."""
-    out = []
-    for split in splits:
-        if split in ("training", "validation"):
-            if any(p.role in ("development", split) for p in plan):
-                out.append(split)
-        elif split == "unlabelled":
-            continue  # only known after validation; not a figure target
-        else:
-            out += [c for c in dict.fromkeys(p.cohort for p in plan if p.role == split)]
-    return list(dict.fromkeys(out))
+def survival_sets(plan: list[Patient], splits) -> list[str]:
+    """Slugs of the evaluation sets of ``splits`` known before the split is drawn (output
+    file names); see :class:`dlscore.evaluation.EvalSet`."""
+    from dlscore.evaluation import planned_sets
+    return list(dict.fromkeys(es.slug for es in planned_sets([(p.role, p.cohort) for p in plan], splits)))
 
 
 def check_inside(root: str | Path, paths) -> None:

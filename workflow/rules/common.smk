@@ -4,17 +4,19 @@ import sys
 
 sys.path.insert(0, SRC)
 
+from dlscore.cohorts import active as active_cohort, manifest_path
 from dlscore.settings import step_params
-from dlscore.study import check_inside, development_patients, endpoints, km_models, manifest_path, marker_names, model_names, plan_patients, scores_mode, set_slugs, signature_enabled
+from dlscore.study import check_inside, development_patients, endpoints, km_models, marker_names, model_names, plan_patients, scores_mode, signature_enabled, survival_sets
 
 R = config["results"]
+COHORT = active_cohort(config)  # a registered cohort (dlscore.cohorts), or None: the study brings a manifest
 MANIFEST = manifest_path(config)
 try:  # the manifest's ids and cohort names become folder names: checked before any planning
     PLAN = plan_patients(config)
     PATIENT = {p.patient_id: p for p in PLAN}
     PIDS = list(PATIENT)
     DEV_PIDS = development_patients(PLAN)
-    SURVIVAL_SETS = set_slugs(PLAN, config["survival"]["splits"])
+    SURVIVAL_SETS = survival_sets(PLAN, config["survival"]["splits"])
 except ManifestError as err:  # one clear message, no traceback
     raise WorkflowError(str(err)) from None
 SCORES_ONLY = scores_mode(config)
@@ -56,7 +58,8 @@ def forest_figures():
     return {(m, c, e): f"{R}/figures/forest_{m}_{c}_{e}.png" for m in KM_MODELS for c in SURVIVAL_SETS for e in ENDPOINTS}
 
 
-from dlscore.stages import CLINICAL_TABLES, SIGNATURE_TABLES
+from dlscore.steps.survival import CLINICAL_TABLES
+from dlscore.steps.signature import SIGNATURE_TABLES
 
 
 def final_targets():

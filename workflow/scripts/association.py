@@ -1,13 +1,13 @@
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-from dlscore import stages
+from dlscore.steps import stats
 from dlscore.runlog import job_log
 from dlscore.settings import from_snakemake
 
 models = snakemake.params.models
 with job_log(snakemake.log[0]):
-    stages.association(from_snakemake(snakemake, "association"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+    stats.association(from_snakemake(snakemake, "association"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
                        snakemake.output.table1, snakemake.output.table1_label,
                        snakemake.output.correlations, snakemake.output.groups,
                        snakemake.output.cohort_means)

@@ -1,12 +1,12 @@
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-from dlscore import stages
+from dlscore.steps import discrimination
 from dlscore.runlog import job_log
 from dlscore.settings import from_snakemake
 
 models = snakemake.params.models
 with job_log(snakemake.log[0]):
-    stages.clinical_utility(from_snakemake(snakemake, "clinical_utility"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+    discrimination.clinical_utility(from_snakemake(snakemake, "clinical_utility"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
                             snakemake.input.cutoffs, snakemake.output.table, dict(zip(models, snakemake.output.dca)),
                             dict(zip(models, snakemake.output.dist)))

@@ -1,12 +1,12 @@
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-from dlscore import stages
+from dlscore.steps import discrimination
 from dlscore.runlog import job_log
 from dlscore.settings import from_snakemake
 
 models = snakemake.params.models
 with job_log(snakemake.log[0]):
-    stages.discrimination(from_snakemake(snakemake, "discrimination"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+    discrimination.discrimination(from_snakemake(snakemake, "discrimination"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
                           snakemake.input.radiomics, snakemake.output.table, snakemake.output.cutoffs,
                           snakemake.output.comparisons, dict(zip(models, snakemake.output.roc)))

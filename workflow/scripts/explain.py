@@ -1,11 +1,11 @@
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-from dlscore import stages
+from dlscore.steps import score
 from dlscore.runlog import job_log
 from dlscore.settings import from_snakemake
 
 with job_log(snakemake.log[0]):
-    stages.explain(from_snakemake(snakemake, "explain"), snakemake.wildcards.model, snakemake.input.weights, snakemake.input.validated,
+    score.explain(from_snakemake(snakemake, "explain"), snakemake.wildcards.model, snakemake.input.weights, snakemake.input.validated,
                    snakemake.input.scores, snakemake.input.features, snakemake.params.slice_files,
                    snakemake.output.gradcam, snakemake.output.clustermap, snakemake.threads)

@@ -1,10 +1,10 @@
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-from dlscore import stages
+from dlscore.steps import figures
 from dlscore.runlog import job_log
 from dlscore.settings import from_snakemake
 
 with job_log(snakemake.log[0]):
-    stages.hyperimage_figure(from_snakemake(snakemake, "hyperimage_figure"), snakemake.input.validated, snakemake.params.slice_files,
+    figures.hyperimage_figure(from_snakemake(snakemake, "hyperimage_figure"), snakemake.input.validated, snakemake.params.slice_files,
                              snakemake.output[0])

@@ -3,10 +3,10 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 from pathlib import Path
 
-from dlscore import stages
+from dlscore.steps import preprocess
 from dlscore.runlog import job_log
 from dlscore.settings import from_snakemake
 
 with job_log(snakemake.log[0]):
-    stages.qc_table(from_snakemake(snakemake, "qc_table"), [str(Path(d) / "qc.json") for d in snakemake.input.qc],
+    preprocess.qc_table(from_snakemake(snakemake, "qc_table"), [str(Path(d) / "qc.json") for d in snakemake.input.qc],
                     snakemake.input.validated, snakemake.output[0])

@@ -1,11 +1,11 @@
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-from dlscore import stages
+from dlscore.steps import discrimination
 from dlscore.runlog import job_log
 from dlscore.settings import from_snakemake
 
 models = snakemake.params.models
 with job_log(snakemake.log[0]):
-    stages.reproducibility(from_snakemake(snakemake, "reproducibility"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
+    discrimination.reproducibility(from_snakemake(snakemake, "reproducibility"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
                            snakemake.output[0])

@@ -1,11 +1,11 @@
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-from dlscore import stages
+from dlscore.steps import score
 from dlscore.runlog import job_log
 from dlscore.settings import from_snakemake
 
 with job_log(snakemake.log[0]):
-    stages.score(from_snakemake(snakemake, "score"), snakemake.input.weights, snakemake.params.slice_files,
+    score.score(from_snakemake(snakemake, "score"), snakemake.input.weights, snakemake.params.slice_files,
                  snakemake.output.scores, snakemake.output.features,
                  snakemake.output.attention, snakemake.threads)

@@ -1,10 +1,10 @@
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-from dlscore import stages
+from dlscore.steps import manifest
 from dlscore.runlog import job_log
 from dlscore.settings import from_snakemake
 
 with job_log(snakemake.log[0]):
-    stages.split(from_snakemake(snakemake, "split"), snakemake.input[0], snakemake.output.validated,
+    manifest.split(from_snakemake(snakemake, "split"), snakemake.input[0], snakemake.output.validated,
                  snakemake.output.splits)

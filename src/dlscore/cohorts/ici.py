@@ -147,3 +147,8 @@ def build_manifest(ici: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     man["patient_id"] = man["patient_id"].astype(str)
     return man, pd.DataFrame(report)
 
+
+
+def build(section: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Registry entry point (config section ``ici``): the manifest and the mapping report."""
+    return build_manifest(section)

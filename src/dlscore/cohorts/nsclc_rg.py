@@ -44,7 +44,7 @@ def build_manifest(labels_csv: str | Path, cohorts: Sequence[str] = ("R01",)) ->
                          where=str(p))
     unknown = sorted(set(d["EGFR mutation status"].dropna()) - set(EGFR))
     if unknown:
-        raise InputError(f"EGFR value(s) {unknown} have no coding", "extend dlscore.nsclc_rg.EGFR", where=str(p))
+        raise InputError(f"EGFR value(s) {unknown} have no coding", "extend dlscore.cohorts.nsclc_rg.EGFR", where=str(p))
     d["cohort"] = d["Case ID"].str.split("-").str[0]
     report = [{"item": "rows in the clinical table", "n": len(d)}]
     keep = d["cohort"].isin(list(cohorts))
@@ -78,27 +78,6 @@ def build_manifest(labels_csv: str | Path, cohorts: Sequence[str] = ("R01",)) ->
     return out, pd.DataFrame(report)
 
 
-def read_feature_table(path: str | Path, id_column: str = "Image", id_pattern: str = r"^([A-Za-z0-9]+-[0-9]+)") -> pd.DataFrame:
-    """A PyRadiomics feature CSV (one row per image) as ``patient_id``, ``rater`` (r1) and the
-    numeric feature columns (``diagnostics_*`` and text columns dropped)."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError("feature table not found", "set signature.features to the CSV of PyRadiomics features",
-                         where=str(p))
-    f = pd.read_csv(p)
-    if id_column not in f:
-        raise InputError(f"column '{id_column}' (patient id) is not in the feature table",
-                         "set signature.id_column", where=str(p))
-    pid = f[id_column].astype(str).str.extract(id_pattern, expand=False)
-    if pid.isna().any():
-        bad = f.loc[pid.isna(), id_column].iloc[0]
-        raise InputError(f"patient id cannot be read from {id_column} value {bad!r}", "fix signature.id_pattern",
-                         where=str(p))
-    num = f.select_dtypes("number")
-    num = num[[c for c in num.columns if not c.startswith("diagnostics_")]]
-    out = pd.concat([pd.DataFrame({"patient_id": pid, "rater": "r1"}), num], axis=1)
-    dup = out["patient_id"][out["patient_id"].duplicated()]
-    if len(dup):
-        raise InputError(f"patient {dup.iloc[0]} has more than one row of features", "keep one row per patient",
-                         dup.iloc[0], str(p))
-    return out
+def build(section) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Registry entry point (config section ``nsclc_rg``): the manifest and the mapping report."""
+    return build_manifest(section["labels"], section.get("cohorts", ["R01"]))

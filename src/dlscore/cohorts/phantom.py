@@ -192,7 +192,7 @@ def simulate_patient(p: PlannedPatient, cohort_cfg: Mapping[str, Any], cfg: Mapp
 def identity(patient_id: str):
     """The made-up DICOM identifiers of a phantom patient (``phantom.format: dicom``):
     distinctive strings a privacy test can grep every output for."""
-    from dlscore.dicom_phantom import Identity
+    from dlscore.cohorts.dicom_phantom import Identity
     tag = "".join(ch for ch in patient_id if ch.isalnum())
     return Identity(patient_name=f"Secretname{tag}^Privatus", patient_id=f"MRN{tag}X77",
                     birth_date="19310709", institution=f"Hospital Confidential {tag}",
@@ -220,7 +220,7 @@ PHANTOM_PET_TAGS = dict(weight_kg=72.0, dose_bq=350e6, injection_time="094500", 
 
 def _write_dicom(p: PlannedPatient, images: Mapping[str, sitk.Image], outdir: Path) -> None:
     from dlscore.dicom import suv_bw_factor
-    from dlscore.dicom_phantom import PetTags, write_rtstruct, write_seg, write_series
+    from dlscore.cohorts.dicom_phantom import PetTags, write_rtstruct, write_seg, write_series
     files = patient_files(p.patient_id, p.raters, "dicom")
     ident = identity(p.patient_id)
     ct = images["ct"]
@@ -281,3 +281,23 @@ def generate_cohort(cfg: Mapping[str, Any], seed: int, outdir: str | Path, worke
     if "mask_r2" not in df:
         df["mask_r2"] = np.nan
     return df
+
+
+def build(section: Mapping[str, Any], outdir: str | Path, workers: int = 1) -> tuple[pd.DataFrame, None]:
+    """Registry entry point: write the phantom cohort under ``outdir`` (seed ``section.seed``)
+    and return its manifest (no mapping table)."""
+    return generate_cohort(section, int(section["seed"]), outdir, workers), None
+
+
+def plan(section: Mapping[str, Any], root: str, modalities: Sequence[str]) -> list[tuple[PlannedPatient, dict]]:
+    """The patients and the files the ``cohort`` rule will write under ``root``, known from the
+    config alone: (patient, manifest column -> path). DICOM: one folder per patient."""
+    out = []
+    for p in planned_patients(section):
+        if section.get("format", "nifti") == "dicom":
+            files = {"dicom": f"{root}/images/{p.patient_id}"}
+        else:
+            files = {k: f"{root}/{v}" for k, v in patient_files(p.patient_id, p.raters).items()
+                     if not k.startswith("image_") or k[len("image_"):] in modalities}
+        out.append((p, files))
+    return out

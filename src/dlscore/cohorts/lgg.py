@@ -76,3 +76,9 @@ def build_manifest(data_dir: str | Path, external_sites: Sequence[str], label: s
             "label", "idh_mutant", "codel_1p19q", "grade_g3", "idh_codel_subtype", "histology", "age", "sex",
             "os_time", "os_event", "pfs_time", "pfs_event"]
     return df[cols]
+
+
+def build(section) -> tuple[pd.DataFrame, None]:
+    """Registry entry point (config section ``lgg``): the manifest, no mapping table."""
+    return build_manifest(section["data_dir"], section["external_sites"], section.get("label", "idh_mutant"),
+                          section.get("patients")), None

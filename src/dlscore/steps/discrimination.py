@@ -1,0 +1,190 @@
+"""The discrimination steps (workflow/rules/discrimination.smk): cutoffs, AUC, calibration, decision curves, inter-rater ICC."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from dlscore.evaluation import evaluation_sets, scored
+from dlscore.stats.roc import model_comparisons
+from dlscore.tables import write_table
+
+
+def discrimination(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str],
+                   radiomics_table: str, table_out: str, cutoffs_out: str, comparisons_out: str,
+                   roc_figs: Mapping[str, str]) -> None:
+    from dlscore.plots.roc import plot_roc
+    from dlscore.stats import (auc_delong, bootstrap_auc, bootstrap_metrics, delong_test, metrics_at_cutoff,
+                               youden_cutoff)
+    st = config["stats"]
+    alpha, n_boot, seed = float(st["alpha"]), int(st["n_boot"]), int(config["seed"])
+    rad = pd.read_parquet(radiomics_table)
+    suv_col = "pet_original_firstorder_Maximum"
+    rows, cuts, comps = [], [], []
+    labelled: dict[str, dict[str, pd.DataFrame]] = {}  # model -> set -> patient_id, label, dls
+    for model, f in score_files.items():
+        df = scored(validated, f)
+        if suv_col in rad:
+            df = df.merge(rad.loc[rad["rater"] == "r1", ["patient_id", suv_col]], on="patient_id", how="left")
+        tr = df[df["split"] == "training"]
+        fixed = config["models"].get(model, {}).get("cutoff")
+        if fixed is not None:  # frozen model from another study: its cutoff travels with it
+            cut, cut_from, rule = float(fixed), "fixed (config)", "fixed in the config (models.<name>.cutoff)"
+        else:
+            cut_from, rule = "training (Youden)", "maximum Youden index on the training split"
+            try:
+                cut = youden_cutoff(tr["label"].astype(int), tr["dls"])
+            except ValueError as err:  # a collapsed network: every table says so instead of a cutoff
+                cut, rule = float("nan"), f"not computable: {err} (training split)"
+        cuts.append({"model": model, "cutoff": cut, "rule": rule, "n_training": len(tr)})
+        curves = []
+        for es, sub in evaluation_sets(df):
+            name = es.name
+            for sec in config.get("secondary_labels", []):
+                ss = sub[sub[sec].notna()]
+                ys = ss[sec].astype(int).to_numpy()
+                srow: dict[str, Any] = {"model": model, "label": sec, "analysis": "secondary", "set": name,
+                                        "n": len(ss), "n_pos": int(ys.sum())}
+                if len(ss) and 0 < ys.sum() < len(ys):
+                    a = auc_delong(ys, ss["dls"].to_numpy(), alpha)
+                    srow.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se,
+                                 "auc_ci_method": "DeLong",
+                                 "note": f"DLS trained for {config.get('label_name', 'label')}; AUC for {sec}"})
+                else:
+                    srow["note"] = "AUC not computable: needs both classes"
+                rows.append(srow)
+            sub = sub[sub["label"].notna()]
+            labelled.setdefault(model, {})[name] = sub[["patient_id", "label", "dls"]]
+            y = sub["label"].astype(int).to_numpy()
+            row: dict[str, Any] = {"model": model, "label": config.get("label_name", "label"), "analysis": "primary",
+                                   "set": name, "n": len(sub), "n_pos": int(y.sum())}
+            if len(sub) == 0 or y.min() == y.max():
+                row["note"] = "AUC not computable: needs both classes"
+                rows.append(row)
+                continue
+            s = sub["dls"].to_numpy()
+            a = auc_delong(y, s, alpha)
+            if not np.isfinite(cut):
+                row.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se,
+                            "auc_ci_method": "DeLong", "note": f"metrics at the cutoff {rule}"})
+                rows.append(row)
+                curves.append((name, y, s))
+                continue
+            m = metrics_at_cutoff(y, s, cut)
+            ci = bootstrap_metrics(y, s, cut, n_boot, seed, alpha)
+            b_lo, b_hi, _ = bootstrap_auc(y, s, n_boot, seed, alpha)
+            row.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se,
+                        "auc_ci_method": "DeLong", "auc_boot_ci_low": b_lo, "auc_boot_ci_high": b_hi,
+                        "cutoff": cut, "cutoff_from": cut_from})
+            for k in ("acc", "sen", "spec", "ppv", "npv"):
+                row.update({k: m[k], f"{k}_ci_low": ci[k][0], f"{k}_ci_high": ci[k][1]})
+            row.update({"tp": m["tp"], "fp": m["fp"], "tn": m["tn"], "fn": m["fn"],
+                        "metric_ci_method": f"stratified percentile bootstrap, {n_boot} replicates, cutoff fixed",
+                        "note": ""})
+            rows.append(row)
+            curves.append((name, y, s))
+            if suv_col in sub and sub[suv_col].notna().all():
+                t = delong_test(y, s, sub[suv_col].to_numpy(), alpha)
+                comps.append({"model": model, "set": name, "comparator": "SUVmax (PET, rater-1 mask)",
+                              "n": len(sub), "auc_model": t.auc_a, "auc_comparator": t.auc_b, "diff": t.diff,
+                              "diff_ci_low": t.ci_low, "diff_ci_high": t.ci_high, "z": t.z, "p": t.p,
+                              "test": "paired DeLong, two-sided"})
+        plot_roc(curves, roc_figs[model], title=f"{model}: DLS for {config.get('label_name', 'the label')}",
+                 seed=seed)
+    comps += model_comparisons(labelled, alpha)
+    rows = pd.DataFrame(rows).sort_values(["model", "analysis", "label"], kind="stable")
+    write_table(rows, table_out, config)
+    write_table(pd.DataFrame(cuts), cutoffs_out, config)
+    if not comps:
+        comps = [{"note": "no comparator in this study (SUVmax needs a PET modality: imaging.suv_modality)"}]
+    write_table(pd.DataFrame(comps), comparisons_out, config)
+
+
+def calibration(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], table_out: str,
+                figs: Mapping[str, str]) -> None:
+    """Brier, recalibration intercept/slope, calibration-in-the-large and Hosmer-Lemeshow of
+    the DLS read as a probability, per model and evaluation set; calibration plot."""
+    from dlscore.plots.calibration import plot_calibration
+    from dlscore.stats.calibration import brier, hosmer_lemeshow, recalibration
+    alpha = float(config["stats"]["alpha"])
+    rows = []
+    for model, f in score_files.items():
+        curves = []
+        for es, sub in evaluation_sets(scored(validated, f)):
+            name = es.name
+            sub = sub[sub["label"].notna()]
+            y, p = sub["label"].astype(int).to_numpy(), sub["dls"].to_numpy()
+            row: dict[str, Any] = {"model": model, "set": name, "n": len(y), "n_pos": int(y.sum())}
+            if len(y) < 10 or y.min() == y.max():
+                row["note"] = "not computable: fewer than 10 patients or one class"
+                rows.append(row)
+                continue
+            rc = recalibration(y, p, alpha)
+            chi2, df, hl_p = hosmer_lemeshow(y, p, min(10, len(y) // 5))
+            row.update({"brier": brier(y, p), "intercept": rc.intercept, "slope": rc.slope,
+                        "slope_ci_low": rc.slope_ci_low, "slope_ci_high": rc.slope_ci_high,
+                        "citl": rc.citl, "citl_ci_low": rc.citl_ci_low, "citl_ci_high": rc.citl_ci_high,
+                        "hl_chi2": chi2, "hl_df": df, "hl_p": hl_p,
+                        "method": "logistic recalibration on logit(DLS) (Wald CI); HL over quantile groups",
+                        "note": ""})
+            rows.append(row)
+            curves.append((name, y, p))
+        plot_calibration(curves, figs[model], title=f"{model}: calibration of the DLS")
+    write_table(pd.DataFrame(rows), table_out, config)
+
+
+def clinical_utility(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs: str,
+                     table_out: str, dca_figs: Mapping[str, str], dist_figs: Mapping[str, str]) -> None:
+    """Decision curves (net benefit vs treat-all / treat-none, thresholds 0.05-0.95) for the
+    cohorts not used for fitting, and the DLS distribution by label in every cohort."""
+    from dlscore.plots.distribution import plot_decision_curves, plot_dls_by_label
+    from dlscore.stats.decision import net_benefit
+    cut = pd.read_csv(cutoffs).set_index("model")["cutoff"]
+    label = config.get("label_name", "label")
+    thresholds = np.round(np.arange(0.05, 0.951, 0.05), 2)
+    tables = []
+    for model, f in score_files.items():
+        sets = [(n, g[g["label"].notna()]) for es, g in evaluation_sets(scored(validated, f)) for n in [es.name]]
+        curves = []
+        for name, g in sets:
+            if name == "training" or g["label"].nunique() < 2:
+                continue
+            nb = net_benefit(g["label"].astype(int), g["dls"], thresholds)
+            curves.append((f"{name} (n={len(g)})", nb))
+            tables.append(nb.assign(model=model, set=name, n=len(g)))
+        if curves:
+            plot_decision_curves(curves, dca_figs[model], title=f"{model}: decision curves for {label}")
+        dist = pd.concat([g.assign(set=n) for n, g in sets])[["set", "label", "dls"]]
+        plot_dls_by_label(dist, float(cut[model]), dist_figs[model], label, title=f"{model}: DLS by {label}")
+    cols = ["model", "set", "n", "threshold", "net_benefit", "treat_all", "treat_none"]
+    out = pd.concat(tables)[cols] if tables else pd.DataFrame({"note": ["no labelled cohort besides training"]})
+    write_table(out, table_out, config)
+
+
+def reproducibility(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], out: str) -> None:
+    from dlscore.stats import icc
+    form = config["stats"]["icc_form"]
+    rows = []
+    man = pd.read_parquet(validated)
+    for model, f in score_files.items():
+        sc = pd.read_parquet(f).pivot(index="patient_id", columns="rater", values="dls")
+        if "r2" not in sc:
+            rows.append({"model": model, "set": "all", "n": 0, "form": form,
+                         "note": "only one rater's masks in this study: inter-rater ICC not computable"})
+            continue
+        both = sc.dropna(subset=["r1", "r2"]).join(man.set_index("patient_id")[["cohort", "split"]])
+        groups = [(f"{c} ({s})", g) for (c, s), g in both.groupby(["cohort", "split"], sort=False)]
+        groups.append(("all patients with two raters", both))
+        for name, g in groups:
+            row = {"model": model, "set": name, "n": len(g), "form": form}
+            if len(g) < 3:
+                row["note"] = "fewer than 3 patients with two raters"
+            else:
+                r = icc(g[["r1", "r2"]].to_numpy(), form, float(config["stats"]["alpha"]))
+                row.update({"icc": r.icc, "ci_low": r.ci_low, "ci_high": r.ci_high, "p": r.p, "F": r.f,
+                            "df1": r.df1, "df2": r.df2, "ci_method": "F distribution (Shrout & Fleiss)",
+                            "mean_abs_diff": float((g["r1"] - g["r2"]).abs().mean()), "note": ""})
+            rows.append(row)
+    write_table(pd.DataFrame(rows), out, config)

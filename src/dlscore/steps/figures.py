@@ -1,0 +1,37 @@
+"""The figure steps (workflow/rules/figures.smk)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+
+def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Mapping[str, str], out: str,
+                      per_class: int = 3) -> None:
+    from dlscore.plots import new_figure, save
+    from dlscore.slices import SliceSet
+    man = pd.read_parquet(validated)
+    tr = man[man["split"] == "training"].sort_values("patient_id")
+    pick = pd.concat([tr[tr["label"] == c].head(per_class) for c in (1, 0)])
+    chans = config["slices"]["channels"]
+    fig, _ = new_figure(1.4 * len(chans), 1.5 * len(pick))
+    fig.clf()
+    axes = fig.subplots(len(pick), len(chans), squeeze=False)
+    for i, (_, row) in enumerate(pick.iterrows()):
+        ss = SliceSet.load(slice_files[row["patient_id"]])
+        k = int(np.argmax(ss.tumour_side_mm))
+        for j, c in enumerate(chans):
+            ax = axes[i, j]
+            ax.imshow(ss.images[k, j], cmap="gray" if c != "pet" else "inferno", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(c.upper() if c != "fusion" else "fusion", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"{row['patient_id']}\nlabel {int(row['label'])}", fontsize=7)
+    fig.suptitle(f"Hyper-images of training patients (largest kept slice; tumour square + "
+                 f"{config['slices']['margin_mm']:g} mm margin on every side, resampled to "
+                 f"{config['slices']['size']}x{config['slices']['size']})", fontsize=8)
+    save(fig, out)

@@ -1,0 +1,65 @@
+"""The manifest steps (workflow/rules/manifest.smk): check the manifest, draw the split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from dlscore.tables import write_table
+
+
+def validate(config: Mapping[str, Any], manifest: str, out_parquet: str) -> None:
+    """Check the manifest (every problem at once) and write it without input paths: the
+    imaging jobs read the paths from the manifest (:func:`patient_files`), the table keeps
+    only which inputs a patient has (``has_image_<m>``, ``has_mask_<r>``)."""
+    from dlscore.clinical import check_covariates
+    from dlscore.manifest import read_manifest, validate_manifest
+    from dlscore.study import scores_mode
+    df = read_manifest(manifest)
+    imaging = not scores_mode(config)
+    df = validate_manifest(df, config["imaging"]["modalities"] if imaging else [],
+                           config["imaging"]["raters"] if imaging else [], base_dir=Path(manifest).parent,
+                           optional=config["imaging"].get("optional_modalities", []),
+                           reference=config["imaging"]["reference"],
+                           tol_mm=float(config["imaging"]["geometry_tolerance_mm"]),
+                           suv_modality=config["imaging"].get("suv_modality"),
+                           roi_names=config["imaging"].get("roi_names") or (), checks=config.get("checks"))
+    check_covariates(df, config.get("clinical", {}).get("covariates") or {})
+    if not imaging:
+        from dlscore.manifest import validate_markers
+        validate_markers(df, config["scores_only"].get("markers") or {})
+    from dlscore.consistency import cohort_problems
+    from dlscore.errors import ManifestError
+    problems = cohort_problems(df, config)
+    if problems:
+        raise ManifestError(problems, "cohorts (compared with the development cohort)")
+    if "label" not in df:
+        df["label"] = np.nan
+    Path(out_parquet).parent.mkdir(parents=True, exist_ok=True)
+    paths = [c for c in df if c.startswith(("image_", "mask_"))]
+    df = df.assign(**{f"has_{c}": df[c].notna() & (df[c].astype(str).str.strip() != "") for c in paths})
+    df.drop(columns=paths).to_parquet(out_parquet, index=False)
+
+
+def split(config: Mapping[str, Any], checked: str, out_parquet: str, splits_csv: str) -> None:
+    """Assign the training/validation split (stratified, seeded: ``seed``, ``split``) to the
+    checked manifest; a step of its own so that a new seed redoes the split, not the checks
+    or the imaging."""
+    from dlscore.manifest import assign_splits
+    df = assign_splits(pd.read_parquet(checked), float(config["split"]["validation_fraction"]), int(config["seed"]))
+    df.to_parquet(out_parquet, index=False)
+    write_table(df.groupby(["cohort", "split"], dropna=False).agg(
+        n=("patient_id", "size"), n_positive=("label", "sum")).reset_index(), splits_csv, config)
+
+
+def patient_files(manifest: str, patient: str) -> dict[str, str]:
+    """The input files of one patient (``image_<m>``, ``mask_<r>`` -> path), read from the
+    manifest and resolved against its folder (never copied into results/)."""
+    from dlscore.manifest import read_manifest, resolve_path
+    df = read_manifest(manifest)
+    row = df.loc[df["patient_id"].astype(str).str.strip() == patient].iloc[0]
+    return {c: resolve_path(str(v).strip(), Path(manifest).parent) for c, v in row.items()
+            if str(c).startswith(("image_", "mask_")) and isinstance(v, str) and v.strip()}

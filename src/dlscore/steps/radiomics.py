@@ -1,0 +1,33 @@
+"""The radiomics steps (workflow/rules/radiomics.smk)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+
+def radiomics(config: Mapping[str, Any], predir: str, patient: str, raters: Sequence[str], out: str) -> None:
+    import SimpleITK as sitk
+
+    from dlscore.radiomics import extract_features
+    rc = config["radiomics"]
+    mods = [m for m in rc["modalities"] if (Path(predir) / f"{m}.nii.gz").exists()]  # missing -> NaN
+    images = {m: sitk.ReadImage(str(Path(predir) / f"{m}.nii.gz")) for m in mods}
+    from importlib.metadata import version
+    provenance = {"computed": "3D, reference grid", "params_file": Path(rc["params"]).name,
+                  "params_sha256": hashlib.sha256(Path(rc["params"]).read_bytes()).hexdigest()[:12],
+                  "pyradiomics": version("pyradiomics-bhklab")}
+    rows = []
+    for r in raters:
+        mask = sitk.ReadImage(str(Path(predir) / f"mask_{r}.nii.gz"))
+        feats = extract_features(images, mask, rc["params"], mods, rc.get("bin_width"))
+        rows.append({"patient_id": patient, "rater": r, **provenance, **feats})
+    pd.DataFrame(rows).to_parquet(out, index=False)
+
+
+def gather(parts: Sequence[str], out: str) -> None:
+    """Concatenate per-patient parquet tables."""
+    pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True).to_parquet(out, index=False)

@@ -1,0 +1,84 @@
+"""The scoring and explanation steps (workflow/rules/score.smk)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from dlscore.evaluation import scored
+from dlscore.tables import write_table
+from dlscore.steps.train import channel_indices
+
+
+def _trained_model(config: Mapping[str, Any], weights: str, dev) -> tuple[Any, list[int], list[str]]:
+    """The network in ``weights`` (one model or an ensemble) on ``dev``, the indices of its
+    input channels in this study's slices, and their names. Frozen weights from another
+    study may have been trained on a subset or another order of ``slices.channels``."""
+    from dlscore.models import load_trained
+    from dlscore.models import read_weights
+    ck = read_weights(weights, dev)
+    try:
+        idx = channel_indices(config["slices"]["channels"], ck["channels"])
+    except ValueError as err:
+        raise ValueError(f"{weights}: {err}. Fix: set slices.channels to include {ck['channels']} "
+                         "or use weights trained on this study's channels") from None
+    return load_trained(ck, len(idx)).to(dev), idx, list(ck["channels"])
+
+
+def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[str, str], str],
+          scores_out: str, features_out: str, attention_out: str, threads: int = 1) -> None:
+    from dlscore.score import score_patients
+    from dlscore.slices import SliceSet
+    from dlscore.train import pick_device, set_determinism
+    set_determinism(int(config["seed"]), threads)
+    dev = pick_device(config.get("device", "auto"))
+    model, idx, channels = _trained_model(config, weights, dev)
+    sets = {}
+    for key, f in slice_files.items():
+        ss = SliceSet.load(f)
+        ss.images = np.ascontiguousarray(ss.images[:, idx])
+        sets[key] = ss
+    scores, feats, attn = score_patients(model, sets, dev, channels)
+    scores.to_parquet(scores_out, index=False)
+    write_table(attn, attention_out, config)
+    feats.to_parquet(features_out, index=False)
+
+
+def explain(config: Mapping[str, Any], model_name: str, weights: str, validated: str, scores: str,
+            features: str, slice_files: Mapping[str, str], gradcam_out: str, clustermap_out: str,
+            threads: int = 1) -> None:
+    """Grad-CAM overlays of ``explain.gradcam_per_class`` patients per class (rater 1, the
+    slice with the largest tumour square) and the clustered heat-map of every patient's deep
+    features with ``explain.side_bars`` (label and manifest columns) as side bars."""
+    from dlscore.explain import central_slice, gradcam_maps, pick_patients
+    from dlscore.plots.gradcam import feature_clustermap, gradcam_figure
+    from dlscore.slices import SliceSet
+    from dlscore.train import pick_device, set_determinism
+    ex = config["explain"]
+    set_determinism(int(config["seed"]), threads)
+    dev = pick_device(config.get("device", "auto"))
+    model, idx, channels = _trained_model(config, weights, dev)
+    sc = scored(validated, scores)
+    chosen = pick_patients(sc, int(ex["gradcam_per_class"]), int(config["seed"]))
+    imgs, sides, titles = [], [], []
+    for _, row in chosen.iterrows():
+        ss = SliceSet.load(slice_files[row["patient_id"]])
+        k = central_slice(ss.images, ss.tumour_side_mm)
+        imgs.append(ss.images[k, idx])
+        sides.append(float(ss.side_mm[k]))
+        titles.append(f"{row['patient_id']} ({row['split']})\nlabel {int(row['label'])}, DLS {row['dls']:.2f}")
+    x = np.stack(imgs).astype(np.float32)
+    gradcam_figure(x, gradcam_maps(model, x, dev), channels, titles, gradcam_out, sides)
+
+    feats = pd.read_parquet(features)
+    feats = feats[feats["rater"] == "r1"].set_index("patient_id").drop(columns="rater")
+    man = pd.read_parquet(validated).set_index("patient_id").loc[feats.index]
+    side = pd.DataFrame(index=feats.index)
+    side["label"] = man["label"].map(lambda v: "unknown" if pd.isna(v) else str(int(v)))
+    for col in ex.get("side_bars", []):
+        if col in man and col != "label":
+            side[col] = man[col].fillna("unknown").astype(str)
+    feature_clustermap(feats, side, clustermap_out,
+                       f"{model_name}: deep features of {len(feats)} patients (Ward clustering)")

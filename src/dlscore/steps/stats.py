@@ -1,0 +1,59 @@
+"""The association step (workflow/rules/stats.smk)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pandas as pd
+
+from dlscore.evaluation import evaluation_sets, scored
+from dlscore.tables import write_table
+
+
+def association(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], table1_out: str,
+                table1_label_out: str, correlations_out: str, groups_out: str, cohort_means_out: str) -> None:
+    """Table 1 (per cohort by label, and cohorts side by side), correlations of the DLS with
+    metadata, DLS across clinical groups (ANOVA / Kruskal-Wallis + post-hoc), and the
+    bootstrapped mean and SE of the DLS per cohort (config ``association``)."""
+    from dlscore.stats.association import (bootstrap_mean, compare_groups_continuous, correlation,
+                                           group_from_breaks, table_one)
+    ac = config.get("association", {})
+    alpha, n_boot, seed = float(config["stats"]["alpha"]), int(config["stats"]["n_boot"]), int(config["seed"])
+    man = pd.read_parquet(validated)
+    cont = [c for c in ac.get("continuous", []) if c in man]
+    cat = [c for c in ac.get("categorical", []) if c in man]
+    write_table(table_one(man, "cohort", cont, cat), table1_out, config)
+    by_label = [table_one(g, "label", cont, cat).assign(cohort=coh, label_name=config.get("label_name", "label"))
+                for coh, g in man.groupby("cohort", sort=False) if g["label"].notna().any()]
+    write_table(pd.concat(by_label, ignore_index=True) if by_label else pd.DataFrame({"note": ["no labels"]}),
+                table1_label_out, config)
+    def grouping(frame: pd.DataFrame, spec: Mapping[str, Any]) -> pd.Series:
+        col = frame[spec["column"]]
+        return group_from_breaks(col, spec["breaks"], spec["labels"]) if "breaks" in spec else col
+
+    groups = {k: v for k, v in ac.get("groups", {}).items() if v["column"] in man}
+    corr, grp, means = [], [], []
+    for model, f in score_files.items():
+        df = scored(validated, f)
+        score_col = "continuous" if "continuous" in df else "dls"  # scores-only: the marker's continuous score
+        for set_name, sub in [("all patients", df), *((es.name, g) for es, g in evaluation_sets(df))]:
+            for var in [c for c in ac.get("correlate", []) if c in sub]:
+                v = pd.to_numeric(sub[var], errors="coerce")
+                binary = v.dropna().isin([0, 1]).all()
+                c = correlation(sub[score_col], v, "point-biserial" if binary else "spearman", alpha)
+                corr.append({"model": model, "set": set_name, "variable": var, "method": c.method, "n": c.n,
+                             "r": c.r, "ci_low": c.ci_low, "ci_high": c.ci_high, "p": c.p,
+                             "ci_method": "Fisher z" + (" (Bonett-Wright variance)" if c.method == "spearman" else "")})
+            for gname, spec in groups.items():
+                omni, post = compare_groups_continuous(sub[score_col], grouping(sub, spec).to_numpy(), spec.get("labels"))
+                base = {"model": model, "set": set_name, "grouping": gname}
+                grp.append({**base, "comparison": "omnibus", **omni})
+                for _, r in post.iterrows():
+                    grp.append({**base, "comparison": f"{r['group_b']} vs {r['group_a']}", **r.to_dict()})
+        for coh, g in df.groupby("cohort", sort=False):
+            means.append({"model": model, "cohort": coh, **bootstrap_mean(g[score_col], n_boot, seed, alpha),
+                          "method": f"percentile bootstrap, {n_boot} replicates"})
+    write_table(pd.DataFrame(corr), correlations_out, config)
+    write_table(pd.DataFrame(grp) if grp else pd.DataFrame({"note": ["no association.groups column in the manifest"]}),
+                groups_out, config)
+    write_table(pd.DataFrame(means), cohort_means_out, config)

@@ -1,0 +1,28 @@
+# A registered cohort (config `<key>.enabled: true`; see dlscore.cohorts): its manifest, the
+# mapping table of cohorts built from source tables, and the images of a generating cohort
+# (the phantom). Studies that bring a manifest skip this rule.
+if COHORT is not None:
+
+    rule cohort:
+        input:
+            COHORT.input_files(config[COHORT.key]),
+        output:
+            manifest=MANIFEST,
+            mapping=[report(f"{R}/tables/{COHORT.mapping}.csv", caption=f"../report/{COHORT.mapping}.rst",
+                            category="1. Patients")] if COHORT.mapping else [],
+            files=[directory(f) if k == "dicom" else f for p in PLAN for k, f in p.files.items()]
+                  if COHORT.generates else [],
+        params:
+            settings=step_params(config, "cohort"),
+        log:
+            f"{R}/logs/cohort.log",
+        benchmark:
+            f"{R}/benchmarks/cohort.tsv"
+        conda:
+            f"{ENVS}/{COHORT.env}.yaml"
+        threads: workflow.cores if COHORT.generates else 1
+        resources:
+            mem_mb=2000,
+            runtime=20,
+        script:
+            "../scripts/cohort.py"
