@@ -26,7 +26,7 @@ SMALL = {
 
 IMAGING = {"preprocess", "qc_table", "radiomics", "radiomics_table", "hyperimage_figure"}
 PER_MODEL = {"train", "score", "explain"}
-MODEL_STATS = {"discrimination", "calibration", "clinical_utility", "reproducibility", "association", "signature",
+MODEL_STATS = {"cutoffs", "discrimination", "calibration", "clinical_utility", "reproducibility", "association", "signature",
                "survival", "clinical_validation", "summary"}
 
 
@@ -64,8 +64,7 @@ def test_unchanged_config_schedules_nothing(study):
 @pytest.mark.parametrize("name,edit,expected", [
     ("report_notes", {"report_notes": ["a new caveat"]}, {"summary"}),
     ("n_boot", {"stats": {"n_boot": 300}},
-     {"discrimination", "association", "signature", "clinical_validation", "summary",
-      "survival", "calibration", "clinical_utility"}),  # the last three read the cutoffs discrimination rewrites
+     {"discrimination", "association", "signature", "clinical_validation", "summary"}),  # not the cutoffs
     ("at_risk_step", {"survival": {"at_risk_step": 3}}, {"survival", "summary"}),
     ("epochs", {"models": {"sres_ct": {"epochs": 3}}}, {"train", "score", "explain"} | MODEL_STATS),
     ("seed", {"seed": 7}, {"split", "qc_table", "hyperimage_figure", "provenance"} | PER_MODEL | MODEL_STATS),

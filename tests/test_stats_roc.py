@@ -138,7 +138,7 @@ def test_model_comparisons_pair_models_on_shared_patients():
     import numpy as np
     import pandas as pd
 
-    from dlscore.stats.roc import model_comparisons
+    from dlscore.stats.discrimination import model_comparisons
     from dlscore.stats import delong_test
     rng = np.random.default_rng(4)
     y = np.tile([0, 1], 30)

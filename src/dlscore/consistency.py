@@ -126,7 +126,7 @@ def cohort_problems(df: pd.DataFrame, config: Mapping[str, Any]) -> list[InputEr
         return []
     markers = (config.get("scores_only", {}) or {}).get("markers") or {} if \
         (config.get("scores_only", {}) or {}).get("enabled") else {}
-    from dlscore.manifest import DEFAULT_CHECKS
+    from dlscore.plausibility import DEFAULT_CHECKS
     ratio = (config.get("checks") or {}).get("marker_scale_ratio", DEFAULT_CHECKS["marker_scale_ratio"])
     return (covariate_level_problems(df, dev, clinical.get("covariates") or {})
             + (marker_scale_problems(df, dev, markers, float(ratio)) if ratio is not None else []))

@@ -152,6 +152,31 @@ def _acquisition_datetime(ds) -> datetime | None:
     return _dt(str(date), str(ds.AcquisitionTime)) if date and ds.get("AcquisitionTime") else None
 
 
+def _injection_delay(ds, rp, need, acquisition_times: Sequence[datetime | None], patient: str | None,
+                     where: str) -> float:
+    """Seconds from injection to the decay-correction reference time (the series start, or
+    the earliest acquisition when earlier). ``need`` raises the missing-tag error."""
+    if rp.get("RadiopharmaceuticalStartDateTime"):
+        injected = _dt(None, str(rp.RadiopharmaceuticalStartDateTime))
+    else:
+        start = need(rp.get("RadiopharmaceuticalStartTime") or None, "RadiopharmaceuticalStartTime (0018,1072)",
+                     "add the injection time")
+        injected = _dt(str(need(ds.get("SeriesDate") or None, "SeriesDate (0008,0021)", "add the series date")),
+                       str(start))
+    ref = _dt(str(need(ds.get("SeriesDate") or None, "SeriesDate (0008,0021)", "add the series date")),
+              str(need(ds.get("SeriesTime") or None, "SeriesTime (0008,0031)", "add the series time")))
+    acq = [t for t in acquisition_times if t is not None]
+    if acq and min(acq) < ref:
+        ref = min(acq)
+    delay = (ref - injected).total_seconds()
+    if delay < 0 and not rp.get("RadiopharmaceuticalStartDateTime") and delay > -86400:
+        delay += 86400.0  # injection before midnight, scan after: TM carries no date
+    if delay < 0:
+        raise InputError(f"injection time is {-delay:.0f} s after the series time",
+                         "check RadiopharmaceuticalStartTime/DateTime and SeriesTime", patient, where)
+    return delay
+
+
 def suv_bw_factor(ds, patient: str | None = None, path: str | None = None,
                   acquisition_times: Sequence[datetime | None] = ()) -> SuvInfo:
     """SUV body-weight factor of a PET series from one of its headers (pydicom Dataset).
@@ -203,24 +228,7 @@ def suv_bw_factor(ds, patient: str | None = None, path: str | None = None,
                          patient, where)
     half = need(float(rp.RadionuclideHalfLife) if rp.get("RadionuclideHalfLife") not in (None, "") else None,
                 "RadionuclideHalfLife (0018,1075)", "add the half-life in s (18F: 6586.2)")
-    if rp.get("RadiopharmaceuticalStartDateTime"):
-        injected = _dt(None, str(rp.RadiopharmaceuticalStartDateTime))
-    else:
-        start = need(rp.get("RadiopharmaceuticalStartTime") or None, "RadiopharmaceuticalStartTime (0018,1072)",
-                     "add the injection time")
-        injected = _dt(str(need(ds.get("SeriesDate") or None, "SeriesDate (0008,0021)", "add the series date")),
-                       str(start))
-    ref = _dt(str(need(ds.get("SeriesDate") or None, "SeriesDate (0008,0021)", "add the series date")),
-              str(need(ds.get("SeriesTime") or None, "SeriesTime (0008,0031)", "add the series time")))
-    acq = [t for t in acquisition_times if t is not None]
-    if acq and min(acq) < ref:
-        ref = min(acq)
-    delay = (ref - injected).total_seconds()
-    if delay < 0 and not rp.get("RadiopharmaceuticalStartDateTime") and delay > -86400:
-        delay += 86400.0  # injection before midnight, scan after: TM carries no date
-    if delay < 0:
-        raise InputError(f"injection time is {-delay:.0f} s after the series time",
-                         "check RadiopharmaceuticalStartTime/DateTime and SeriesTime", patient, where)
+    delay = _injection_delay(ds, rp, need, acquisition_times, patient, where)
     dose_ref = dose * 2.0 ** (-delay / half)
     return SuvInfo(weight * 1000.0 / dose_ref, units, decay, weight, dose, half, delay)
 

@@ -27,6 +27,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from dlscore.errors import InputError, ManifestError
+from dlscore.plausibility import duplicate_masks, file_identity, header_checks, is_missing, number, outcome_consistency
 
 ROLES = ("development", "training", "validation", "external", "ici")
 
@@ -137,7 +138,7 @@ def _name_problems(df: pd.DataFrame) -> list[InputError]:
     problems = []
     for pos, (pid, coh) in enumerate(zip(df["patient_id"], df["cohort"])):
         for col, v in (("patient_id", pid), ("cohort", coh)):
-            why = None if _is_missing(v) else identifier_problem(v)
+            why = None if is_missing(v) else identifier_problem(v)
             if why:
                 problems.append(InputError(f"{col} {why}", f"use only {SAFE_ID_RULE} (ids become folder names)",
                                            where=f"row {pos + 2}"))
@@ -158,21 +159,9 @@ def check_structure(df: pd.DataFrame, source: str = "manifest") -> None:
         raise ManifestError(problems, source)
 
 
-def _is_missing(v) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
-
-
 def resolve_path(value: str, base_dir: Path) -> str:
     p = Path(str(value))
     return str(p if p.is_absolute() else (base_dir / p))
-
-
-def _number(v) -> float | None:
-    """``v`` as a float, or None when it is not a number (text such as "12 months")."""
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
 
 
 def _suggest(missing: str, columns) -> str:
@@ -219,242 +208,111 @@ def validate_manifest(df: pd.DataFrame, modalities: Sequence[str], raters: Seque
     if missing:
         raise ManifestError(problems)
     out = df.copy()
-    out["patient_id"] = out["patient_id"].map(lambda v: "" if _is_missing(v) else str(v).strip())
-    for i in out.index[out["patient_id"] == ""]:
-        problems.append(InputError(f"row {i + 2} has no patient_id", "give every row a pseudonymous id",
-                                   where="patient_id"))
-    dup = out["patient_id"][out["patient_id"].duplicated() & (out["patient_id"] != "")].unique()
-    for pid in dup:
-        roles = sorted(set(out.loc[out["patient_id"] == pid, "role"].astype(str)))
-        extra = f" (roles {', '.join(roles)}: a patient can be in one split only)" if len(roles) > 1 else ""
-        problems.append(InputError(f"patient_id appears more than once{extra}",
-                                   "keep one row per patient (merge or rename the duplicates)", pid, "patient_id"))
-    problems += _name_problems(df)
+    out["patient_id"] = out["patient_id"].map(lambda v: "" if is_missing(v) else str(v).strip())
+    problems += _id_problems(out) + _name_problems(df)
     path_cols = ([f"image_{m}" for m in modalities] + [f"mask_{r}" for r in raters if f"mask_{r}" in out]
                  if imaging else [])
     for i, row in out.iterrows():
         pid = row["patient_id"] or f"(row {i + 2})"
-        if _is_missing(row["cohort"]):
+        if is_missing(row["cohort"]):
             problems.append(InputError("cohort is empty", "name the cohort / institution", pid, "cohort"))
         if row["role"] not in ROLES:
             problems.append(InputError(f"role '{row['role']}' is not one of {', '.join(ROLES)}",
                                        "correct the role column", pid, "role"))
-        seen: dict[str, str] = {}
-        for c in path_cols:
-            v = row[c]
-            if _is_missing(v):
-                if c == "mask_r1" or (c.startswith("image_") and c[len("image_"):] not in optional):
-                    problems.append(InputError(f"no {c} given", f"fill {c} with the file of this patient", pid, c))
-                continue
-            resolved = resolve_path(v, base_dir)
-            out.at[i, c] = resolved
-            key = _file_identity(resolved)
-            if key in seen:
-                problems.append(InputError(f"{c} is the same file as {seen[key]}",
-                                           f"give the {c} file of this patient", pid, resolved))
-            seen[key] = c
-            if check_files and Path(resolved).is_symlink() and not Path(resolved).exists():
-                problems.append(InputError(f"{c} is a symbolic link that leads nowhere (a missing target or a "
-                                           "loop of links)", "point the manifest at the file itself", pid, resolved))
-            elif check_files and not Path(resolved).exists():
-                problems.append(InputError(f"{c} file does not exist",
-                                           "correct the path (relative paths are relative to the manifest's folder)",
-                                           pid, resolved))
+        problems += _path_problems(out, i, pid, path_cols, optional, base_dir, check_files)
         if check_files and imaging:
-            problems += _header_checks(out.loc[i], pid, modalities, raters, reference, tol_mm, suv_modality,
-                                       roi_names, checks)
-            problems += _duplicate_masks(out.loc[i], pid, raters)
-        for col, meaning in BINARY.items():
-            v = row.get(col)
-            if col in out and not _is_missing(v) and v not in (0, 1, 0.0, 1.0):
-                problems.append(InputError(f"{col} is {v!r}, expected 0 or 1", f"code {meaning}", pid, col))
-        if _is_missing(row.get("label")) and row["role"] in ("training", "validation"):
-            problems.append(InputError("label is empty in a training cohort", "give the 0/1 label or change the role",
-                                       pid, "label"))
-        for col, (lo, hi, meaning) in RANGES.items():
-            if col in out and not _is_missing(row[col]):
-                x = _number(row[col])
-                if x is None or not (lo <= x <= hi):
-                    problems.append(InputError(f"{col} is {row[col]!r}, outside {lo:g}-{hi:g}", f"give {meaning}",
-                                               pid, col))
-        for ep in ("pfs", "os"):
-            t, e = f"{ep}_time", f"{ep}_event"
-            has_t = t in out and not _is_missing(row[t])
-            has_e = e in out and not _is_missing(row[e])
-            if has_t:
-                x = _number(row[t])
-                if x is None or not np.isfinite(x):
-                    problems.append(InputError(f"{t} is {row[t]!r}, not a finite number", "give the time in months",
-                                               pid, t))
-                elif x < 0:
-                    problems.append(InputError(f"{t} is negative ({row[t]})",
-                                               "give the time from treatment start in months", pid, t))
-            if has_e and row[e] not in (0, 1, 0.0, 1.0):
-                problems.append(InputError(f"{e} is {row[e]!r}, expected 0 (censored) or 1 (event)",
-                                           "code events as 0/1", pid, e))
-            if has_t != has_e and t in out and e in out:
-                gone = e if has_t else t
-                problems.append(InputError(f"{gone} is empty while {t if has_t else e} is given",
-                                           "give both the time and the event, or neither", pid, gone))
-        problems += _outcome_consistency(row, pid, checks)
+            problems += header_checks(out.loc[i], pid, modalities, raters, reference, tol_mm, suv_modality,
+                                      roi_names, checks)
+            problems += duplicate_masks(out.loc[i], pid, raters)
+        problems += _value_problems(row, pid, out.columns) + outcome_consistency(row, pid, checks)
     problems += _cohort_checks(out)
     if problems:
         raise ManifestError(problems)
     return out
 
 
-#: plausibility limits used when the config gives none (config ``checks``)
-DEFAULT_CHECKS = {"spacing_mm": [0.1, 20.0], "max_suv": 100.0, "max_tumour_volume_ml": 3000.0, "dcb_months": 6.0,
-                  "marker_scale_ratio": 10.0}
-
-
-def _check(checks: Mapping[str, Any] | None, key: str):
-    return (checks or {}).get(key, DEFAULT_CHECKS[key])
-
-
-def _file_identity(path: str) -> tuple:
-    """What makes two paths the same file: device and inode when it exists (a symlink, a
-    hard link, ``a/../b``), else the normalised absolute path."""
-    import os
-    try:
-        st = os.stat(path)
-        return ("inode", st.st_dev, st.st_ino)
-    except (OSError, ValueError):
-        return ("path", os.path.realpath(path))
-
-
-def _duplicate_masks(row: pd.Series, pid: str, raters: Sequence[str]) -> list[InputError]:
-    """Two raters' masks with the same bytes (a copy): their ICC would be a perfect 1."""
-    import hashlib
-    seen: dict[str, str] = {}
-    files: set = set()
-    out = []
-    for r in raters:
-        v = row.get(f"mask_{r}")
-        if _is_missing(v) or not Path(v).is_file() or _file_identity(v) in files:
-            continue  # the same file twice is reported as such
-        files.add(_file_identity(v))
-        digest = hashlib.sha256(Path(v).read_bytes()).hexdigest()
-        if digest in seen:
-            out.append(InputError(f"mask_{r} has the same contents as {seen[digest]} (a copy: the inter-rater ICC "
-                                  "would be a perfect 1)", f"give rater {r[1:]}'s own segmentation, or leave "
-                                  f"mask_{r} empty", pid, str(v)))
-        seen[digest] = f"mask_{r}"
-    return out
-
-
-def _outcome_consistency(row: pd.Series, pid: str, checks: Mapping[str, Any] | None) -> list[InputError]:
-    """Outcomes that contradict each other: OS shorter than PFS; durable clinical benefit
-    (DCB) that disagrees with PFS at the ``checks.dcb_months`` landmark (DCB 1 with
-    progression before it, DCB 0 without progression by then)."""
-    t = {k: _number(row.get(k)) if not _is_missing(row.get(k)) else None
-         for k in ("pfs_time", "pfs_event", "os_time", "dcb")}
-    out = []
-    if t["pfs_time"] is not None and t["os_time"] is not None and t["os_time"] < t["pfs_time"] - 1e-9:
-        out.append(InputError(f"os_time ({t['os_time']:g}) is shorter than pfs_time ({t['pfs_time']:g})",
-                              "PFS ends at progression or death, so OS >= PFS: check both times (same start "
-                              "date, same unit)", pid, "os_time"))
-    landmark = _check(checks, "dcb_months")
-    if landmark is None or t["dcb"] not in (0.0, 1.0) or t["pfs_time"] is None or t["pfs_event"] is None:
-        return out
-    if t["dcb"] == 1 and t["pfs_event"] == 1 and t["pfs_time"] < landmark:
-        out.append(InputError(f"dcb is 1 but the patient progressed at {t['pfs_time']:g} months, before the "
-                              f"{landmark:g}-month landmark", "check dcb and pfs_time, or set checks.dcb_months "
-                              "to your study's DCB definition (null: not checked)", pid, "dcb"))
-    if t["dcb"] == 0 and t["pfs_time"] > landmark and t["pfs_event"] == 0:
-        out.append(InputError(f"dcb is 0 but the patient was progression-free for {t['pfs_time']:g} months "
-                              f"(censored, beyond the {landmark:g}-month landmark)", "check dcb and pfs_time, or set "
-                              "checks.dcb_months to your study's DCB definition (null: not checked)", pid, "dcb"))
-    return out
-
-
-def _header_checks(row: pd.Series, pid: str, modalities: Sequence[str], raters: Sequence[str],
-                   reference: str | None, tol_mm: float, suv_modality: str | None = None,
-                   roi_names: Sequence[str] = (), checks: Mapping[str, Any] | None = None) -> list[InputError]:
-    """Readable headers of 3D images with plausible voxel spacing, images that overlap the
-    reference image in space, and masks on the reference grid, without reading voxels."""
-    import SimpleITK as sitk
-
-    from dlscore.dicom import EXPECTED_MODALITY, header_problems, is_dicom_file
-    problems, headers = [], {}
-    cols = [f"image_{m}" for m in modalities] + [f"mask_{r}" for r in raters]
-    for c in cols:
-        v = row.get(c)
-        if _is_missing(v) or not Path(v).exists():
-            continue  # missing / not-found files are reported above
-        if Path(v).is_dir() or is_dicom_file(v):  # DICOM series folder, RTSTRUCT or SEG
-            mod = c[len("image_"):] if c.startswith("image_") else None
-            problems += header_problems(v, c, pid, EXPECTED_MODALITY.get(mod) if mod else None,
-                                        suv=mod is not None and mod == suv_modality, roi_names=roi_names)
-            continue
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(str(v))
-        try:
-            reader.ReadImageInformation()
-        except RuntimeError:
-            problems.append(InputError(f"{c} cannot be read (corrupt, truncated or not an image)",
-                                       "re-export the file as NIfTI/NRRD/MHA or a DICOM series", pid, str(v)))
-            continue
-        headers[c] = (reader.GetSize(), reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection())
-        problems += _geometry_problems(c, headers[c], pid, str(v), checks)
-    ref = headers.get(f"image_{reference}") if reference else None
-    if ref is None or len(ref[0]) != 3:
-        return problems
-    for m in modalities:
-        h = headers.get(f"image_{m}")
-        if m != reference and h is not None and len(h[0]) == 3 and _overlap_mm3(h, ref) <= 0:
-            problems.append(InputError(f"image_{m} does not overlap image_{reference} in space (they lie "
-                                       f"{_gap_mm(h, ref):.0f} mm apart)", f"give both images in the same "
-                                       "scanner coordinates (origin and direction from the same study)", pid,
-                                       str(row[f"image_{m}"])))
-    for r in raters:
-        h = headers.get(f"mask_{r}")
-        if h is None:
-            continue
-        what = [name for name, a, b in (("size", h[0], ref[0]), ("spacing", h[1], ref[1]), ("origin", h[2], ref[2]),
-                                        ("direction", h[3], ref[3]))
-                if len(a) != len(b) or not np.allclose(a, b, atol=tol_mm if name != "size" else 0)]
-        if what:
-            problems.append(InputError(f"mask_{r} is not on the grid of image_{reference} ({', '.join(what)} differ)",
-                                       f"export the mask on the {reference} grid (same size, spacing, origin, "
-                                       "direction)", pid, str(row[f"mask_{r}"])))
+def _id_problems(out: pd.DataFrame) -> list[InputError]:
+    """Rows without a patient_id, and ids given more than once."""
+    problems = [InputError(f"row {i + 2} has no patient_id", "give every row a pseudonymous id", where="patient_id")
+                for i in out.index[out["patient_id"] == ""]]
+    for pid in out["patient_id"][out["patient_id"].duplicated() & (out["patient_id"] != "")].unique():
+        roles = sorted(set(out.loc[out["patient_id"] == pid, "role"].astype(str)))
+        extra = f" (roles {', '.join(roles)}: a patient can be in one split only)" if len(roles) > 1 else ""
+        problems.append(InputError(f"patient_id appears more than once{extra}",
+                                   "keep one row per patient (merge or rename the duplicates)", pid, "patient_id"))
     return problems
 
 
-def _geometry_problems(col: str, header: tuple, pid: str, where: str,
-                       checks: Mapping[str, Any] | None) -> list[InputError]:
-    """A 2D image, or voxel spacing outside ``checks.spacing_mm`` (metres for millimetres, or
-    a spacing so fine that every physical margin becomes a huge grid)."""
-    size, spacing = header[0], header[1]
-    if len(size) != 3 or min(size) < 1:
-        return [InputError(f"{col} is a {len(size)}D image (size {list(size)}), expected a 3D volume",
-                           "give the whole 3D series (not one slice)", pid, where)]
-    lo, hi = _check(checks, "spacing_mm")
-    if not all(lo <= s <= hi for s in spacing):
-        return [InputError(f"{col} has voxel spacing {', '.join(f'{s:g}' for s in spacing)} mm, outside "
-                           f"{lo:g}-{hi:g} mm", "check the header's spacing unit (it must be mm), or widen "
-                           "checks.spacing_mm", pid, where)]
-    return []
+def _path_problems(out: pd.DataFrame, i, pid: str, path_cols: Sequence[str], optional: Sequence[str],
+                   base_dir: Path, check_files: bool) -> list[InputError]:
+    """Required files not given, the same file given twice, dangling links, missing files of
+    row ``i``; resolves the row's paths in ``out`` against ``base_dir`` (in place)."""
+    problems, seen = [], {}
+    for c in path_cols:
+        v = out.at[i, c]
+        if is_missing(v):
+            if c == "mask_r1" or (c.startswith("image_") and c[len("image_"):] not in optional):
+                problems.append(InputError(f"no {c} given", f"fill {c} with the file of this patient", pid, c))
+            continue
+        resolved = resolve_path(v, base_dir)
+        out.at[i, c] = resolved
+        key = file_identity(resolved)
+        if key in seen:
+            problems.append(InputError(f"{c} is the same file as {seen[key]}",
+                                       f"give the {c} file of this patient", pid, resolved))
+        seen[key] = c
+        if check_files and Path(resolved).is_symlink() and not Path(resolved).exists():
+            problems.append(InputError(f"{c} is a symbolic link that leads nowhere (a missing target or a "
+                                       "loop of links)", "point the manifest at the file itself", pid, resolved))
+        elif check_files and not Path(resolved).exists():
+            problems.append(InputError(f"{c} file does not exist",
+                                       "correct the path (relative paths are relative to the manifest's folder)",
+                                       pid, resolved))
+    return problems
 
 
-def _bounds(header: tuple) -> np.ndarray:
-    """Physical axis-aligned bounding box (2 x 3, mm) of an image from its header."""
-    size, spacing, origin, direction = header
-    d = np.asarray(direction, float).reshape(3, 3)
-    corners = np.array([[i, j, k] for i in (-0.5, size[0] - 0.5) for j in (-0.5, size[1] - 0.5)
-                        for k in (-0.5, size[2] - 0.5)])
-    pts = np.asarray(origin) + (corners * np.asarray(spacing)) @ d.T
-    return np.stack([pts.min(0), pts.max(0)])
+def _value_problems(row: pd.Series, pid: str, columns) -> list[InputError]:
+    """Values of one row: 0/1 columns, a label where training needs one, ranges, survival
+    times and events."""
+    problems = []
+    for col, meaning in BINARY.items():
+        v = row.get(col)
+        if col in columns and not is_missing(v) and v not in (0, 1, 0.0, 1.0):
+            problems.append(InputError(f"{col} is {v!r}, expected 0 or 1", f"code {meaning}", pid, col))
+    if is_missing(row.get("label")) and row["role"] in ("training", "validation"):
+        problems.append(InputError("label is empty in a training cohort", "give the 0/1 label or change the role",
+                                   pid, "label"))
+    for col, (lo, hi, meaning) in RANGES.items():
+        if col in columns and not is_missing(row[col]):
+            x = number(row[col])
+            if x is None or not (lo <= x <= hi):
+                problems.append(InputError(f"{col} is {row[col]!r}, outside {lo:g}-{hi:g}", f"give {meaning}",
+                                           pid, col))
+    for ep in ("pfs", "os"):
+        problems += _endpoint_problems(row, pid, f"{ep}_time", f"{ep}_event", columns)
+    return problems
 
 
-def _overlap_mm3(a: tuple, b: tuple) -> float:
-    ba, bb = _bounds(a), _bounds(b)
-    return float(np.prod(np.clip(np.minimum(ba[1], bb[1]) - np.maximum(ba[0], bb[0]), 0, None)))
-
-
-def _gap_mm(a: tuple, b: tuple) -> float:
-    ba, bb = _bounds(a), _bounds(b)
-    return float(np.linalg.norm(np.clip(np.maximum(ba[0], bb[0]) - np.minimum(ba[1], bb[1]), 0, None)))
+def _endpoint_problems(row: pd.Series, pid: str, t: str, e: str, columns) -> list[InputError]:
+    """A time that is not a finite non-negative number, an event not 0/1, one without the other."""
+    problems = []
+    has_t = t in columns and not is_missing(row[t])
+    has_e = e in columns and not is_missing(row[e])
+    if has_t:
+        x = number(row[t])
+        if x is None or not np.isfinite(x):
+            problems.append(InputError(f"{t} is {row[t]!r}, not a finite number", "give the time in months", pid, t))
+        elif x < 0:
+            problems.append(InputError(f"{t} is negative ({row[t]})", "give the time from treatment start in months",
+                                       pid, t))
+    if has_e and row[e] not in (0, 1, 0.0, 1.0):
+        problems.append(InputError(f"{e} is {row[e]!r}, expected 0 (censored) or 1 (event)", "code events as 0/1",
+                                   pid, e))
+    if has_t != has_e and t in columns and e in columns:
+        gone = e if has_t else t
+        problems.append(InputError(f"{gone} is empty while {t if has_t else e} is given",
+                                   "give both the time and the event, or neither", pid, gone))
+    return problems
 
 
 def _cohort_checks(out: pd.DataFrame) -> list[InputError]:
@@ -464,7 +322,7 @@ def _cohort_checks(out: pd.DataFrame) -> list[InputError]:
     if "label" not in out:
         return problems
     for (coh, role), g in out.groupby(["cohort", "role"], dropna=True):
-        if _is_missing(coh):
+        if is_missing(coh):
             continue  # reported per row
         labs = pd.to_numeric(g["label"], errors="coerce").dropna()
         if role in ("development", "training", "external") and len(labs) and labs.nunique() == 1:

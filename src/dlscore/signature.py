@@ -233,3 +233,82 @@ def read_feature_table(path: str | Path, id_column: str = "Image", id_pattern: s
         raise InputError(f"patient {dup.iloc[0]} has more than one row of features", "keep one row per patient",
                          dup.iloc[0], str(p))
     return out
+
+
+def fused_scores(df: pd.DataFrame, clinical: Sequence[str]) -> tuple[pd.DataFrame, dict[str, str], list[pd.DataFrame]]:
+    """RADLsig (RAsig + logit DLS) and DLS + ``clinical`` logistic models fitted on the
+    training split of ``df`` (columns split, label, rasig, dls_logit, clinical) and applied
+    to every patient with their predictors. Returns (``df`` with columns ``radlsig`` /
+    ``dls_clinical``, model -> column, the coefficient tables; a model that cannot be fitted,
+    e.g. perfect separation in a tiny training split, gives a one-row note)."""
+    df, scores, rows = df.copy(), {}, []
+    clin = [c for c in clinical if c in df]
+    for model, col, terms in (("RADLsig", "radlsig", ["rasig", "dls_logit"]),
+                              ("DLS + clinical", "dls_clinical", ["dls_logit", *clin])):
+        if model == "DLS + clinical" and not clin:
+            continue
+        ok = df[terms].notna().all(axis=1)
+        tr = df[(df["split"] == "training") & ok]
+        try:
+            tab, res = fit_fusion(tr["label"].astype(int).to_numpy(), tr[terms])
+        except Exception as exc:  # noqa: BLE001 - any fitting failure becomes the table's note
+            rows.append(pd.DataFrame([{"model": model, "note": f"not estimable: {exc}"[:200]}]))
+            continue
+        rows.append(tab.assign(model=model))
+        df.loc[ok, col] = res.predict(np.column_stack([np.ones(ok.sum()), df.loc[ok, terms].astype(float)]))
+        scores[model] = col
+    return df, scores, rows
+
+
+def score_discrimination(sets, scores: dict[str, str], alpha: float) -> tuple[list[dict], list[dict], dict]:
+    """AUC (DeLong) of every score column in every set and paired DeLong tests of every pair.
+
+    sets: (set name, rows with ``label`` and the score columns); scores: model -> column.
+    Returns (AUC rows, comparison rows, set -> [(model, y, score)] ROC curves)."""
+    from dlscore.stats import delong_test
+    from dlscore.stats.discrimination import auc_fields
+    rows, comps, curves = [], [], {}
+    names = list(scores)
+    for name, sub in sets:
+        sub = sub[sub["label"].notna()]
+        y = sub["label"].astype(int).to_numpy()
+        for model, col in scores.items():
+            ok = sub[col].notna().to_numpy()
+            fields = auc_fields(y[ok], sub[col].to_numpy()[ok], alpha)
+            fields.pop("auc_ci_method", None)
+            rows.append({"model": model, "set": name, "n": int(ok.sum()), "n_pos": int(y[ok].sum()),
+                         **({**fields, "note": ""} if "auc" in fields else fields)})
+            if "auc" in fields:
+                curves.setdefault(name, []).append((model, y[ok], sub[col].to_numpy()[ok]))
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                ok = (sub[scores[a]].notna() & sub[scores[b]].notna()).to_numpy()
+                if ok.sum() and 0 < y[ok].sum() < ok.sum():
+                    t = delong_test(y[ok], sub[scores[a]].to_numpy()[ok], sub[scores[b]].to_numpy()[ok], alpha)
+                    comps.append({"set": name, "a": a, "b": b, "n": int(ok.sum()), "auc_a": t.auc_a, "auc_b": t.auc_b,
+                                  "diff": t.diff, "diff_ci_low": t.ci_low, "diff_ci_high": t.ci_high, "z": t.z,
+                                  "p": t.p, "test": "paired DeLong, two-sided"})
+    return rows, comps, curves
+
+
+def dls_correlations(dls: pd.Series, radiomic: pd.DataFrame, signature_features: Sequence[str], top: int,
+                     deep: pd.DataFrame | None = None) -> tuple[list[dict], pd.DataFrame | None]:
+    """Spearman correlation of the DLS (indexed by patient) with the radiomic features
+    (same patients; constant features dropped): the ``top`` most correlated, with p, and
+    whether each is in the signature. With ``deep`` features: the heat-map matrix of those
+    radiomic features vs the DLS and its 10 most correlated deep features (else None)."""
+    from scipy.stats import spearmanr
+    x = radiomic.loc[:, radiomic.std() > 0]
+    rho = x.rank().corrwith(dls.rank())
+    best = rho.abs().sort_values(ascending=False).index[:top]
+    rows = []
+    for c in best:
+        r, p = spearmanr(x[c], dls)
+        rows.append({"radiomic_feature": c, "spearman_rho_with_dls": r, "p": p, "n": len(dls),
+                     "in_signature": c in signature_features})
+    if deep is None:
+        return rows, None
+    deep = deep.loc[:, deep.std() > 0]
+    dtop = deep.rank().corrwith(dls.rank()).abs().sort_values(ascending=False).index[:10]
+    mat = pd.concat([dls.to_frame("DLS"), deep[dtop]], axis=1)
+    return rows, pd.DataFrame({c: x[best].rank().corrwith(mat[c].rank()) for c in mat.columns})

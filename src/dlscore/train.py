@@ -137,6 +137,76 @@ def _val_metrics(model, val: SliceData, device, loss_fn) -> tuple[float, float]:
     return loss, auc
 
 
+def _resume(ckpt: Path | None, dev, fingerprint: str) -> dict | None:
+    """The state of an interrupted run in ``ckpt`` when it has this run's ``fingerprint``."""
+    state = safe_load(ckpt, dev, "checkpoint") if ckpt is not None and ckpt.exists() else None
+    if state is not None and state.get("fingerprint", "") != fingerprint:
+        import logging
+        logging.getLogger(__name__).warning("checkpoint %s is from another config or data: not resumed", ckpt)
+        state = None
+    return state
+
+
+def _save_checkpoint(ckpt: Path, state: dict) -> None:
+    """Write ``state`` atomically (a kill mid-write leaves the previous checkpoint)."""
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ckpt.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, ckpt)
+
+
+@dataclass
+class _Step:
+    """What one optimisation step needs: model, optimiser, loss, device and precision."""
+
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    loss_fn: nn.Module
+    dev: torch.device
+    use_amp: bool
+    amp_dtype: torch.dtype
+    scaler: Any
+
+    def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> float:
+        xb, yb = xb.to(self.dev), yb.to(self.dev)
+        if self.use_amp:
+            xb = xb.to(memory_format=torch.channels_last)
+        self.opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.dev.type, dtype=self.amp_dtype, enabled=self.use_amp):
+            loss = self.loss_fn(self.model(xb), yb)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        return float(loss.detach())
+
+
+def _epoch(step: _Step, xt: torch.Tensor, yt: torch.Tensor, bs: int, augment: bool, seed: int, epoch: int,
+           progress_desc: str | None) -> float:
+    """One pass over the training slices in a seeded order; the mean training loss."""
+    gen = torch.Generator().manual_seed(int(seed) * 1000 + epoch)
+    torch.manual_seed(int(seed) * 1000 + epoch)
+    order = torch.randperm(len(yt), generator=gen)
+    step.model.train()
+    total, count = 0.0, 0
+    batches = range(0, len(order), bs)
+    if progress_desc is not None:
+        try:
+            from tqdm import tqdm
+            batches = tqdm(batches, desc=progress_desc, leave=False)
+        except ImportError:  # pragma: no cover
+            pass
+    for i in batches:
+        idx = order[i:i + bs]
+        if len(idx) < 2:
+            continue  # BatchNorm needs >1 sample
+        xb = xt[idx]
+        if augment:
+            xb = augment_batch(xb, gen)
+        total += step(xb, yt[idx]) * len(idx)
+        count += len(idx)
+    return total / max(count, 1)
+
+
 def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed: int,
                 checkpoint: str | Path | None = None, device: str = "auto", threads: int | None = None,
                 progress: bool = True, fingerprint: str = "") -> tuple[dict, pd.DataFrame]:
@@ -144,7 +214,8 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
 
     A ``checkpoint`` written by an interrupted run is resumed only when its ``fingerprint``
     (the caller's digest of data, spec and seed) equals this run's; otherwise training
-    starts afresh (a changed config must not continue from stale weights)."""
+    starts afresh (a changed config must not continue from stale weights). Early stopping on
+    the validation loss (``spec.patience`` epochs without improvement)."""
     set_determinism(seed, threads)
     dev = pick_device(device)
     model = build_model(spec, train.x.shape[1]).to(dev)
@@ -152,25 +223,16 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
                            weight_decay=float(spec.get("weight_decay", 1e-4)))
     n_pos = float(train.y.sum())
     pos_weight = torch.tensor((len(train.y) - n_pos) / max(n_pos, 1.0), device=dev)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    val_loss_fn = nn.BCEWithLogitsLoss()
-    epochs, bs = int(spec.get("epochs", 40)), int(spec.get("batch_size", 64))
-    patience = int(spec.get("patience", 8))
+    epochs, bs, patience = int(spec.get("epochs", 40)), int(spec.get("batch_size", 64)), int(spec.get("patience", 8))
     history: list[dict] = []
     best_state, best_loss, start, stale = None, np.inf, 0, 0
     ckpt = Path(checkpoint) if checkpoint else None
-    state = safe_load(ckpt, dev, "checkpoint") if ckpt is not None and ckpt.exists() else None
-    if state is not None and state.get("fingerprint", "") != fingerprint:
-        import logging
-        logging.getLogger(__name__).warning("checkpoint %s is from another config or data: not resumed", ckpt)
-        state = None
+    state = _resume(ckpt, dev, fingerprint)
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         best_state, best_loss, stale = state["best_state"], state["best_loss"], state["stale"]
         history, start = state["history"], state["epoch"] + 1
-    xt = torch.from_numpy(train.x)
-    yt = torch.from_numpy(train.y.astype(np.float32))
     # CUDA: mixed precision (bfloat16 where the GPU has it: no loss scaling needed; else float16
     # with a gradient scaler) and channels-last memory layout
     use_amp = dev.type == "cuda"
@@ -178,55 +240,27 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     if use_amp:
         model = model.to(memory_format=torch.channels_last)
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover
-        progress = False
+    step = _Step(model, opt, nn.BCEWithLogitsLoss(pos_weight=pos_weight), dev, use_amp, amp_dtype, scaler)
+    xt, yt = torch.from_numpy(train.x), torch.from_numpy(train.y.astype(np.float32))
     for epoch in range(start, epochs):
         if stale >= patience:
             break
-        gen = torch.Generator().manual_seed(int(seed) * 1000 + epoch)
-        torch.manual_seed(int(seed) * 1000 + epoch)
-        order = torch.randperm(len(yt), generator=gen)
-        model.train()
-        total, count = 0.0, 0
-        batches = range(0, len(order), bs)
-        it = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False) if progress else batches
-        for i in it:
-            idx = order[i:i + bs]
-            if len(idx) < 2:
-                continue  # BatchNorm needs >1 sample
-            xb = xt[idx]
-            if spec.get("augment", True):
-                xb = augment_batch(xb, gen)
-            xb, yb = xb.to(dev), yt[idx].to(dev)
-            if use_amp:
-                xb = xb.to(memory_format=torch.channels_last)
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=dev.type, dtype=amp_dtype, enabled=use_amp):
-                loss = loss_fn(model(xb), yb)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            total += float(loss.detach()) * len(idx)
-            count += len(idx)
+        train_loss = _epoch(step, xt, yt, bs, spec.get("augment", True), seed, epoch,
+                            f"epoch {epoch + 1}/{epochs}" if progress else None)
         recalibrate_batchnorm(model, train.x, dev)
-        vloss, vauc = _val_metrics(model, val, dev, val_loss_fn)
+        vloss, vauc = _val_metrics(model, val, dev, nn.BCEWithLogitsLoss())
         improved = vloss < best_loss - 1e-6
         if improved:
             best_loss, stale = vloss, 0
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
-        history.append({"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_loss": vloss,
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": vloss,
                         "val_patient_auc": vauc, "best": improved})
         if ckpt is not None:
-            ckpt.parent.mkdir(parents=True, exist_ok=True)
-            tmp = ckpt.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                        "best_state": best_state, "best_loss": float(best_loss), "stale": stale,
-                        "history": history, "fingerprint": fingerprint}, tmp)
-            os.replace(tmp, ckpt)
+            _save_checkpoint(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                                    "best_state": best_state, "best_loss": float(best_loss), "stale": stale,
+                                    "history": history, "fingerprint": fingerprint})
     if best_state is None:
         best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return best_state, pd.DataFrame(history)

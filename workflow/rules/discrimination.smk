@@ -1,12 +1,35 @@
+rule cutoffs:
+    input:
+        validated=f"{R}/manifest/validated.parquet",
+        scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
+    output:
+        report(f"{R}/tables/cutoffs.csv", caption="../report/cutoffs.rst", category="2. Discrimination"),
+    params:
+        settings=step_params(config, "cutoffs"),
+        models=MODELS,
+    log:
+        f"{R}/logs/cutoffs.log",
+    benchmark:
+        f"{R}/benchmarks/cutoffs.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/cutoffs.py"
+
+
 rule discrimination:
     input:
         validated=f"{R}/manifest/validated.parquet",
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
-        radiomics=f"{R}/radiomics/features.parquet",
+        cutoffs=f"{R}/tables/cutoffs.csv",
+        qc=f"{R}/tables/qc.csv",
     output:
         table=report(f"{R}/tables/discrimination.csv", caption="../report/discrimination.rst",
                      category="2. Discrimination"),
-        cutoffs=report(f"{R}/tables/cutoffs.csv", caption="../report/cutoffs.rst", category="2. Discrimination"),
         comparisons=report(f"{R}/tables/comparisons.csv", caption="../report/comparisons.rst",
                            category="2. Discrimination"),
         roc=[report(f"{R}/figures/roc_{m}.png", caption="../report/roc.rst", category="2. Discrimination")

@@ -110,6 +110,35 @@ def simulate_outcomes(rng: np.random.Generator, label: int, ecog: int, surv: Map
     return out
 
 
+def _pet(rng: np.random.Generator, cfg: Mapping[str, Any], cohort_cfg: Mapping[str, Any], app: Mapping[str, Any],
+         s: float, d: np.ndarray, tumour: np.ndarray, core: np.ndarray, wall: np.ndarray, ct_sp: np.ndarray,
+         ct_origin: np.ndarray, extent: np.ndarray) -> tuple[sitk.Image, float]:
+    """PET (SUV) of one patient: uptake modelled on the CT grid (tumour, necrotic core, halo,
+    chest wall; ``d`` the normalised tumour radius, shape (z, y, x)), blurred by a 6 mm PSF,
+    resampled on the coarser PET grid with multiplicative noise. Returns (image, true SUVmax)."""
+    shape_zyx = d.shape
+    suv_max_true = float(np.exp(rng.normal(np.log(cfg["suv_tumour"]), 0.3)))
+    pet_hr = np.full(shape_zyx, 0.6)
+    pet_hr[wall] = 1.0
+    pet_hr[tumour] = suv_max_true
+    pet_hr[core] = suv_max_true * (1 - app["core_uptake_drop"])
+    halo = (d > 1.0) & (d <= 1.0 + app["halo_width"])
+    pet_hr[halo] += app["halo_suv"] * s
+    fwhm = 6.0
+    pet_hr = ndimage.gaussian_filter(pet_hr, sigma=fwhm / 2.355 / ct_sp[::-1])
+    pet_hr_img = _image(pet_hr.astype(np.float32), ct_sp, ct_origin)
+    pet_sp = np.array(cohort_cfg.get("pet_spacing", [4.0, 4.0, 3.0]), dtype=float)
+    pet_origin = ct_origin - 6.0 + rng.uniform(0, 2, size=3)
+    pet_size = np.ceil((extent + 12.0) / pet_sp).astype(int) + 1
+    ref = sitk.Image([int(v) for v in pet_size], sitk.sitkFloat32)
+    ref.SetSpacing(tuple(pet_sp))
+    ref.SetOrigin(tuple(pet_origin))
+    pet = sitk.Resample(pet_hr_img, ref, sitk.Transform(), sitk.sitkLinear, 0.6)
+    pet_arr = sitk.GetArrayFromImage(pet)
+    pet_arr = np.clip(pet_arr * (1 + rng.normal(0, cohort_cfg.get("pet_noise", 0.08), pet_arr.shape)), 0, None)
+    return _image(pet_arr.astype(np.float32), pet_sp, pet_origin), suv_max_true
+
+
 def simulate_patient(p: PlannedPatient, cohort_cfg: Mapping[str, Any], cfg: Mapping[str, Any],
                      seed: int) -> tuple[dict[str, sitk.Image], dict[str, Any]]:
     """Images (ct, pet, mask_r1[, mask_r2]) and the clinical row of one patient."""
@@ -144,27 +173,8 @@ def simulate_patient(p: PlannedPatient, cohort_cfg: Mapping[str, Any], cfg: Mapp
     ct[core] = 38.0 - app["core_hu_drop"]
     ct = ndimage.gaussian_filter(ct, sigma=(0.4, 0.8, 0.8)) + rng.normal(0, noise_ct, shape_zyx)
     # PET (SUV) modelled on the CT grid, blurred by the PSF, sampled on the PET grid
-    suv_max_true = float(np.exp(rng.normal(np.log(cfg["suv_tumour"]), 0.3)))
-    pet_hr = np.full(shape_zyx, 0.6)
-    pet_hr[wall] = 1.0
-    pet_hr[tumour] = suv_max_true
-    pet_hr[core] = suv_max_true * (1 - app["core_uptake_drop"])
-    halo = (d > 1.0) & (d <= 1.0 + app["halo_width"])
-    pet_hr[halo] += app["halo_suv"] * s
-    fwhm = 6.0
-    pet_hr = ndimage.gaussian_filter(pet_hr, sigma=fwhm / 2.355 / ct_sp[::-1])
     ct_img = _image(ct.astype(np.float32), ct_sp, ct_origin)
-    pet_hr_img = _image(pet_hr.astype(np.float32), ct_sp, ct_origin)
-    pet_sp = np.array(cohort_cfg.get("pet_spacing", [4.0, 4.0, 3.0]), dtype=float)
-    pet_origin = ct_origin - 6.0 + rng.uniform(0, 2, size=3)
-    pet_size = np.ceil((extent + 12.0) / pet_sp).astype(int) + 1
-    ref = sitk.Image([int(v) for v in pet_size], sitk.sitkFloat32)
-    ref.SetSpacing(tuple(pet_sp))
-    ref.SetOrigin(tuple(pet_origin))
-    pet = sitk.Resample(pet_hr_img, ref, sitk.Transform(), sitk.sitkLinear, 0.6)
-    pet_arr = sitk.GetArrayFromImage(pet)
-    pet_arr = np.clip(pet_arr * (1 + rng.normal(0, cohort_cfg.get("pet_noise", 0.08), pet_arr.shape)), 0, None)
-    pet = _image(pet_arr.astype(np.float32), pet_sp, pet_origin)
+    pet, suv_max_true = _pet(rng, cfg, cohort_cfg, app, s, d, tumour, core, wall, ct_sp, ct_origin, extent)
     images = {"ct": ct_img, "pet": pet,
               "mask_r1": _image(tumour.astype(np.uint8), ct_sp, ct_origin)}
     if "r2" in p.raters:

@@ -13,10 +13,8 @@ Conventions (stated in every table that uses them):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
-import pandas as pd
 from scipy import stats as _st
 
 FloatArray = np.ndarray
@@ -297,27 +295,3 @@ def bootstrap_auc(y_true, score, n_boot: int = 10_000, seed: int = 0, alpha: flo
         aucs[start:start + b] = (cp * wins).sum(axis=1) / (m * n)
     q = np.percentile(aucs, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(q[0]), float(q[1]), aucs
-
-
-def model_comparisons(labelled: Mapping[str, Mapping[str, pd.DataFrame]], alpha: float = 0.05) -> list[dict]:
-    """Paired DeLong test of every pair of models in every set where both scored the same
-    patients (modality ablations: fused vs PET-only vs CT-only; per MRI sequence vs fusion).
-
-    labelled: model -> set name -> rows (patient_id, label 0/1, dls). Patients scored by
-    both models are compared; a set where they share no patient of each class is skipped."""
-    out, names = [], list(labelled)
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            for name, da in labelled[a].items():
-                if name not in labelled[b]:
-                    continue
-                m = da.merge(labelled[b][name][["patient_id", "dls"]], on="patient_id", suffixes=("_a", "_b"))
-                y = m["label"].astype(int).to_numpy()
-                if len(m) == 0 or y.min() == y.max():
-                    continue
-                t = delong_test(y, m["dls_a"].to_numpy(), m["dls_b"].to_numpy(), alpha)
-                out.append({"model": a, "set": name, "comparator": f"model {b}", "n": len(m),
-                            "auc_model": t.auc_a, "auc_comparator": t.auc_b, "diff": t.diff,
-                            "diff_ci_low": t.ci_low, "diff_ci_high": t.ci_high, "z": t.z, "p": t.p,
-                            "test": "paired DeLong, two-sided"})
-    return out

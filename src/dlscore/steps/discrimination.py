@@ -8,95 +8,63 @@ import numpy as np
 import pandas as pd
 
 from dlscore.evaluation import evaluation_sets, scored
-from dlscore.stats.roc import model_comparisons
+from dlscore.stats.discrimination import model_comparisons
 from dlscore.tables import write_table
 
 
-def discrimination(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str],
-                   radiomics_table: str, table_out: str, cutoffs_out: str, comparisons_out: str,
-                   roc_figs: Mapping[str, str]) -> None:
+def cutoffs(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], out: str) -> None:
+    """The cutoff of every model (``models.<m>.cutoff`` when fixed, else the maximum Youden
+    index of the DLS on the training split): a step of its own, right after scoring, so that
+    survival and clinical analyses wait for the scores only."""
+    from dlscore.stats.discrimination import model_cutoff
+    rows = []
+    for model, f in score_files.items():
+        tr = scored(validated, f)
+        tr = tr[tr["split"] == "training"]
+        c = model_cutoff(tr["label"], tr["dls"], config["models"].get(model, {}).get("cutoff"))
+        rows.append({"model": model, **{k: c[k] for k in ("cutoff", "rule", "n_training")}})
+    write_table(pd.DataFrame(rows), out, config)
+
+
+def discrimination(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs_csv: str,
+                   qc_table: str, table_out: str, comparisons_out: str, roc_figs: Mapping[str, str]) -> None:
+    """AUC (primary and secondary labels) and metrics at the cutoff per model and evaluation
+    set; paired DeLong comparisons with SUVmax (from the QC table) and between models; ROC."""
     from dlscore.plots.roc import plot_roc
-    from dlscore.stats import (auc_delong, bootstrap_auc, bootstrap_metrics, delong_test, metrics_at_cutoff,
-                               youden_cutoff)
+    from dlscore.stats.discrimination import comparator_row, cutoff_of, primary_row, secondary_row
     st = config["stats"]
     alpha, n_boot, seed = float(st["alpha"]), int(st["n_boot"]), int(config["seed"])
-    rad = pd.read_parquet(radiomics_table)
-    suv_col = "pet_original_firstorder_Maximum"
-    rows, cuts, comps = [], [], []
+    label_name = config.get("label_name", "label")
+    suv = pd.read_csv(qc_table, usecols=lambda c: c in ("patient_id", "suv_max"))
+    cuts = pd.read_csv(cutoffs_csv).set_index("model")
+    rows, comps = [], []
     labelled: dict[str, dict[str, pd.DataFrame]] = {}  # model -> set -> patient_id, label, dls
     for model, f in score_files.items():
         df = scored(validated, f)
-        if suv_col in rad:
-            df = df.merge(rad.loc[rad["rater"] == "r1", ["patient_id", suv_col]], on="patient_id", how="left")
-        tr = df[df["split"] == "training"]
-        fixed = config["models"].get(model, {}).get("cutoff")
-        if fixed is not None:  # frozen model from another study: its cutoff travels with it
-            cut, cut_from, rule = float(fixed), "fixed (config)", "fixed in the config (models.<name>.cutoff)"
-        else:
-            cut_from, rule = "training (Youden)", "maximum Youden index on the training split"
-            try:
-                cut = youden_cutoff(tr["label"].astype(int), tr["dls"])
-            except ValueError as err:  # a collapsed network: every table says so instead of a cutoff
-                cut, rule = float("nan"), f"not computable: {err} (training split)"
-        cuts.append({"model": model, "cutoff": cut, "rule": rule, "n_training": len(tr)})
-        curves = []
+        if "suv_max" in suv:
+            df = df.merge(suv, on="patient_id", how="left")
+        cut, curves = cutoff_of(cuts, model), []
         for es, sub in evaluation_sets(df):
-            name = es.name
             for sec in config.get("secondary_labels", []):
                 ss = sub[sub[sec].notna()]
-                ys = ss[sec].astype(int).to_numpy()
-                srow: dict[str, Any] = {"model": model, "label": sec, "analysis": "secondary", "set": name,
-                                        "n": len(ss), "n_pos": int(ys.sum())}
-                if len(ss) and 0 < ys.sum() < len(ys):
-                    a = auc_delong(ys, ss["dls"].to_numpy(), alpha)
-                    srow.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se,
-                                 "auc_ci_method": "DeLong",
-                                 "note": f"DLS trained for {config.get('label_name', 'label')}; AUC for {sec}"})
-                else:
-                    srow["note"] = "AUC not computable: needs both classes"
-                rows.append(srow)
+                rows.append(secondary_row(ss[sec].astype(int).to_numpy(), ss["dls"].to_numpy(),
+                                          {"model": model, "label": sec, "analysis": "secondary", "set": es.name},
+                                          label_name, sec, alpha))
             sub = sub[sub["label"].notna()]
-            labelled.setdefault(model, {})[name] = sub[["patient_id", "label", "dls"]]
-            y = sub["label"].astype(int).to_numpy()
-            row: dict[str, Any] = {"model": model, "label": config.get("label_name", "label"), "analysis": "primary",
-                                   "set": name, "n": len(sub), "n_pos": int(y.sum())}
-            if len(sub) == 0 or y.min() == y.max():
-                row["note"] = "AUC not computable: needs both classes"
-                rows.append(row)
-                continue
-            s = sub["dls"].to_numpy()
-            a = auc_delong(y, s, alpha)
-            if not np.isfinite(cut):
-                row.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se,
-                            "auc_ci_method": "DeLong", "note": f"metrics at the cutoff {rule}"})
-                rows.append(row)
-                curves.append((name, y, s))
-                continue
-            m = metrics_at_cutoff(y, s, cut)
-            ci = bootstrap_metrics(y, s, cut, n_boot, seed, alpha)
-            b_lo, b_hi, _ = bootstrap_auc(y, s, n_boot, seed, alpha)
-            row.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se,
-                        "auc_ci_method": "DeLong", "auc_boot_ci_low": b_lo, "auc_boot_ci_high": b_hi,
-                        "cutoff": cut, "cutoff_from": cut_from})
-            for k in ("acc", "sen", "spec", "ppv", "npv"):
-                row.update({k: m[k], f"{k}_ci_low": ci[k][0], f"{k}_ci_high": ci[k][1]})
-            row.update({"tp": m["tp"], "fp": m["fp"], "tn": m["tn"], "fn": m["fn"],
-                        "metric_ci_method": f"stratified percentile bootstrap, {n_boot} replicates, cutoff fixed",
-                        "note": ""})
+            labelled.setdefault(model, {})[es.name] = sub[["patient_id", "label", "dls"]]
+            y, s = sub["label"].astype(int).to_numpy(), sub["dls"].to_numpy()
+            row = primary_row(y, s, {"model": model, "label": label_name, "analysis": "primary", "set": es.name},
+                              cut, n_boot, seed, alpha)
             rows.append(row)
-            curves.append((name, y, s))
-            if suv_col in sub and sub[suv_col].notna().all():
-                t = delong_test(y, s, sub[suv_col].to_numpy(), alpha)
-                comps.append({"model": model, "set": name, "comparator": "SUVmax (PET, rater-1 mask)",
-                              "n": len(sub), "auc_model": t.auc_a, "auc_comparator": t.auc_b, "diff": t.diff,
-                              "diff_ci_low": t.ci_low, "diff_ci_high": t.ci_high, "z": t.z, "p": t.p,
-                              "test": "paired DeLong, two-sided"})
-        plot_roc(curves, roc_figs[model], title=f"{model}: DLS for {config.get('label_name', 'the label')}",
-                 seed=seed)
+            if "auc" not in row:
+                continue
+            curves.append((es.name, y, s))
+            if np.isfinite(cut["cutoff"]) and "suv_max" in sub and sub["suv_max"].notna().all():
+                comps.append(comparator_row(y, s, sub["suv_max"].to_numpy(), {"model": model, "set": es.name},
+                                            "SUVmax (PET, rater-1 mask)", alpha))
+        plot_roc(curves, roc_figs[model], title=f"{model}: DLS for {config.get('label_name', 'the label')}", seed=seed)
     comps += model_comparisons(labelled, alpha)
-    rows = pd.DataFrame(rows).sort_values(["model", "analysis", "label"], kind="stable")
-    write_table(rows, table_out, config)
-    write_table(pd.DataFrame(cuts), cutoffs_out, config)
+    write_table(pd.DataFrame(rows).sort_values(["model", "analysis", "label"], kind="stable"), table_out, config)
     if not comps:
         comps = [{"note": "no comparator in this study (SUVmax needs a PET modality: imaging.suv_modality)"}]
     write_table(pd.DataFrame(comps), comparisons_out, config)

@@ -49,7 +49,7 @@ def preprocess(config: Mapping[str, Any], manifest: str, patient: str, outdir: s
     from dlscore.dicom import EXPECTED_MODALITY, read_mask
     from dlscore.errors import InputError
     from dlscore.io import read_image, write_image
-    from dlscore.manifest import DEFAULT_CHECKS
+    from dlscore.plausibility import DEFAULT_CHECKS
     from dlscore.preprocess import canonical, check_mask, check_volume, check_voxels, cogrid
     img_cfg = config["imaging"]
     suv_mod = img_cfg.get("suv_modality")

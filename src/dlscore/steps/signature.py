@@ -34,110 +34,45 @@ def signature(config: Mapping[str, Any], validated: str, features: str, tables: 
     and DLS + clinical logistic models when a DLS exists; all frozen and applied to every
     cohort; AUCs (DeLong) and paired DeLong comparisons per set; Spearman correlation of the
     DLS and deep features with the radiomic features. See :mod:`dlscore.signature`."""
-    from dlscore.signature import fit_fusion, fit_signature, icc_table, logit
-    from dlscore.stats import auc_delong, delong_test, youden_cutoff
+    from dlscore.signature import dls_correlations, fused_scores, logit, score_discrimination
+    from dlscore.stats import youden_cutoff
     sc = config["signature"]
-    seed, alpha = int(config["seed"]), float(config["stats"]["alpha"])
     man = pd.read_parquet(validated)
     feats = _signature_features(config, features)
     cols = [c for c in feats.columns if c not in ("patient_id", "rater")]
     r1 = feats[feats["rater"] == "r1"].set_index("patient_id")
-    train = man[(man["split"] == "training") & man["patient_id"].isin(r1.index)]
-    lost = man.loc[(man["split"] == "training") & ~man["patient_id"].isin(r1.index), "patient_id"].tolist()
-    icc = icc_table(feats, train["patient_id"], cols) if (feats["rater"] == "r2").any() else pd.DataFrame(
-        {"feature": cols, "icc": np.nan, "note": "one rater: no stability filter"})
-    sig = fit_signature(r1.loc[train["patient_id"], cols], train.set_index("patient_id")["label"].astype(int), seed,
-                        icc, float(sc["icc_threshold"]), float(sc["max_correlation"]), int(sc["n_folds"]),
-                        bool(sc.get("one_se", False)))
-    sel = sig.tables["selection"]
-    if lost:
-        sel = pd.concat([sel, pd.DataFrame([{"step": f"training patients without features (left out): {len(lost)}",
-                                              "n": len(lost)}])], ignore_index=True)
+    sig, out = _fit_rasig(config, man, feats, cols, r1)
     df = man.copy()
     df["rasig"] = np.nan
     have = df["patient_id"].isin(r1.index)
     df.loc[have, "rasig"] = sig.score(r1.loc[df.loc[have, "patient_id"]])
-    scores = {"RAsig": "rasig"}
-    fusion_rows = []
+    scores, fusion_rows = {"RAsig": "rasig"}, []
     if dls_scores:
         d = pd.read_parquet(dls_scores)
         df = df.merge(d.loc[d["rater"] == "r1", ["patient_id", "dls"]], on="patient_id", how="left")
         df["dls_logit"] = logit(df["dls"])
-        scores["DLS"] = "dls"
-        clin = [c for c in sc.get("clinical", []) if c in df]
-        for model, col, terms in (("RADLsig", "radlsig", ["rasig", "dls_logit"]),
-                                  ("DLS + clinical", "dls_clinical", ["dls_logit", *clin])):
-            if model == "DLS + clinical" and not clin:
-                continue
-            ok = df[terms].notna().all(axis=1)
-            tr = df[(df["split"] == "training") & ok]
-            try:
-                tab, res = fit_fusion(tr["label"].astype(int).to_numpy(), tr[terms])
-            except Exception as exc:  # e.g. perfect separation in a tiny training split
-                fusion_rows.append(pd.DataFrame([{"model": model, "note": f"not estimable: {exc}"[:200]}]))
-                continue
-            fusion_rows.append(tab.assign(model=model))
-            df.loc[ok, col] = res.predict(np.column_stack([np.ones(ok.sum()), df.loc[ok, terms].astype(float)]))
-            scores[model] = col
-    rows, comps, curves = [], [], {}
-    for es, sub in evaluation_sets(df):
-        name = es.name
-        sub = sub[sub["label"].notna()]
-        y = sub["label"].astype(int).to_numpy()
-        for model, col in scores.items():
-            ok = sub[col].notna().to_numpy()
-            row = {"model": model, "set": name, "n": int(ok.sum()), "n_pos": int(y[ok].sum())}
-            if ok.sum() and 0 < y[ok].sum() < ok.sum():
-                a = auc_delong(y[ok], sub[col].to_numpy()[ok], alpha)
-                row.update({"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se, "note": ""})
-                curves.setdefault(name, []).append((model, y[ok], sub[col].to_numpy()[ok]))
-            else:
-                row["note"] = "AUC not computable: needs both classes"
-            rows.append(row)
-        names = list(scores)
-        for i in range(len(names)):
-            for j in range(i + 1, len(names)):
-                a_, b_ = scores[names[i]], scores[names[j]]
-                ok = (sub[a_].notna() & sub[b_].notna()).to_numpy()
-                if ok.sum() and 0 < y[ok].sum() < ok.sum():
-                    t = delong_test(y[ok], sub[a_].to_numpy()[ok], sub[b_].to_numpy()[ok], alpha)
-                    comps.append({"set": name, "a": names[i], "b": names[j], "n": int(ok.sum()), "auc_a": t.auc_a,
-                                  "auc_b": t.auc_b, "diff": t.diff, "diff_ci_low": t.ci_low,
-                                  "diff_ci_high": t.ci_high, "z": t.z, "p": t.p, "test": "paired DeLong, two-sided"})
-    if not comps:
-        comps = [{"note": "only one score: no comparison (RADLsig needs a DLS)"}]
-    # correlation of the DLS (and deep features) with the radiomic features, all patients with both
+        df, fused, fusion_rows = fused_scores(df, sc.get("clinical", []))
+        scores = {"RAsig": "rasig", "DLS": "dls", **fused}
+    rows, comps, curves = score_discrimination([(es.name, g) for es, g in evaluation_sets(df)], scores,
+                                               float(config["stats"]["alpha"]))
     corr_rows, heat = [], None
-    if dls_scores:
-        from scipy.stats import spearmanr
+    if dls_scores:  # the DLS (and deep features) vs the radiomic features, all patients with both
         both = df[df["rasig"].notna() & df["dls"].notna()]["patient_id"]
-        x = r1.loc[both, cols]
-        x = x.loc[:, x.std() > 0]
-        rho = x.rank().corrwith(df.set_index("patient_id").loc[both, "dls"].rank())
-        top = rho.abs().sort_values(ascending=False).index[: int(sc.get("top_correlations", 20))]
-        for c in top:
-            r, p = spearmanr(x[c], df.set_index("patient_id").loc[both, "dls"])
-            corr_rows.append({"radiomic_feature": c, "spearman_rho_with_dls": r, "p": p, "n": len(both),
-                              "in_signature": c in sig.features})
+        deep = None
         if deep_features:
             deep = pd.read_parquet(deep_features)
             deep = deep[deep["rater"] == "r1"].set_index("patient_id").loc[both].drop(columns="rater")
-            deep = deep.loc[:, deep.std() > 0]
-            dl_rho = deep.rank().corrwith(df.set_index("patient_id").loc[both, "dls"].rank())
-            dtop = dl_rho.abs().sort_values(ascending=False).index[:10]
-            mat = pd.concat([df.set_index("patient_id").loc[both, ["dls"]].rename(columns={"dls": "DLS"}),
-                             deep[dtop]], axis=1)
-            heat = pd.DataFrame({c: x[top].rank().corrwith(mat[c].rank()) for c in mat.columns})
-    if not corr_rows:
-        corr_rows = [{"note": "no DLS in this study: correlations with the DLS not computed"}]
-    out = {"signature_selection": sel, "signature_icc": icc, "signature_redundancy": sig.tables["redundancy"],
-           "signature_lasso_cv": sig.tables["lasso_cv"], "signature_coefficients": sig.coefficients(),
-           "signature_fusion": pd.concat(fusion_rows) if fusion_rows else pd.DataFrame(
-               [{"note": "no DLS in this study: RADLsig not fitted"}]),
-           "signature_discrimination": pd.DataFrame(rows), "signature_comparisons": pd.DataFrame(comps),
-           "radiomics_dls_correlation": pd.DataFrame(corr_rows)}
-    for k, v in out.items():
-        write_table(v, tables[k], config)
+        corr_rows, heat = dls_correlations(df.set_index("patient_id").loc[both, "dls"], r1.loc[both, cols],
+                                           sig.features, int(sc.get("top_correlations", 20)), deep)
+    out.update({"signature_fusion": pd.concat(fusion_rows) if fusion_rows else pd.DataFrame(
+                    [{"note": "no DLS in this study: RADLsig not fitted"}]),
+                "signature_discrimination": pd.DataFrame(rows),
+                "signature_comparisons": pd.DataFrame(comps or [{"note": "only one score: no comparison (RADLsig "
+                                                                          "needs a DLS)"}]),
+                "radiomics_dls_correlation": pd.DataFrame(corr_rows or [
+                    {"note": "no DLS in this study: correlations with the DLS not computed"}])})
+    for k in SIGNATURE_TABLES:
+        write_table(out[k], tables[k], config)
     # RAsig as a score (scores-only studies analyse it like any marker): probability + log-odds
     pd.DataFrame({"patient_id": df["patient_id"], "rater": "r1", "dls": 1 / (1 + np.exp(-df["rasig"])),
                   "continuous": df["rasig"]}).to_parquet(rasig_scores, index=False)
@@ -145,7 +80,26 @@ def signature(config: Mapping[str, Any], validated: str, features: str, tables: 
     cut = youden_cutoff(trs["label"].astype(int), 1 / (1 + np.exp(-trs["rasig"])))
     write_table(pd.DataFrame([{"model": "rasig", "cutoff": cut, "rule": "RAsig: maximum Youden index on the "
                                "training split", "n_training": len(trs)}]), cutoff_out, config)
-    _signature_figures(config, curves, heat, roc_fig, heatmap_fig, seed)
+    _signature_figures(config, curves, heat, roc_fig, heatmap_fig, int(config["seed"]))
+
+
+def _fit_rasig(config: Mapping[str, Any], man: pd.DataFrame, feats: pd.DataFrame, cols: list[str], r1: pd.DataFrame):
+    """RAsig fitted on the training patients that have features; (signature, its tables)."""
+    from dlscore.signature import fit_signature, icc_table
+    sc = config["signature"]
+    train = man[(man["split"] == "training") & man["patient_id"].isin(r1.index)]
+    lost = man.loc[(man["split"] == "training") & ~man["patient_id"].isin(r1.index), "patient_id"].tolist()
+    icc = icc_table(feats, train["patient_id"], cols) if (feats["rater"] == "r2").any() else pd.DataFrame(
+        {"feature": cols, "icc": np.nan, "note": "one rater: no stability filter"})
+    sig = fit_signature(r1.loc[train["patient_id"], cols], train.set_index("patient_id")["label"].astype(int),
+                        int(config["seed"]), icc, float(sc["icc_threshold"]), float(sc["max_correlation"]),
+                        int(sc["n_folds"]), bool(sc.get("one_se", False)))
+    sel = sig.tables["selection"]
+    if lost:
+        sel = pd.concat([sel, pd.DataFrame([{"step": f"training patients without features (left out): {len(lost)}",
+                                              "n": len(lost)}])], ignore_index=True)
+    return sig, {"signature_selection": sel, "signature_icc": icc, "signature_redundancy": sig.tables["redundancy"],
+                 "signature_lasso_cv": sig.tables["lasso_cv"], "signature_coefficients": sig.coefficients()}
 
 
 def _signature_figures(config, curves, heat, roc_fig, heatmap_fig, seed) -> None:

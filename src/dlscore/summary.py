@@ -1,0 +1,118 @@
+"""The one-page summary of a study (``summary.html``): the headline numbers, generated from
+the result tables (no number is typed by hand), with the study's caveats. Pure: frames in,
+HTML out."""
+
+from __future__ import annotations
+
+import html
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def _esc(v) -> str:
+    return html.escape(str(v))
+
+
+def _int(v) -> str:
+    """A count ("n/a" when the table has none)."""
+    return str(int(v)) if v is not None and np.isfinite(float(v)) else "n/a"
+
+
+def _num(v) -> str:
+    return f"{float(v):.3g}" if v is not None and np.isfinite(float(v)) else "n/a"
+
+
+def _fmt_ci(v, lo, hi, d=2) -> str:
+    if not np.isfinite(v):
+        return "not computable"
+    return f"{v:.{d}f} ({lo:.{d}f}–{hi:.{d}f})"
+
+
+def intro(study, label_name: str, scores_only: bool) -> list[str]:
+    parts = [f"<h2>{_esc(study)}: summary of results</h2>"]
+    if scores_only:
+        parts.append("<p>Scores-only study: each marker is a manifest column with a configured cutoff "
+                     "(high = value &ge; cutoff); multivariable and C-index models are fitted on the development "
+                     "cohort and applied unchanged to the others.</p>")
+    else:
+        parts.append(f"<p>Label: <b>{_esc(label_name)}</b>. Models are trained on the training "
+                     "split, early-stopped on the validation split and frozen; the DLS cutoff is the maximum Youden "
+                     "index on the training split. Nothing is tuned on external cohorts.</p>")
+    return parts
+
+
+def discrimination_section(disc: pd.DataFrame) -> list[str]:
+    """Primary-label AUC per model and set."""
+    parts = []
+    for model, g in disc[disc["analysis"] == "primary"].groupby("model", sort=False):
+        items = [f"<li>{_esc(r['set'])} (n={_int(r.get('n'))}, {_int(r.get('n_pos'))} positive): AUC "
+                 f"{_fmt_ci(r.get('auc', np.nan), r.get('auc_ci_low'), r.get('auc_ci_high'))} (95 % CI, DeLong)</li>"
+                 for _, r in g.iterrows()]
+        parts.append(f"<h3>{_esc(model)}</h3><ul>{''.join(items)}</ul>")
+    return parts
+
+
+def reproducibility_section(rep: pd.DataFrame) -> list[str]:
+    items = []
+    for _, r in rep.iterrows():
+        ok = "icc" in rep and np.isfinite(r.get("icc", np.nan))
+        val = f"{r['form']} {_fmt_ci(r['icc'], r['ci_low'], r['ci_high'])}" if ok else r.get("note", "")
+        items.append(f"<li>{_esc(r['model'])}, {_esc(r['set'])} (n={_int(r.get('n'))}): {_esc(val)}</li>")
+    return [f"<h3>Inter-rater reproducibility of the DLS</h3><ul>{''.join(items)}</ul>"]
+
+
+def survival_section(sv: pd.DataFrame, models: Sequence[str]) -> list[str]:
+    """Hazard ratio high vs low and log-rank p of the models drawn in KM figures."""
+    items = []
+    for _, r in sv[sv["model"].isin(models)].iterrows():
+        hr = (_fmt_ci(r["hr"], r["hr_ci_low"], r["hr_ci_high"]) if np.isfinite(r.get("hr", np.nan))
+              else next((str(r[k]) for k in ("note", "estimable") if isinstance(r.get(k), str) and r[k]),
+                        "not computable"))
+        items.append(f"<li>{_esc(r['model'])}, {_esc(r['set'])}, {_esc(r['endpoint'])} (n={_int(r.get('n'))}): HR high "
+                     f"vs low {_esc(hr)}, log-rank p = {_num(r.get('logrank_p'))}</li>")
+    return [f"<h3>Outcome by marker group</h3><ul>{''.join(items)}</ul>"]
+
+
+def dcb_section(dcb: pd.DataFrame) -> list[str]:
+    if "marker" not in dcb:
+        return []
+    items = []
+    for _, r in dcb.iterrows():
+        auc = (f"AUC {_fmt_ci(r['auc'], r['auc_ci_low'], r['auc_ci_high'])}" if np.isfinite(r.get("auc", np.nan))
+               else str(r.get("auc_note", "")))
+        items.append(f"<li>{_esc(r['marker'])}, {_esc(r['set'])}: DCB {_int(r.get('dcb_high'))}/{_int(r.get('n_high'))} "
+                     f"high vs {_int(r.get('dcb_low'))}/{_int(r.get('n_low'))} low ({_esc(r['test'])} p = "
+                     f"{_num(r.get('p'))}); {_esc(auc)}</li>")
+    return [f"<h3>Durable clinical benefit</h3><ul>{''.join(items)}</ul>"]
+
+
+def hr_difference_section(hd: pd.DataFrame) -> list[str]:
+    if "diff" not in hd:
+        return []
+    items = [f"<li>{_esc(r['set'])}, {_esc(r['endpoint'])}: HR({_esc(r['marker_a'])}) − HR({_esc(r['marker_b'])}) = "
+             f"{_esc(_fmt_ci(r['diff'], r['ci_low'], r['ci_high']))} ({_int(r.get('n_boot_used'))} bootstrap "
+             f"replicates)</li>" for _, r in hd.iterrows()]
+    return [f"<h3>Difference of hazard ratios</h3><ul>{''.join(items)}</ul>"]
+
+
+def summary_html(study, label_name: str, scores_only: bool, km_models: Sequence[str], notes: Sequence[str],
+                 tables: Mapping[str, pd.DataFrame]) -> str:
+    """The summary page. ``tables``: name -> table as written (``splits`` and ``survival``
+    always; ``discrimination``, ``reproducibility``, ``dcb``, ``hr_difference`` where the
+    study has them); ``km_models``: the models/markers whose outcome is summarised."""
+    parts = intro(study, label_name, scores_only)
+    if "discrimination" in tables:
+        parts += discrimination_section(tables["discrimination"])
+    if "reproducibility" in tables:
+        parts += reproducibility_section(tables["reproducibility"])
+    parts += survival_section(tables["survival"], km_models)
+    if "dcb" in tables:
+        parts += dcb_section(tables["dcb"])
+    if "hr_difference" in tables:
+        parts += hr_difference_section(tables["hr_difference"])
+    parts.append("<h3>Patients per split</h3>" + tables["splits"].drop(columns="config_hash").to_html(index=False))
+    if notes:
+        parts.append("<h3>Caveats</h3><ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
+    return "<html><body style='font-family:sans-serif;max-width:60em'>" + "\n".join(parts) + "</body></html>\n"
