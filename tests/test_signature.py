@@ -116,3 +116,42 @@ def test_nsclc_radiogenomics_study_end_to_end(tmp_path):
     assert set(s["model"]) == {"rasig"} and (s["endpoint"] == "os").all()
     assert (out / "figures/roc_signatures.png").stat().st_size > 0
     assert (out / "figures/km_rasig_validation_os.png").stat().st_size > 0
+
+
+def test_fused_scores_fit_on_training_only_and_say_when_not_estimable():
+    from dlscore.signature import fused_scores
+    rng = np.random.default_rng(4)
+    n = 80
+    y = (rng.random(n) < 0.5).astype(float)
+    df = pd.DataFrame({"split": ["training"] * 50 + ["external"] * 30, "label": y,
+                       "rasig": y + rng.normal(0, 1, n), "dls_logit": y + rng.normal(0, 1, n), "age": rng.normal(60, 9, n)})
+    out, scores, tables = fused_scores(df, ["age", "not_a_column"])
+    assert scores == {"RADLsig": "radlsig", "DLS + clinical": "dls_clinical"}
+    assert out["radlsig"].notna().all() and [t["model"].iloc[0] for t in tables] == ["RADLsig", "DLS + clinical"]
+    moved = df.copy()
+    moved.loc[moved["split"] == "external", "label"] = 1 - moved.loc[moved["split"] == "external", "label"]
+    assert np.allclose(fused_scores(moved, ["age"])[0]["radlsig"], out["radlsig"])  # external labels never used
+    sep = df.assign(rasig=df["label"] * 10.0, dls_logit=df["label"] * 10.0)  # perfect separation
+    _, scores, tables = fused_scores(sep, [])
+    assert "RADLsig" not in scores and tables[0]["note"].iloc[0].startswith("not estimable")
+
+
+def test_score_discrimination_and_correlations_match_their_references():
+    from scipy.stats import spearmanr
+
+    from dlscore.signature import dls_correlations, score_discrimination
+    from dlscore.stats import auc_delong, delong_test
+    rng = np.random.default_rng(5)
+    y = (rng.random(60) < 0.4).astype(float)
+    sub = pd.DataFrame({"label": y, "a": y + rng.normal(0, 1, 60), "b": y + rng.normal(0, 2, 60)})
+    rows, comps, curves = score_discrimination([("ext", sub)], {"A": "a", "B": "b"}, 0.05)
+    assert rows[0]["auc"] == pytest.approx(auc_delong(y.astype(int), sub["a"].to_numpy()).auc)
+    assert comps[0]["p"] == pytest.approx(delong_test(y.astype(int), sub["a"].to_numpy(), sub["b"].to_numpy()).p)
+    assert [m for m, *_ in curves["ext"]] == ["A", "B"]
+    dls = pd.Series(rng.random(40), index=[f"P{i}" for i in range(40)])
+    rad = pd.DataFrame({"f1": dls + rng.normal(0, 0.1, 40), "f2": rng.random(40), "flat": 1.0}, index=dls.index)
+    deep = pd.DataFrame({f"d{i}": rng.random(40) for i in range(12)}, index=dls.index)
+    corr, heat = dls_correlations(dls, rad, ["f2"], 5, deep)
+    assert [r["radiomic_feature"] for r in corr] == ["f1", "f2"]  # the constant feature is dropped
+    assert corr[0]["spearman_rho_with_dls"] == pytest.approx(spearmanr(rad["f1"], dls)[0])
+    assert corr[1]["in_signature"] and heat.shape == (2, 11)

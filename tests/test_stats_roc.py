@@ -152,3 +152,27 @@ def test_model_comparisons_pair_models_on_shared_patients():
     ref = delong_test(y[1:], a["dls"].to_numpy()[1:], b.set_index("patient_id").loc[a["patient_id"][1:], "dls"].to_numpy())
     assert (r["model"], r["comparator"], r["set"], r["n"]) == ("fused", "model pet", "EXT", 59)
     assert np.isclose(r["diff"], ref.diff) and np.isclose(r["p"], ref.p)
+
+
+def test_model_cutoff_fixed_youden_and_not_computable():
+    from dlscore.stats.discrimination import FIXED, YOUDEN, model_cutoff
+    y, s = np.array([0, 0, 1, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8, 0.9])
+    assert model_cutoff(y, s, 0.5) == {"cutoff": 0.5, "origin": FIXED, "rule": "fixed in the config "
+                                       "(models.<name>.cutoff)", "n_training": 5}
+    c = model_cutoff(y, s)
+    assert c["origin"] == YOUDEN and c["cutoff"] == youden_cutoff(y, s)
+    bad = model_cutoff(y, np.full(5, 0.3))
+    assert np.isnan(bad["cutoff"]) and bad["rule"].startswith("not computable: ")
+
+
+def test_primary_row_says_why_a_number_is_missing():
+    from dlscore.stats.discrimination import primary_row
+    y, s = np.array([0, 1, 0, 1, 1, 0]), np.array([0.2, 0.7, 0.4, 0.9, 0.3, 0.1])
+    one_class = primary_row(np.ones(4), np.arange(4.0), {"set": "x"}, {"cutoff": 0.5, "rule": "r", "origin": "o"},
+                            50, 1, 0.05)
+    assert one_class["note"] == "AUC not computable: needs both classes" and "auc" not in one_class
+    no_cut = primary_row(y, s, {}, {"cutoff": float("nan"), "rule": "not computable: x", "origin": "o"}, 50, 1, 0.05)
+    assert no_cut["auc"] == pytest.approx(auc_delong(y, s).auc) and "sen" not in no_cut
+    assert no_cut["note"] == "metrics at the cutoff not computable: x"
+    full = primary_row(y, s, {}, {"cutoff": 0.5, "rule": "r", "origin": "o"}, 50, 1, 0.05)
+    assert (full["tp"], full["fn"], full["tn"], full["fp"]) == (2, 1, 3, 0) and full["sen"] == pytest.approx(2 / 3)

@@ -1,0 +1,57 @@
+"""Evaluation sets (one type for planning and steps), the cohort registry, the summary page."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlscore.cohorts import REGISTRY, active, manifest_path
+from dlscore.evaluation import EvalSet, evaluation_sets, planned_sets
+from dlscore.summary import summary_html
+
+
+def _frame():
+    return pd.DataFrame({"patient_id": list("abcdefg"),
+                         "split": ["training", "training", "validation", "external", "external", "ici", "unlabelled"],
+                         "cohort": ["DEV", "DEV", "DEV", "EXT1", "EXT2", "ICI", "DEV"]})
+
+
+def test_sets_in_reporting_order_with_names_and_slugs():
+    sets = evaluation_sets(_frame(), ("training", "validation", "external", "ici"))
+    assert [(es.name, es.slug, len(g)) for es, g in sets] == [
+        ("training", "training", 2), ("validation", "validation", 1), ("EXT1 (external)", "EXT1", 1),
+        ("EXT2 (external)", "EXT2", 1), ("ICI (ici)", "ICI", 1)]
+    assert evaluation_sets(_frame(), ("unlabelled",))[0][0] == EvalSet("unlabelled")
+    assert EvalSet.of("external", "EXT1") == EvalSet("external", "EXT1") and EvalSet.of("training", "DEV").cohort is None
+
+
+def test_planned_sets_are_the_sets_the_steps_find():
+    """Output names are planned before the split is drawn: the same sets (bar 'unlabelled')."""
+    roles = [("development", "DEV"), ("external", "EXT1"), ("external", "EXT2"), ("ici", "ICI")]
+    planned = planned_sets(roles, ("training", "validation", "external", "ici", "unlabelled"))
+    found = [es for es, _ in evaluation_sets(_frame(), ("training", "validation", "external", "ici"))]
+    assert planned == found
+    assert planned_sets([("ici", "ICI")], ("training", "ici")) == [EvalSet("ici", "ICI")]
+
+
+def test_registry_one_cohort_at_a_time():
+    assert set(REGISTRY) == {"phantom", "lgg", "ici", "nsclc_rg"}
+    assert active({"lgg": {"enabled": True}}).key == "lgg"
+    assert active({"manifest": "m.csv"}) is None
+    assert manifest_path({"results": "r", "ici": {"enabled": True}}) == "r/ici/manifest.csv"
+    assert manifest_path({"results": "r", "manifest": "my/m.csv"}) == "my/m.csv"
+    with pytest.raises(ValueError, match="switch on one per study"):
+        active({"lgg": {"enabled": True}, "ici": {"enabled": True}})
+
+
+def test_summary_page_from_tables():
+    splits = pd.DataFrame({"cohort": ["DEV"], "split": ["training"], "n": [10], "config_hash": ["x"]})
+    sv = pd.DataFrame({"model": ["m", "m"], "set": ["EXT (external)", "ICI (ici)"], "endpoint": ["pfs", "pfs"],
+                       "n": [30, 12], "hr": [0.5, np.nan], "hr_ci_low": [0.3, np.nan], "hr_ci_high": [0.8, np.nan],
+                       "logrank_p": [0.004, np.nan], "note": ["", "not computable: no events in this set"]})
+    disc = pd.DataFrame({"model": ["m"], "analysis": ["primary"], "set": ["EXT (external)"], "n": [30], "n_pos": [12],
+                         "auc": [0.8123], "auc_ci_low": [0.7], "auc_ci_high": [0.9]})
+    page = summary_html("demo <b>", "PD-L1", False, ["m"], ["a <caveat>"],
+                        {"splits": splits, "survival": sv, "discrimination": disc})
+    assert "AUC 0.81 (0.70–0.90)" in page and "HR high vs low 0.50 (0.30–0.80), log-rank p = 0.004" in page
+    assert "not computable: no events in this set" in page and "config_hash" not in page
+    assert "demo &lt;b&gt;" in page and "a &lt;caveat&gt;" in page  # every value is escaped

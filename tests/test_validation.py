@@ -1,0 +1,92 @@
+"""The clinical-validation analyses (dlscore.validation): against R's coxph on survival::lung
+(data we did not make), and the selection / not-computable rules on small frames."""
+
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlscore.clinical import design_matrix
+from dlscore.validation import Cohort, cox_univariable, marker_models, missing_in, select_covariates
+from tests.conftest import r_json
+
+COVS = {"sex": {"type": "categorical", "reference": "male"}, "age": {"type": "continuous"},
+        "ph_ecog": {"type": "categorical", "reference": 0}}
+
+
+def _lung(tmp_path) -> pd.DataFrame:
+    out = tmp_path / "lung.csv"
+    subprocess.run(["Rscript", "-e", f"library(survival); write.csv(lung, '{out}', row.names = FALSE)"],
+                   check=True, capture_output=True)
+    d = pd.read_csv(out).dropna(subset=["ph.ecog", "ph.karno"])
+    d = d[d["ph.ecog"] < 3]  # one patient with ECOG 3: a level of one
+    return pd.DataFrame({"patient_id": [f"L{i}" for i in range(len(d))], "cohort": "lung", "split": "training",
+                         "os_time": d["time"].to_numpy() / 30.4375, "os_event": (d["status"] == 2).astype(float).to_numpy(),
+                         "sex": np.where(d["sex"] == 1, "male", "female"), "age": d["age"].to_numpy(),
+                         "ph_ecog": d["ph.ecog"].astype(int).to_numpy(),
+                         "high:karno": (d["ph.karno"] >= 80).astype(float).to_numpy(),
+                         "value:karno": d["ph.karno"].to_numpy()})
+
+
+def _cohort(man: pd.DataFrame, sets=None) -> Cohort:
+    X, terms = design_matrix(man, COVS)
+    sets = sets or [("training", man)]
+    return Cohort(man, {"karno": "Karnofsky >= 80"}, COVS, X, terms, sets, sets[0][0], {})
+
+
+@pytest.mark.needs_r
+def test_univariable_and_multivariable_cox_match_R_on_lung(tmp_path, run_r):
+    man = _lung(tmp_path)
+    co = _cohort(man)
+    rows, uni_p = cox_univariable(co, "os_time", "os_event", "os")
+    r = pd.DataFrame(rows).set_index("term")
+    data = {"t": man["os_time"], "e": man["os_event"], "age": man["age"], "female": (man["sex"] == "female") * 1.0,
+            "ecog": man["ph_ecog"], "high": man["high:karno"]}
+    out = run_r(r_json(*[f"summary(coxph(Surv(t, e) ~ {x}, ties = 'efron'))$coefficients[1, c(1, 5)]"
+                         for x in ("age", "female", "high")]), packages=("survival",), data=data)
+    # lifelines stops its Newton-Raphson a little before coxph does (relative 1e-6 to 1e-5 here)
+    assert r.loc["age", "coef"] == pytest.approx(out[0], rel=1e-5) and r.loc["age", "p"] == pytest.approx(out[1], rel=1e-5)
+    assert r.loc["sex=female", "coef"] == pytest.approx(out[2], rel=1e-5)
+    assert r.loc["high:karno", "coef"] == pytest.approx(out[4], rel=1e-5)
+    assert r.loc["high:karno", "p"] == pytest.approx(out[5], rel=1e-5)
+    selected = select_covariates(list(COVS), uni_p, 0.05, forced=["age"])
+    assert selected == ["sex", "age", "ph_ecog"]  # sex and ECOG p < 0.05 on lung; age forced
+    res = marker_models(co, "karno", "os", {"time": "os_time", "event": "os_event", "label": "OS", "unit": "months"},
+                        selected, "rule", 12.0, 200, 1)
+    mv = pd.DataFrame(res["cox_multivariable"]).set_index("term")
+    out = run_r("f <- coxph(Surv(t, e) ~ high + female + age + factor(ecog), ties = 'efron');"
+                + r_json("coef(f)", "summary(f)$coefficients[, 5]"), packages=("survival",), data=data)
+    ours = mv.loc[["high:karno", "sex=female", "age", "ph_ecog=1", "ph_ecog=2"]]
+    assert ours["coef"].tolist() == pytest.approx(out[:5], rel=5e-5)
+    assert ours["p"].tolist() == pytest.approx(out[5:], rel=1e-4)
+    assert res["nomogram"] and "note" not in res["nomogram"][0]
+    cidx = res["cindex"][0]
+    assert cidx["note"] == "apparent (same patients as the fit)" and 0.5 < cidx["c_a"] < 1
+
+
+def test_selection_forced_and_thresholded():
+    assert select_covariates(["a", "b", "c"], {"a": 0.01, "b": 0.2, "c": np.nan}, 0.05, ["c"]) == ["a", "c"]
+    assert select_covariates(["a", "b"], {}, 0.05, []) == []
+
+
+def test_a_marker_missing_in_a_cohort_is_not_computable_with_the_reason():
+    rng = np.random.default_rng(0)
+    n = 40
+    man = pd.DataFrame({"patient_id": [f"P{i}" for i in range(n)], "cohort": ["DEV"] * 20 + ["EXT"] * 20,
+                        "split": ["training"] * 20 + ["external"] * 20, "os_time": rng.exponential(10, n),
+                        "os_event": (rng.random(n) < 0.7) * 1.0, "sex": rng.choice(["male", "female"], n),
+                        "age": rng.normal(60, 8, n), "ph_ecog": rng.choice(2, n),
+                        "high:karno": np.r_[(rng.random(20) < 0.5) * 1.0, np.full(20, np.nan)],
+                        "value:karno": np.r_[rng.normal(size=20), np.full(20, np.nan)]})
+    co = _cohort(man, [("training", man[:20]), ("EXT (external)", man[20:])])
+    rows, _ = cox_univariable(co, "os_time", "os_event", "os")
+    ext = [r for r in rows if r["set"] == "EXT (external)" and r.get("variable") == "Karnofsky >= 80"]
+    assert ext == [{"set": "EXT (external)", "endpoint": "os", "variable": "Karnofsky >= 80",
+                    "note": "not computable: Karnofsky >= 80 not recorded in EXT"}]
+    res = marker_models(co, "karno", "os", {"time": "os_time", "event": "os_event", "label": "OS", "unit": "months"},
+                        [], "rule", 12.0, 50, 1)
+    notes = {r["set"]: r["note"] for r in res["cindex"]}
+    assert notes["training"] == "not computable: no clinical covariate selected"
+    assert notes["EXT (external)"] == "not computable: Karnofsky >= 80 not recorded in EXT"
+    assert missing_in(man[20:], ["value:karno", "age"]) == ["value:karno"]
