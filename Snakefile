@@ -28,8 +28,9 @@ try:
     check_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 except ManifestError as err:  # one clear message, before any job is scheduled
     raise WorkflowError(str(err)) from None
-# snakemake's own validation on top (fills schema defaults, none are declared today)
-validate(config, "workflow/schemas/config.schema.yaml")
+# snakemake's own validation on top; the schema's defaults document config/config.yaml (tests/test_config.py
+# checks they agree) and are not filled in: the merged config files are the one source of values
+validate(config, "workflow/schemas/config.schema.yaml", set_default=False)
 
 
 include: "workflow/rules/common.smk"

@@ -3,6 +3,7 @@ import hashlib
 import pytest
 
 from dlscore.config import config_hash, data_checksums, deep_update, load_config, path_checksum
+from tests.conftest import REPO
 
 
 def test_study_file_overrides_defaults_recursively():
@@ -47,3 +48,36 @@ def test_checksum_of_a_series_folder_covers_names_and_contents_not_location(tmp_
     assert table.columns.tolist() == ["patient_id", "input", "files", "bytes", "sha256"]
     assert table["patient_id"].tolist() == ["study", "P001"] and table["sha256"].iloc[1] == digest
     assert "Jane_Doe" not in table.to_csv()  # paths are never written
+
+
+def test_schema_documents_every_key_with_the_config_defaults():
+    """Every schema key has a description; every key that is not a section has a default,
+    and it equals config/config.yaml's value wherever config.yaml sets the key."""
+    import yaml
+
+    from dlscore.schema_doc import SCHEMA, is_section, schema_keys
+    schema = yaml.safe_load(SCHEMA.read_text())
+    defaults = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    undocumented, no_default, differ = [], [], []
+    for path, node in schema_keys(schema):
+        if not node.get("description"):
+            undocumented.append(path)
+        if is_section(node):
+            continue
+        if "default" not in node:
+            no_default.append(path)
+            continue
+        value = defaults
+        for part in path.replace("*", "sres_petct").split("."):
+            value = value.get(part, KeyError) if isinstance(value, dict) else KeyError
+        if value is not KeyError and value != node["default"]:
+            differ.append((path, value, node["default"]))
+    assert not undocumented and not no_default and not differ, (undocumented, no_default, differ)
+
+
+def test_readme_parameter_tables_are_the_schema():
+    from dlscore.schema_doc import tables
+    readme = (REPO / "README.md").read_text()
+    begin, end = "<!-- parameters: begin -->\n", "<!-- parameters: end -->"
+    assert readme[readme.index(begin) + len(begin):readme.index(end)] == tables(), \
+        "README parameter tables are stale: paste `python -m dlscore.schema_doc` between the markers"
