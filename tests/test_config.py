@@ -81,3 +81,11 @@ def test_readme_parameter_tables_are_the_schema():
     begin, end = "<!-- parameters: begin -->\n", "<!-- parameters: end -->"
     assert readme[readme.index(begin) + len(begin):readme.index(end)] == tables(), \
         "README parameter tables are stale: paste `python -m dlscore.schema_doc` between the markers"
+
+
+def test_library_fallback_limits_are_the_config_defaults():
+    """The plausibility limits used when a caller passes no config equal config.yaml's."""
+    import yaml
+
+    from dlscore.plausibility import DEFAULT_CHECKS
+    assert DEFAULT_CHECKS == yaml.safe_load((REPO / "config/config.yaml").read_text())["checks"]
