@@ -47,6 +47,23 @@ def run_r():
     return _run
 
 
+@pytest.fixture(scope="session")
+def r_data(tmp_path_factory):
+    """A data set bundled with an R package as a DataFrame (``r_data("lung", "survival")``);
+    skips when R or the package is absent. Data we did not make, for reviewer-style checks."""
+
+    def _load(name: str, package: str):
+        import pandas as pd
+        if not _r_has(package):
+            pytest.skip(f"R package {package} not installed (apt-get install r-cran-{package.lower()})")
+        out = tmp_path_factory.mktemp("rdata") / f"{name}.csv"
+        subprocess.run(["Rscript", "-e", f"suppressMessages(library({package})); data({name}); "
+                        f"write.csv({name}, '{out}', row.names = FALSE)"], check=True, capture_output=True)
+        return pd.read_csv(out)
+
+    return _load
+
+
 def r_json(*exprs: str) -> str:
     """R code printing a flat JSON array of numbers (17 significant digits; NA -> null)."""
     vals = "c(" + ",".join(exprs) + ")"

@@ -165,3 +165,29 @@ def test_points_table_reproduces_the_cox_prediction():
              + pts[(pts.variable == "ecog") & (pts.level == ecog)].points.iloc[0])
         expect = float(cph.predict_survival_function(row, times=[12.0]).iloc[0, 0])
         assert np.interp(p, tot["total_points"], tot["survival_at_12"]) == pytest.approx(expect, abs=0.02)
+
+
+@pytest.mark.needs_r
+@pytest.mark.parametrize("data,formula,columns", [
+    ("lung", "age + sex + ph.ecog", ["age", "sex", "ph.ecog"]),
+    ("veteran", "trt + factor(celltype) + karno + age", ["trt", "celltype", "karno", "age"]),
+])
+def test_cox_fit_converges_as_coxph_on_R_data(r_data, run_r, data, formula, columns):
+    """coxph (Efron ties) on survival's own data sets: coefficients, SE and p to 1e-6."""
+    d = r_data(data, "survival").dropna(subset=["time", "status", *columns])
+    event = (d["status"] == 2).astype(float) if data == "lung" else d["status"].astype(float)
+    covs = {c: {"type": "categorical", "reference": "squamous"} if c == "celltype" else {"type": "continuous"}
+            for c in columns}
+    X = design_matrix(d, covs)[0] if data == "veteran" else d[columns]
+    ours = cox_fit(d["time"], event, X)["terms"].set_index("term")
+    # R's celltype levels are squamous, smallcell, adeno, large: squamous is its reference
+    out = run_r(f"data({data}); f <- coxph(Surv(time, {'status == 2' if data == 'lung' else 'status'}) ~ {formula}, "
+                f"data = {data}, ties = 'efron'); s <- summary(f)$coefficients;"
+                + r_json("s[, 1]", "s[, 3]", "s[, 5]"), packages=("survival",))
+    k = len(ours)
+    names = ["trt", "celltype=smallcell", "celltype=adeno", "celltype=large", "karno", "age"] \
+        if data == "veteran" else columns
+    ours = ours.loc[names]
+    assert ours["coef"].tolist() == pytest.approx(out[:k], abs=1e-6)
+    assert ours["se"].tolist() == pytest.approx(out[k:2 * k], abs=1e-6)
+    assert ours["p"].tolist() == pytest.approx(out[2 * k:], abs=1e-6)

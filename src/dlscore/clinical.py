@@ -107,8 +107,9 @@ def cox_fit(time, event, X: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]
     survival 3.0). Degenerate fits (a term without variation, no events in a level) are
     reported in ``note`` with NaN estimates, never as a huge HR.
     """
-    from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
+
+    from dlscore.survival import fit_cox
     d = X.copy()
     d["_t"] = np.asarray(time, dtype=float)
     d["_e"] = np.asarray(event, dtype=float)
@@ -130,7 +131,7 @@ def cox_fit(time, event, X: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            cph = CoxPHFitter(alpha=alpha).fit(d, "_t", "_e")
+            cph = fit_cox(d, "_t", "_e", alpha)
         except Exception as err:  # noqa: BLE001 - lifelines ConvergenceError, singular design
             out["note"] = f"not estimable: {type(err).__name__} (collinear or separated covariates)"
             return out
@@ -376,7 +377,7 @@ def rates_by_group(y, high) -> dict[str, Any]:
 def interaction_p(time, event, group, subgroup) -> float:
     """Likelihood-ratio p of the group x subgroup interaction in a Cox model
     (group + subgroup levels + products vs without the products)."""
-    from lifelines import CoxPHFitter
+    from dlscore.survival import fit_cox
     d = pd.DataFrame({"_t": np.asarray(time, float), "_e": np.asarray(event, float),
                       "g": np.asarray(group, float), "s": pd.Series(np.asarray(subgroup, dtype=object)).astype(str)})
     levels = sorted(d["s"].unique())
@@ -390,8 +391,8 @@ def interaction_p(time, event, group, subgroup) -> float:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            full = CoxPHFitter().fit(d[["_t", "_e", *base, *inter]], "_t", "_e")
-            red = CoxPHFitter().fit(d[["_t", "_e", *base]], "_t", "_e")
+            full = fit_cox(d[["_t", "_e", *base, *inter]], "_t", "_e")
+            red = fit_cox(d[["_t", "_e", *base]], "_t", "_e")
     except Exception:  # noqa: BLE001 - convergence failure in a small subgroup
         return float("nan")
     lr = 2 * (full.log_likelihood_ - red.log_likelihood_)
