@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from dlscore.stats.calibration import brier, calibration_bins, hosmer_lemeshow, recalibration
+from tests.conftest import r_json
 
 
 def _sample(n=4000, seed=0, shrink=1.0):
@@ -38,17 +39,44 @@ def test_brier_value():
 
 
 @pytest.mark.needs_r
-def test_hl_and_slope_match_R(run_r):
+def test_recalibration_slope_matches_R(run_r):
     y, p = _sample(n=300, seed=3, shrink=0.8)
-    out = run_r("lp <- log(p/(1-p)); f <- glm(y ~ lp, family=binomial);"
-                "g <- cut(rank(p, ties.method='first'), breaks=quantile(rank(p, ties.method='first'), 0:10/10), include.lowest=TRUE);"
-                "o <- tapply(y, g, sum); e <- tapply(p, g, sum); n <- tapply(p, g, length);"
-                "hl <- sum((o-e)^2/(e*(1-e/n)));"
-                + "cat('[', paste(sprintf('%.17g', c(coef(f), hl)), collapse=','), ']\\n')",
-                data={"y": y, "p": p})
+    out = run_r("lp <- log(p/(1-p)); f <- glm(y ~ lp, family=binomial);" + r_json("coef(f)"), data={"y": y, "p": p})
     r = recalibration(y, p)
     assert [r.intercept, r.slope] == pytest.approx(out[:2], abs=1e-6)
-    assert hosmer_lemeshow(y, p)[0] == pytest.approx(out[2], rel=1e-6)
+
+
+#: ResourceSelection::hoslem.test's rule (version 0.3-6), in base R: the reference, not our algorithm
+HOSLEM = ("hoslem <- function(y, yhat, g) { qq <- unique(quantile(yhat, probs = seq(0, 1, 1/g)));"
+          "cutyhat <- cut(yhat, breaks = qq, include.lowest = TRUE);"
+          "obs <- xtabs(cbind(1 - y, y) ~ cutyhat); ex <- xtabs(cbind(1 - yhat, yhat) ~ cutyhat);"
+          "chisq <- sum((obs - ex)^2 / ex); c(chisq, 1 - pchisq(chisq, g - 2)) };")
+
+
+@pytest.mark.needs_r
+@pytest.mark.parametrize("formula", ["low ~ smoke + race", "low ~ age + lwt + smoke + ptl + ht + ui"])
+def test_hosmer_lemeshow_matches_hoslem_test_on_birthwt(r_data, run_r, formula):
+    """MASS::birthwt: a discrete model (6 distinct predictions, many ties) and a continuous one."""
+    import statsmodels.formula.api as smf
+    d = r_data("birthwt", "MASS")
+    d["race"] = d["race"].astype(str)
+    yhat = smf.logit(formula, d).fit(disp=0).predict(d).to_numpy()
+    out = run_r(HOSLEM + f"data(birthwt, package = 'MASS'); f <- glm({formula.replace('race', 'factor(race)')}, "
+                "family = binomial, data = birthwt);" + r_json("hoslem(birthwt$low, fitted(f), 10)", "fitted(f)"),
+                packages=("MASS",))
+    assert yhat.tolist() == pytest.approx(out[2:], abs=1e-7)
+    chi2, df, pv = hosmer_lemeshow(d["low"].to_numpy(), np.asarray(out[2:]), 10)
+    assert (chi2, pv) == pytest.approx(out[:2], abs=1e-6) and df == 8
+
+
+def test_hosmer_lemeshow_does_not_depend_on_row_order():
+    rng = np.random.default_rng(0)
+    p = rng.choice([0.1, 0.2, 0.35, 0.5, 0.7], 200)  # a discrete model: every group boundary ties
+    y = (rng.random(200) < p).astype(float)
+    ref = hosmer_lemeshow(y, p)
+    for seed in range(5):
+        k = np.random.default_rng(seed).permutation(200)
+        assert hosmer_lemeshow(y[k], p[k]) == pytest.approx(ref, abs=1e-12)
 
 
 def test_calibration_plot_with_bins_at_0_and_100_percent(tmp_path):

@@ -49,15 +49,21 @@ def recalibration(y, p, alpha: float = 0.05) -> Recalibration:
 
 
 def hosmer_lemeshow(y, p, groups: int = 10) -> tuple[float, int, float]:
-    """HL chi-square over ``groups`` quantile groups of p, df = groups - 2, p-value."""
+    """Hosmer-Lemeshow test as ``ResourceSelection::hoslem.test(y, p, g = groups)``: groups cut
+    at the quantiles of p (R's type 7) with the repeated breaks dropped, intervals closed on
+    the right and the lowest one closed on both sides, so that tied predictions always share a
+    group (the result does not depend on the row order); chi-square over the observed and
+    expected events and non-events of the non-empty groups, df = groups - 2.
+
+    y: 0/1, shape (n,); p: predicted probabilities, shape (n,). Returns (chi2, df, p-value)."""
     y = np.asarray(y, float)
     p = np.asarray(p, float)
-    order = np.argsort(p, kind="mergesort")
+    breaks = np.unique(np.quantile(p, np.linspace(0.0, 1.0, groups + 1)))
+    group = np.maximum(np.searchsorted(breaks, p, side="left"), 1)  # (b[k-1], b[k]]; b[0] joins group 1
     chi2 = 0.0
-    for idx in np.array_split(order, groups):
-        if len(idx) == 0:
-            continue
-        o, e, n = y[idx].sum(), p[idx].sum(), len(idx)
+    for k in np.unique(group):
+        idx = group == k
+        o, e, n = y[idx].sum(), p[idx].sum(), idx.sum()
         var = e * (1 - e / n)
         if var > 0:
             chi2 += (o - e) ** 2 / var
