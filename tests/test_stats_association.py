@@ -106,3 +106,21 @@ def test_bootstrap_auc_replicates_are_exact_aucs():
         yy = np.r_[np.ones(pos.size), np.zeros(neg.size)]
         assert reps[k] == pytest.approx(auc_delong(yy, np.r_[pos[ip[k]], neg[ineg[k]]]).auc, abs=1e-12)
     assert lo < auc_delong(y, s).auc < hi
+
+
+@pytest.mark.needs_r
+def test_anova_and_tukey_keep_a_one_patient_group_as_R_does(r_data, run_r):
+    """survival::lung, age by ph.ecog: ECOG 3 has one patient; R's aov/TukeyHSD keep it."""
+    d = r_data("lung", "survival").dropna(subset=["ph.ecog"])
+    assert (d["ph.ecog"] == 3).sum() == 1
+    omni, post = compare_groups_continuous(d["age"], d["ph.ecog"].astype(int))
+    out = run_r("data(lung); l <- lung[!is.na(lung$ph.ecog), ]; a <- summary(aov(age ~ factor(ph.ecog), l))[[1]];"
+                "tk <- TukeyHSD(aov(age ~ factor(ph.ecog), l))$`factor(ph.ecog)`;"
+                "k <- kruskal.test(age ~ factor(ph.ecog), l);"
+                + r_json("a[1, 'F value']", "a[1, 'Pr(>F)']", "k$statistic", "k$p.value", "tk[, 'diff']",
+                         "tk[, 'lwr']", "tk[, 'upr']", "tk[, 'p adj']"), packages=("survival",))
+    assert omni["groups"] == 4 and omni["n"] == len(d)
+    assert [omni["anova_f"], omni["anova_p"], omni["kruskal_h"], omni["kruskal_p"]] == pytest.approx(out[:4], abs=1e-9)
+    assert post["mean_diff"].tolist() == pytest.approx(out[4:10], abs=1e-9)
+    assert [*post["tukey_ci_low"], *post["tukey_ci_high"]] == pytest.approx(out[10:22], abs=1e-6)
+    assert post["tukey_p"].tolist() == pytest.approx(out[22:], abs=1e-6)

@@ -172,6 +172,25 @@ def correlation(score, other, method: str = "spearman", alpha: float = 0.05) -> 
     return Correlation(method, r, float(np.tanh(z - h)), float(np.tanh(z + h)), p, n)
 
 
+def tukey_kramer(samples: Sequence[np.ndarray], alpha: float = 0.05) -> dict[tuple[int, int], tuple]:
+    """Tukey's HSD with the Tukey-Kramer standard error, as R's ``TukeyHSD(aov(...))``: for
+    every pair i < j of the k samples, (mean_j - mean_i, CI low, CI high, adjusted p) from the
+    studentized range with the pooled within-group variance (df = n - k). A one-patient group
+    takes part, as in R (scipy's tukey_hsd refuses it)."""
+    k, n = len(samples), sum(len(x) for x in samples)
+    df = n - k
+    mse = sum(float(((x - x.mean()) ** 2).sum()) for x in samples) / df
+    q_crit = _st.studentized_range.ppf(1 - alpha, k, df)
+    out = {}
+    for i in range(k):
+        for j in range(i + 1, k):
+            diff = float(samples[j].mean() - samples[i].mean())
+            se = np.sqrt(mse / 2 * (1 / len(samples[i]) + 1 / len(samples[j])))
+            out[(i, j)] = (diff, diff - q_crit * se, diff + q_crit * se,
+                           float(_st.studentized_range.sf(abs(diff) / se, k, df)))
+    return out
+
+
 def compare_groups_continuous(values, groups, order: Sequence | None = None) -> tuple[dict, pd.DataFrame]:
     """One-way ANOVA and Kruskal-Wallis of ``values`` across ``groups`` (>= 2 levels), with
     post-hoc Tukey HSD and pairwise Mann-Whitney (Holm-adjusted).
@@ -187,25 +206,24 @@ def compare_groups_continuous(values, groups, order: Sequence | None = None) -> 
     ok = v.notna() & g.notna()
     v, g = v[ok], g[ok]
     present = list(order) if order is not None else sorted(g.unique(), key=str)
-    levels = [lv for lv in present if (g == lv).sum() >= 2]
+    levels = [lv for lv in present if (g == lv).sum() >= 1]  # a one-patient group counts, as in R's aov
     samples = [v[g == lv].to_numpy() for lv in levels]
     omni = {"n": int(sum(s.size for s in samples)), "groups": len(levels)}
-    if len(levels) < 2:
+    if len(levels) < 2 or omni["n"] <= len(levels):
         omni.update(anova_f=np.nan, anova_p=np.nan, kruskal_h=np.nan, kruskal_p=np.nan)
         return omni, pd.DataFrame()
     f = _st.f_oneway(*samples)
     k = _st.kruskal(*samples)
     omni.update(anova_f=float(f.statistic), anova_p=float(f.pvalue), kruskal_h=float(k.statistic),
                 kruskal_p=float(k.pvalue))
-    tk = _st.tukey_hsd(*samples)
-    ci = tk.confidence_interval()
+    tukey = tukey_kramer(samples)
     rows = []
     for i in range(len(levels)):
         for j in range(i + 1, len(levels)):
-            rows.append({"group_a": show_level(levels[i]), "group_b": show_level(levels[j]),
-                         "mean_diff": float(samples[j].mean() - samples[i].mean()),
-                         "tukey_ci_low": float(-ci.high[i, j]), "tukey_ci_high": float(-ci.low[i, j]),
-                         "tukey_p": float(tk.pvalue[i, j]), "mw_p": mann_whitney(samples[j], samples[i])[1]})
+            diff, lo, hi, p_ij = tukey[(i, j)]
+            rows.append({"group_a": show_level(levels[i]), "group_b": show_level(levels[j]), "mean_diff": diff,
+                         "tukey_ci_low": lo, "tukey_ci_high": hi, "tukey_p": p_ij,
+                         "mw_p": mann_whitney(samples[j], samples[i])[1]})
     post = pd.DataFrame(rows)
     post["mw_p_holm"] = multipletests(post["mw_p"], method="holm")[1]
     return omni, post
