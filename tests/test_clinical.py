@@ -191,3 +191,19 @@ def test_cox_fit_converges_as_coxph_on_R_data(r_data, run_r, data, formula, colu
     assert ours["coef"].tolist() == pytest.approx(out[:k], abs=1e-6)
     assert ours["se"].tolist() == pytest.approx(out[k:2 * k], abs=1e-6)
     assert ours["p"].tolist() == pytest.approx(out[2 * k:], abs=1e-6)
+
+
+@pytest.mark.needs_r
+def test_default_reference_level_is_R_factor_order(r_data, run_r):
+    """Without a configured reference, a categorical covariate is coded as R's factor() does:
+    veteran's celltype (text) and lung's ph.ecog (numbers, 10 sorts after 2 as a number)."""
+    from dlscore.clinical import first_level, reference_of
+    d = r_data("lung", "survival").dropna(subset=["ph.ecog"])
+    X, terms = design_matrix(d, {"ph.ecog": {"type": "categorical"}})
+    assert terms["ph.ecog"] == ["ph.ecog=1", "ph.ecog=2", "ph.ecog=3"]
+    assert reference_of(d, "ph.ecog", {"type": "categorical"}) == "0"
+    assert first_level(pd.Series(["10", "2", "9"])) == "2" and first_level(pd.Series(["b", "a", "B"])) == "B"
+    out = run_r("data(lung); f <- coxph(Surv(time, status == 2) ~ factor(ph.ecog), lung);" + r_json("coef(f)"),
+                packages=("survival",))
+    ours = cox_fit(d["time"], (d["status"] == 2).astype(float), X)["terms"]
+    assert ours["coef"].tolist() == pytest.approx(out, abs=1e-6)

@@ -30,7 +30,8 @@ from dlscore.stats.association import show_level
 def design_matrix(df: pd.DataFrame, covariates: Mapping[str, Mapping[str, Any]]) -> tuple[pd.DataFrame, dict]:
     """Numeric design columns for ``covariates`` (name -> {type: continuous|categorical|binary,
     reference: level}). Categorical: one 0/1 column ``name=level`` per non-reference level
-    (reference = configured, else the most frequent level). Rows with a missing value keep NaN.
+    (reference = configured, else the first level in R's factor order, :func:`first_level`).
+    Rows with a missing value keep NaN.
 
     Returns (X with the same index as ``df``, {covariate: [its columns]}).
     """
@@ -53,7 +54,7 @@ def design_matrix(df: pd.DataFrame, covariates: Mapping[str, Mapping[str, Any]])
             if levels.empty:
                 terms[name] = []
                 continue
-            ref = show_level(spec["reference"]) if "reference" in spec else levels.value_counts().idxmax()
+            ref = show_level(spec["reference"]) if "reference" in spec else first_level(levels)
             if ref not in set(levels):
                 raise ValueError(f"covariate '{name}': reference level {ref!r} does not occur (levels: "
                                  f"{sorted(set(levels))}); correct clinical.covariates.{name}.reference")
@@ -88,11 +89,22 @@ def _as_levels(v: pd.Series) -> pd.Series:
     return v.map(lambda x: show_level(x) if pd.notna(x) else np.nan)
 
 
+def first_level(levels: pd.Series) -> str:
+    """The reference level when the config names none: the first level as R's ``factor()``
+    orders them (numerically when every level is a number, else alphabetically), so that a
+    model fitted in R without ``relevel`` has the same reference."""
+    values = sorted(set(levels.dropna()))
+    try:
+        return min(values, key=float)
+    except ValueError:
+        return values[0]
+
+
 def reference_of(df: pd.DataFrame, name: str, spec: Mapping[str, Any]) -> str:
     """The reference level a categorical covariate is compared with (for table captions)."""
     if spec.get("type") != "categorical":
         return ""
-    return show_level(spec["reference"]) if "reference" in spec else _as_levels(df[name]).dropna().value_counts().idxmax()
+    return show_level(spec["reference"]) if "reference" in spec else first_level(_as_levels(df[name]))
 
 
 # ----------------------------------------------------------------------------- Cox
