@@ -176,3 +176,24 @@ def test_primary_row_says_why_a_number_is_missing():
     assert no_cut["note"] == "metrics at the cutoff not computable: x"
     full = primary_row(y, s, {}, {"cutoff": 0.5, "rule": "r", "origin": "o"}, 50, 1, 0.05)
     assert (full["tp"], full["fn"], full["tn"], full["fp"]) == (2, 1, 3, 0) and full["sen"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.needs_r
+def test_no_useful_cutoff_when_the_score_points_the_wrong_way(r_data, run_r):
+    """pROC::aSAH. A score reversed so that no threshold beats chance: pROC's best Youden
+    threshold is infinite (no patient can use it), we say 'no useful cutoff'. -s100b (AUC < 0.5,
+    direction kept): pROC still returns a threshold; we refuse it too, the direction is never
+    flipped. s100b itself: the same threshold as pROC."""
+    d = r_data("aSAH", "pROC")
+    y = (d["outcome"] == "Poor").astype(int).to_numpy()
+    rev = np.where(y == 1, 0.0, 1.0) + np.arange(len(y)) * 1e-3 * (y == 1)  # every positive below every negative
+    out = run_r("data(aSAH); y <- as.integer(aSAH$outcome == 'Poor');"
+                "best <- function(s) coords(roc(y, s, levels = c(0, 1), direction = '<', quiet = TRUE), 'best', "
+                "best.method = 'youden', transpose = TRUE)['threshold'];"
+                + r_json("sum(is.finite(best(rev)))", "auc(roc(y, -aSAH$s100b, levels = c(0, 1), direction = '<', quiet = TRUE))",
+                         "best(aSAH$s100b)"), packages=("pROC",), data={"rev": rev})
+    assert out[0] == 0 and out[1] < 0.5  # pROC: thresholds -Inf and Inf, both J = 0
+    for score in (rev, -d["s100b"].to_numpy()):
+        with pytest.raises(ValueError, match="no useful cutoff"):
+            youden_cutoff(y, score)
+    assert youden_cutoff(y, d["s100b"].to_numpy()) == pytest.approx(out[2], abs=1e-9)

@@ -194,8 +194,11 @@ def roc_curve_points(y_true, score) -> tuple[FloatArray, FloatArray, FloatArray]
 
 
 def youden_cutoff(y_true, score) -> float:
-    """Threshold maximising Youden's J = sensitivity + specificity - 1 (ties: the lowest).
-    Raises ValueError for a constant score (no threshold separates anything)."""
+    """Threshold maximising Youden's J = sensitivity + specificity - 1 (ties: the lowest),
+    higher score = positive (the direction is never flipped). Raises ValueError for a
+    constant score, when no threshold does better than chance (J <= 0 everywhere: pROC then
+    returns -Inf or Inf, a cutoff no patient can use), and when the AUC is below 0.5 (the
+    score points the wrong way; pROC would still return the best of its thresholds)."""
     if np.ptp(np.asarray(score, dtype=float)) == 0:
         raise ValueError(f"the score is constant ({float(np.asarray(score, dtype=float)[0]):.4g} for all "
                          f"{np.size(score)} patients): no cutoff separates them")
@@ -203,6 +206,10 @@ def youden_cutoff(y_true, score) -> float:
     j = sens + spec - 1.0
     finite = np.isfinite(thr)
     best = np.flatnonzero(finite)[np.argmax(j[finite])]
+    auc = auc_delong(y_true, score).auc
+    if j[best] <= 0 or auc < 0.5:
+        raise ValueError(f"no useful cutoff: the score does not separate the classes better than chance (AUC "
+                         f"{auc:.2f}; higher score = positive, the direction is not flipped)")
     return float(thr[best])
 
 

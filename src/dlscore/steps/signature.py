@@ -35,7 +35,7 @@ def signature(config: Mapping[str, Any], validated: str, features: str, tables: 
     cohort; AUCs (DeLong) and paired DeLong comparisons per set; Spearman correlation of the
     DLS and deep features with the radiomic features. See :mod:`dlscore.signature`."""
     from dlscore.signature import dls_correlations, fused_scores, logit, score_discrimination
-    from dlscore.stats import youden_cutoff
+    from dlscore.stats.discrimination import model_cutoff
     sc = config["signature"]
     man = pd.read_parquet(validated)
     feats = _signature_features(config, features)
@@ -77,9 +77,10 @@ def signature(config: Mapping[str, Any], validated: str, features: str, tables: 
     pd.DataFrame({"patient_id": df["patient_id"], "rater": "r1", "dls": 1 / (1 + np.exp(-df["rasig"])),
                   "continuous": df["rasig"]}).to_parquet(rasig_scores, index=False)
     trs = df[(df["split"] == "training") & df["rasig"].notna()]
-    cut = youden_cutoff(trs["label"].astype(int), 1 / (1 + np.exp(-trs["rasig"])))
-    write_table(pd.DataFrame([{"model": "rasig", "cutoff": cut, "rule": "RAsig: maximum Youden index on the "
-                               "training split", "n_training": len(trs)}]), cutoff_out, config)
+    c = model_cutoff(trs["label"].astype(int), 1 / (1 + np.exp(-trs["rasig"])))
+    rule = "RAsig: maximum Youden index on the training split" if np.isfinite(c["cutoff"]) else f"{c['rule']} (RAsig)"
+    write_table(pd.DataFrame([{"model": "rasig", "cutoff": c["cutoff"], "rule": rule, "n_training": len(trs)}]),
+                cutoff_out, config)
     _signature_figures(config, curves, heat, roc_fig, heatmap_fig, int(config["seed"]))
 
 
