@@ -52,7 +52,7 @@ def test_univariable_and_multivariable_cox_match_R_on_lung(tmp_path, run_r):
     selected = select_covariates(list(COVS), uni_p, 0.05, forced=["age"])
     assert selected == ["sex", "age", "ph_ecog"]  # sex and ECOG p < 0.05 on lung; age forced
     res = marker_models(co, "karno", "os", {"time": "os_time", "event": "os_event", "label": "OS", "unit": "months"},
-                        selected, "rule", 12.0, 200, 1)
+                        selected, "rule", 12.0, (200, 200), 1)
     mv = pd.DataFrame(res["cox_multivariable"]).set_index("term")
     out = run_r("f <- coxph(Surv(t, e) ~ high + female + age + factor(ecog), ties = 'efron');"
                 + r_json("coef(f)", "summary(f)$coefficients[, 5]"), packages=("survival",), data=data)
@@ -84,7 +84,7 @@ def test_a_marker_missing_in_a_cohort_is_not_computable_with_the_reason():
     assert ext == [{"set": "EXT (external)", "endpoint": "os", "variable": "Karnofsky >= 80",
                     "note": "not computable: Karnofsky >= 80 not recorded in EXT"}]
     res = marker_models(co, "karno", "os", {"time": "os_time", "event": "os_event", "label": "OS", "unit": "months"},
-                        [], "rule", 12.0, 50, 1)
+                        [], "rule", 12.0, (50, 50), 1)
     notes = {r["set"]: r["note"] for r in res["cindex"]}
     assert notes["training"] == "not computable: no clinical covariate selected"
     assert notes["EXT (external)"] == "not computable: Karnofsky >= 80 not recorded in EXT"

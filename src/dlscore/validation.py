@@ -135,12 +135,12 @@ def nomogram_rows(fit: dict, data: pd.DataFrame, dterms: Mapping[str, list[str]]
 
 
 def marker_models(co: Cohort, m: str, ep: str, spec: Mapping[str, Any], selected: list[str], rule: str,
-                  horizon: float, n_boot: int, seed: int) -> dict[str, list[dict]]:
+                  horizon: float, n_boot: tuple[int, int], seed: int) -> dict[str, list[dict]]:
     """For one marker and endpoint: the nomogram of marker + selected covariates (fitted on the
     development set), the multivariable Cox model in every set, and in every set the C-index
     of marker + clinical vs clinical only and the calibration at ``horizon`` of the
-    development-set model. Returns rows for nomogram, cox_multivariable, cindex,
-    survival_calibration."""
+    development-set model. ``n_boot``: bootstrap replicates of (calibration, C-index).
+    Returns rows for nomogram, cox_multivariable, cindex, survival_calibration."""
     tcol, ecol = spec["time"], spec["event"]
     sel_terms = [t for c in selected for t in co.terms[c]]
     cols_full = [f"high:{m}", *sel_terms]
@@ -179,13 +179,13 @@ def marker_models(co: Cohort, m: str, ep: str, spec: Mapping[str, Any], selected
         d = data.loc[g.index, cols_full].dropna()
         t, e = g.loc[d.index, tcol], g.loc[d.index, ecol]
         pred = fits["full"]["model"].predict_survival_function(d[cols_full], times=[horizon]).iloc[0]
-        cal = survival_calibration(t, e, pred.to_numpy(), horizon, 3, min(n_boot, 1000), seed, co.alpha)
+        cal = survival_calibration(t, e, pred.to_numpy(), horizon, 3, n_boot[0], seed, co.alpha)
         out["survival_calibration"] += [{"set": set_name, "endpoint": ep, "model": name, "horizon": horizon,
                                          "unit": spec["unit"], **r, "method": "tertiles of predicted survival; "
                                          "observed = KM, percentile bootstrap CI"} for r in cal.to_dict("records")]
         ra = fits["full"]["model"].predict_log_partial_hazard(d[cols_full]).to_numpy()
         rb = fits["clinical"]["model"].predict_log_partial_hazard(d[sel_terms]).to_numpy()
-        res = compare_cindex(t, e, ra, rb, min(n_boot, 2000), seed, co.alpha)
+        res = compare_cindex(t, e, ra, rb, n_boot[1], seed, co.alpha)
         out["cindex"].append({**crow, **res, "ci_method": f"paired percentile bootstrap ({res['n_boot']} replicates)",
                               "test": "z-test, U-statistic variance (compareC approach)",
                               "note": "apparent (same patients as the fit)" if set_name == co.dev_name else ""})

@@ -136,13 +136,14 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
     dcb = dcb if bool(dcb) and dcb in co.man and co.man[dcb].notna().any() else None
     T: dict[str, list] = {k: [] for k in CLINICAL_TABLES}
     horizon = float(cl.get("calibration_months", 12))
+    boots = (min(n_boot, int(cl.get("calibration_n_boot", 1000))), min(n_boot, int(cl.get("cindex_n_boot", 2000))))
     for ep, spec in endpoints(config).items():
         rows, uni_dev = v.cox_univariable(co, spec["time"], spec["event"], ep)
         T["cox_univariable"] += rows
         selected = v.select_covariates(list(co.covs), uni_dev, p_enter, forced)
         rule = f"covariates with univariable p < {p_enter:g} in {co.dev_name}" + (f", plus forced {forced}" if forced else "")
         for m in co.markers:
-            for key, rows in v.marker_models(co, m, ep, spec, selected, rule, horizon, n_boot, seed).items():
+            for key, rows in v.marker_models(co, m, ep, spec, selected, rule, horizon, boots, seed).items():
                 T[key] += rows
         for a, b in cl.get("hr_difference", []):
             if a in co.labels and b in co.labels:
