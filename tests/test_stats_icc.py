@@ -31,6 +31,20 @@ def test_icc_matches_psych(run_r):
     assert [r.p for r in ours] == pytest.approx(out[3 * n:], abs=1e-12)
 
 
-def test_icc_rejects_missing():
-    with pytest.raises(ValueError, match="NaN"):
-        icc([[1, 2], [np.nan, 3], [2, 2]])
+@pytest.mark.needs_r
+def test_icc_with_a_missing_rating_matches_psych_complete_cases(run_r):
+    """Shrout & Fleiss's published ratings with one rating missing: psych::ICC refuses and
+    asks for na.omit (complete cases); we use the complete cases and say how many were left out."""
+    x = SF.astype(float)
+    x[2, 1] = np.nan
+    out = run_r("m <- cbind(j1, j2, j3, j4); m[m == -999] <- NA; r <- ICC(na.omit(m), lmer = FALSE)$results;"
+                + r_json("r$ICC", "r$`lower bound`", "r$`upper bound`", "r$p"), packages=("psych",),
+                data={f"j{i + 1}": np.where(np.isnan(x[:, i]), -999.0, x[:, i]) for i in range(4)})
+    n = len(FORMS)
+    ours = [icc(x, f) for f in FORMS]
+    assert [r.icc for r in ours] == pytest.approx(out[:n], abs=1e-10)
+    assert [r.ci_low for r in ours] + [r.ci_high for r in ours] == pytest.approx(out[n:3 * n], abs=1e-8)
+    assert [r.p for r in ours] == pytest.approx(out[3 * n:4 * n], abs=1e-12)
+    assert ours[0].n_subjects == 5 and ours[0].n_incomplete == 1
+    with pytest.raises(ValueError, match="fewer than 2 subjects"):
+        icc([[1, 2], [np.nan, 3], [2, np.nan]])

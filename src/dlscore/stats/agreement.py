@@ -38,17 +38,22 @@ class ICCResult:
     p: float
     n_subjects: int
     n_raters: int
+    n_incomplete: int = 0  # subjects left out because a rater did not rate them
 
 
 def icc(ratings, form: str = "ICC2", alpha: float = 0.05) -> ICCResult:
-    """ICC of ``ratings``, an (n_subjects, n_raters) array without missing values."""
+    """ICC of ``ratings``, an (n_subjects, n_raters) array. Subjects a rater did not rate
+    (NaN) are left out and counted in ``n_incomplete`` (complete cases, as
+    ``psych::ICC(na.omit(x))``)."""
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
     x = np.asarray(ratings, dtype=float)
-    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
-        raise ValueError(f"ratings must be (n_subjects >= 2, n_raters >= 2); got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("ratings contain NaN/inf: keep only subjects rated by every rater")
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise ValueError(f"ratings must be (n_subjects, n_raters >= 2); got shape {x.shape}")
+    complete = np.isfinite(x).all(axis=1)
+    x = x[complete]
+    if x.shape[0] < 2:
+        raise ValueError(f"fewer than 2 subjects rated by every rater ({int(complete.sum())} of {complete.size})")
     n, k = x.shape
     grand = x.mean()
     ss_rows = k * ((x.mean(axis=1) - grand) ** 2).sum()
@@ -90,4 +95,4 @@ def icc(ratings, form: str = "ICC2", alpha: float = 0.05) -> ICCResult:
             lo, hi = lo * k / (1 + lo * (k - 1)), hi * k / (1 + hi * (k - 1))
     p = float(_st.f.sf(f, df1, df2))
     return ICCResult(form, float(val), float(lo), float(hi), float(f), float(df1), float(df2),
-                     p, n, k)
+                     p, n, k, int((~complete).sum()))
