@@ -197,3 +197,15 @@ def test_no_useful_cutoff_when_the_score_points_the_wrong_way(r_data, run_r):
         with pytest.raises(ValueError, match="no useful cutoff"):
             youden_cutoff(y, score)
     assert youden_cutoff(y, d["s100b"].to_numpy()) == pytest.approx(out[2], abs=1e-9)
+
+
+@pytest.mark.needs_r
+def test_auc_p_value_against_half_from_pROC_variance(r_data, run_r):
+    from dlscore.stats.discrimination import auc_fields
+    d = r_data("aSAH", "pROC")
+    y = (d["outcome"] == "Poor").astype(int).to_numpy()
+    out = run_r("data(aSAH); r <- roc(aSAH$outcome, aSAH$s100b, levels = c('Good', 'Poor'), direction = '<',"
+                "quiet = TRUE);" + r_json("auc(r)", "2 * pnorm(-abs(auc(r) - 0.5) / sqrt(var(r)))"), packages=("pROC",))
+    f = auc_fields(y, d["s100b"].to_numpy(), 0.05)
+    assert [f["auc"], f["auc_p"]] == pytest.approx(out, abs=1e-9)
+    assert np.isnan(auc_fields(np.array([0, 0, 1, 1]), np.array([1, 2, 3, 4]), 0.05)["auc_p"])  # separated: SE 0

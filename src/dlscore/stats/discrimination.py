@@ -45,12 +45,20 @@ def cutoff_of(table: pd.DataFrame, model: str) -> dict[str, Any]:
 
 
 def auc_fields(y, s, alpha: float) -> dict[str, Any]:
-    """AUC with its DeLong CI and SE, or a note when the set lacks a class."""
+    """AUC with its DeLong CI, SE and p against 0.5, or a note when the set lacks a class."""
     y = np.asarray(y).astype(int)
     if len(y) == 0 or y.min() == y.max():
         return {"note": "AUC not computable: needs both classes"}
     a = auc_delong(y, np.asarray(s), alpha)
-    return {"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se, "auc_ci_method": "DeLong"}
+    return {"auc": a.auc, "auc_ci_low": a.ci_low, "auc_ci_high": a.ci_high, "auc_se": a.se, "auc_ci_method": "DeLong",
+            "auc_p": auc_p_value(a.auc, a.se)}
+
+
+def auc_p_value(auc: float, se: float) -> float:
+    """Two-sided p of H0: AUC = 0.5 from the DeLong SE (z = (AUC - 0.5) / SE); NaN when the
+    SE is 0 (complete separation: the normal approximation says nothing)."""
+    from scipy.stats import norm
+    return float(2 * norm.sf(abs(auc - 0.5) / se)) if se > 0 else float("nan")
 
 
 def secondary_row(y, s, base: Mapping[str, Any], label_name: str, secondary: str, alpha: float) -> dict[str, Any]:
