@@ -149,10 +149,22 @@ def test_subgroup_table_rows_and_not_estimable_levels():
     sq = tab[(tab["subgroup"] == "hist") & (tab["level"] == "squamous")].iloc[0]
     assert np.isnan(sq["hr"]) and sq["estimable"].startswith("no")
     assert tab.loc[tab["subgroup"] == "hist", "n"].sum() == len(d)
+    # a level without an estimable HR: flagged, and no interaction test resting on a diverging fit
+    assert "not estimable" in sq["flag"] and tab.loc[tab["subgroup"] == "hist", "interaction_p"].isna().all()
+    assert tab.loc[tab["subgroup"] == "hist", "interaction_note"].str.startswith("not computable").all()
+    assert tab.iloc[0]["flag"] == ""
+
+
+def test_subgroup_flags_small_subgroups():
+    from dlscore.clinical import subgroup_flag
+    ok = {"estimable": "yes", "events_high": 8, "events_low": 7, "n_high": 20, "n_low": 20}
+    assert subgroup_flag(ok) == ""
+    assert subgroup_flag({**ok, "events_high": 2, "events_low": 3}) == "fewer than 10 events"
+    assert subgroup_flag({**ok, "n_low": 4}) == "fewer than 5 patients in an arm"
 
 
 def test_points_table_reproduces_the_cox_prediction():
-    from dlscore.clinical import points_table
+    from dlscore.nomogram import points_table
     d = _cohort()
     X, terms = design_matrix(d, {"g": {"type": "binary"}, "ecog": {"type": "categorical", "reference": 0}})
     cph = cox_fit(d["t"], d["e"], X)["model"]

@@ -411,10 +411,29 @@ def interaction_p(time, event, group, subgroup) -> float:
     return float(_st.chi2.sf(max(lr, 0.0), len(inter)))
 
 
+#: a subgroup estimate with fewer events, or fewer patients in an arm, is flagged as unreliable
+MIN_SUBGROUP_EVENTS, MIN_SUBGROUP_ARM = 10, 5
+
+
+def subgroup_flag(row: Mapping[str, Any]) -> str:
+    """Why a subgroup's HR should not be read on its own ("" when nothing is wrong)."""
+    flags = []
+    if not str(row.get("estimable", "")).startswith("yes"):
+        flags.append("not estimable")
+    if row["events_high"] + row["events_low"] < MIN_SUBGROUP_EVENTS:
+        flags.append(f"fewer than {MIN_SUBGROUP_EVENTS} events")
+    if min(row["n_high"], row["n_low"]) < MIN_SUBGROUP_ARM:
+        flags.append(f"fewer than {MIN_SUBGROUP_ARM} patients in an arm")
+    return "; ".join(flags)
+
+
 def subgroup_table(df: pd.DataFrame, time: str, event: str, high: str, subgroups: Sequence[str],
                    dcb: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """HR (high vs low, Cox) and DCB rates in every level of every subgroup variable, with
-    the interaction p of the variable (one row per level; ``all patients`` first)."""
+    the interaction p of the variable (one row per level; ``all patients`` first) and a
+    ``flag`` saying why a level's HR is unreliable (:func:`subgroup_flag`). The interaction
+    test of a variable with a level whose HR is not estimable (all events in one arm) is not
+    computed: its likelihood-ratio test would rest on a diverging fit."""
     from dlscore.survival import compare_groups
     rows = []
     d = df.dropna(subset=[time, event])
@@ -427,6 +446,7 @@ def subgroup_table(df: pd.DataFrame, time: str, event: str, high: str, subgroups
         if dcb and dcb in g:
             r = rates_by_group(g[dcb], g[high].astype(bool))
             row.update({"dcb_rate_high": r["rate_high"], "dcb_rate_low": r["rate_low"], "dcb_p": r["p"]})
+        row["flag"] = subgroup_flag(row)
         return row
 
     rows.append(one("all patients", "", d, np.nan))
@@ -436,77 +456,11 @@ def subgroup_table(df: pd.DataFrame, time: str, event: str, high: str, subgroups
         s = d[sg].astype(object).where(d[sg].notna())
         sub = d[s.notna()]
         p_int = interaction_p(sub[time], sub[event], sub[high], s[s.notna()])
-        for lv in sorted(s.dropna().astype(str).unique()):
-            g = sub[s[s.notna()].astype(str) == lv]
-            rows.append(one(sg, lv, g, p_int))
-    return pd.DataFrame(rows)
-
-
-# ----------------------------------------------------------------------------- nomogram, calibration
-
-
-def points_table(cph, X: pd.DataFrame, terms: Mapping[str, Sequence[str]], horizon: float,
-                 max_points: float = 100.0, references: Mapping[str, str] | None = None
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Nomogram as tables, from a lifelines Cox model fitted on the design ``X``.
-
-    Each variable's contribution coef * value is shifted so its lowest-risk value scores 0;
-    the variable with the widest contribution range spans ``max_points``. Continuous
-    variables get points at 5 values across their observed range. Returns (points:
-    variable, level, points; totals: total points -> predicted survival at ``horizon``,
-    S(t | x) = S0(t) ** exp((x - mean) . beta) with lifelines' centred Breslow baseline).
-    """
-    coef = cph.params_
-    spans, lows, rows = {}, {}, []
-    for var, cols in terms.items():
-        if not cols:
-            continue
-        if len(cols) == 1 and "=" not in cols[0]:
-            v = X[cols[0]].dropna()
-            vals = np.unique(v) if v.nunique() <= 2 else np.linspace(v.min(), v.max(), 5)
-            contrib = {f"{x:g}": coef[cols[0]] * x for x in vals}
-        else:
-            ref = (references or {}).get(var, "reference")
-            contrib = {ref: 0.0, **{c.split("=", 1)[1]: coef[c] for c in cols}}
-        lows[var] = min(contrib.values())
-        spans[var] = max(contrib.values()) - lows[var]
-        rows += [{"variable": var, "level": k, "lp": c - lows[var]} for k, c in contrib.items()]
-    widest = max(spans.values()) if spans else 0.0
-    scale = max_points / widest if widest > 0 else 0.0
-    pts = pd.DataFrame(rows)
-    pts["points"] = pts["lp"] * scale
-    s0 = cph.baseline_survival_.iloc[:, 0]
-    s0_t = float(s0[s0.index <= horizon].iloc[-1]) if (s0.index <= horizon).any() else 1.0
-    mean_lp = float((pd.Series(cph._norm_mean, index=coef.index) * coef).sum())
-    total = np.linspace(0, pts.groupby("variable")["points"].max().sum(), 11)
-    lp = sum(lows.values()) + (total / scale if scale else 0.0)
-    totals = pd.DataFrame({"total_points": total, f"survival_at_{horizon:g}": s0_t ** np.exp(lp - mean_lp)})
-    return pts.drop(columns="lp"), totals
-
-
-def survival_calibration(time, event, predicted, horizon: float, groups: int = 3, n_boot: int = 1000,
-                         seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
-    """Calibration of predicted survival at ``horizon``: patients in quantile groups of the
-    prediction; observed = Kaplan-Meier at the horizon with a percentile bootstrap CI
-    (patients resampled within the group). Returns group, n, predicted (mean), observed,
-    observed_ci_low, observed_ci_high."""
-    from lifelines import KaplanMeierFitter
-    t = np.asarray(time, float)
-    e = np.asarray(event, float)
-    p = np.asarray(predicted, float)
-    q = pd.qcut(p, groups, labels=False, duplicates="drop")
-    rng = np.random.default_rng(seed)
-
-    def km_at(tt, ee) -> float:
-        km = KaplanMeierFitter().fit(tt, ee)
-        return float(km.survival_function_at_times(horizon).iloc[0])
-
-    rows = []
-    for k in sorted(np.unique(q)):
-        sel = q == k
-        tt, ee = t[sel], e[sel]
-        reps = [km_at(tt[i], ee[i]) for i in (rng.integers(0, sel.sum(), sel.sum()) for _ in range(n_boot))]
-        lo, hi = np.percentile(reps, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-        rows.append({"group": int(k) + 1, "n": int(sel.sum()), "events": int(ee.sum()), "predicted": float(p[sel].mean()),
-                     "observed": km_at(tt, ee), "observed_ci_low": float(lo), "observed_ci_high": float(hi)})
+        level_rows = [one(sg, lv, sub[s[s.notna()].astype(str) == lv], p_int)
+                      for lv in sorted(s.dropna().astype(str).unique())]
+        if any("not estimable" in r["flag"] for r in level_rows):
+            for r in level_rows:
+                r["interaction_p"] = np.nan
+                r["interaction_note"] = "not computable: a level's HR is not estimable (monotone likelihood)"
+        rows += level_rows
     return pd.DataFrame(rows)

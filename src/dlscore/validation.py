@@ -23,8 +23,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from dlscore.clinical import (compare_cindex, cox_fit, hr_difference_bootstrap, logistic_fit, points_table,
-                              rates_by_group, reference_of, subgroup_table, survival_calibration)
+from dlscore.clinical import (compare_cindex, cox_fit, hr_difference_bootstrap, logistic_fit, rates_by_group,
+                              reference_of, subgroup_table)
+from dlscore.nomogram import points_table, survival_calibration
 from dlscore.stats import auc_delong, delong_test
 
 NOT_COMPUTABLE = "not computable: "

@@ -173,7 +173,9 @@ def _forest(config, fig: str | None, sub, why: str, set_name: str, spec, label: 
         placeholder_figure(fig, f"{set_name}: {why}")
         return
     high, low = group_labels(config, marker)
-    plot_forest(sub, fig, title=f"{set_name}: {spec['label']} by {label}", high_label=high, endpoint=spec["label"],
+    tests = int(sub.loc[sub["interaction_p"].notna(), "subgroup"].nunique())
+    plot_forest(sub, fig, title=f"{set_name}: {spec['label']} by {label}\n{tests} subgroup interaction tests, "
+                "not adjusted for multiplicity", high_label=high, endpoint=spec["label"],
                 low_label=low)
 
 
