@@ -39,6 +39,8 @@ def plot_forest(table: pd.DataFrame, path, title: str = "", high_label: str = "h
             txt = f"{r['hr']:.2f} ({r['hr_ci_low']:.2f}–{r['hr_ci_high']:.2f})"
         else:
             txt = "not estimable"
+        if np.isfinite(r.get("hr", np.nan)) and isinstance(r.get("flag"), str) and r["flag"]:
+            txt += " †"  # few events or patients: read with care
         if name and np.isfinite(r.get("interaction_p", np.nan)):
             txt += f"   p_int = {r['interaction_p']:.2g}"
         ax.text(1.02, y, txt, transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=7.5)
@@ -56,4 +58,8 @@ def plot_forest(table: pd.DataFrame, path, title: str = "", high_label: str = "h
     ax.text(0.02, -0.55, f"← favours {high_label}", transform=ax.get_yaxis_transform(), fontsize=7, color="0.3")
     ax.text(0.98, -0.55, f"favours {low_label} →", transform=ax.get_yaxis_transform(), fontsize=7, color="0.3", ha="right")
     ax.set_title(title, fontsize=9)
+    flagged = finite & rows.get("flag", pd.Series("", index=rows.index)).fillna("").astype(str).ne("")
+    if flagged.any():
+        ax.set_xlabel(ax.get_xlabel() + "\n† fewer than 10 events or fewer than 5 patients in an arm: "
+                      "an unreliable estimate", fontsize=8)
     save(fig, path)
