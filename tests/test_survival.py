@@ -109,3 +109,18 @@ def test_monotone_likelihood_is_not_estimable_as_r_warns(run_r):
                packages=("survival",), data={"t": t2, "e": e2, "h": h})
     res2 = compare_groups(t2, e2, h.astype(bool))
     assert res2["estimable"] == "yes" and abs(res2["hr"] - r2[0]) < 1e-3 * r2[0]  # lifelines stops early (issue: Cox convergence)
+
+
+@pytest.mark.needs_r
+def test_stratified_logrank_and_cox_match_survdiff_and_coxph(r_data, run_r):
+    """survival::lung: sex, stratified by ph.ecog (a multi-institution study stratifies by cohort)."""
+    from dlscore.survival import compare_groups
+    d = r_data("lung", "survival").dropna(subset=["ph.ecog"])
+    res = compare_groups(d["time"], (d["status"] == 2).astype(float), d["sex"] == 2, strata=d["ph.ecog"])
+    out = run_r("data(lung); l <- lung[!is.na(lung$ph.ecog), ];"
+                "sd <- survdiff(Surv(time, status == 2) ~ I(sex == 2) + strata(ph.ecog), l);"
+                "f <- coxph(Surv(time, status == 2) ~ I(sex == 2) + strata(ph.ecog), l); s <- summary(f);"
+                + r_json("sd$chisq", "s$coefficients[1, 2]", "s$conf.int[1, 3:4]", "s$coefficients[1, 5]"),
+                packages=("survival",))
+    assert [res["logrank_chi2"], res["hr"], res["hr_ci_low"], res["hr_ci_high"], res["hr_p"]] == \
+        pytest.approx(out, abs=1e-6)

@@ -98,10 +98,34 @@ MAX_ABS_COEF = 12.0
 COX_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 1e-13, "max_steps": 500}
 
 
-def fit_cox(frame: pd.DataFrame, duration: str, event: str, alpha: float = 0.05):
+def fit_cox(frame: pd.DataFrame, duration: str, event: str, alpha: float = 0.05, strata: list[str] | None = None):
     """A lifelines Cox model (Efron ties, as coxph's default) fitted to convergence
-    (:data:`COX_FIT_OPTIONS`); every Cox fit of the library goes through here."""
-    return CoxPHFitter(alpha=alpha).fit(frame, duration, event, fit_options=COX_FIT_OPTIONS)
+    (:data:`COX_FIT_OPTIONS`), stratified by the ``strata`` columns (a baseline hazard per
+    stratum, as coxph's ``strata()``); every Cox fit of the library goes through here."""
+    return CoxPHFitter(alpha=alpha, strata=strata).fit(frame, duration, event, fit_options=COX_FIT_OPTIONS)
+
+
+def logrank_stratified(time, event, group, strata) -> tuple[float, float]:
+    """Two-group log-rank test stratified by ``strata``, as R's ``survdiff(Surv(time, event) ~
+    group + strata(s))``: observed minus expected events of ``group`` and the hypergeometric
+    variance summed over the event times of every stratum; chi-square with 1 df.
+    time, event, group (bool), strata: (n,). Returns (chi2, p)."""
+    t, e = np.asarray(time, float), np.asarray(event, float)
+    g, st = np.asarray(group, bool), np.asarray(strata)
+    o_e = var = 0.0
+    for s in pd.unique(st):
+        k = st == s
+        ts, es, gs = t[k], e[k], g[k]
+        for u in np.unique(ts[es == 1]):
+            at_risk = ts >= u
+            n, n1 = at_risk.sum(), (at_risk & gs).sum()
+            d = ((ts == u) & (es == 1)).sum()
+            d1 = ((ts == u) & (es == 1) & gs).sum()
+            o_e += d1 - d * n1 / n
+            if n > 1:
+                var += d * (n1 / n) * (1 - n1 / n) * (n - d) / (n - 1)
+    chi2 = o_e ** 2 / var if var > 0 else float("nan")
+    return float(chi2), float(_st.chi2.sf(chi2, 1)) if var > 0 else float("nan")
 
 
 def monotone_likelihood(time, event, x) -> int:
@@ -127,8 +151,10 @@ def monotone_likelihood(time, event, x) -> int:
     return 0
 
 
-def compare_groups(time, event, high, alpha: float = 0.05) -> dict[str, Any]:
-    """Log-rank test and Cox HR (high vs low) with medians per group.
+def compare_groups(time, event, high, alpha: float = 0.05, strata=None) -> dict[str, Any]:
+    """Log-rank test and Cox HR (high vs low) with medians per group; with ``strata`` (n,)
+    labels (e.g. the cohort of a pooled analysis), the log-rank test and the Cox model are
+    stratified (:func:`logrank_stratified`; coxph's ``strata()``), the medians pooled.
 
     time: (n,) in the endpoint's unit; event: (n,) 0/1; high: (n,) bool.
     """
@@ -150,14 +176,17 @@ def compare_groups(time, event, high, alpha: float = 0.05) -> dict[str, Any]:
     if not e.any():
         out.update(nan, estimable="no: no events in this set (every patient censored)")
         return out
-    lr = logrank_test(t[h], t[~h], e[h], e[~h])
-    out["logrank_chi2"], out["logrank_p"] = float(lr.test_statistic), float(lr.p_value)
+    if strata is None:
+        lr = logrank_test(t[h], t[~h], e[h], e[~h])
+        out["logrank_chi2"], out["logrank_p"] = float(lr.test_statistic), float(lr.p_value)
+    else:
+        out["logrank_chi2"], out["logrank_p"] = logrank_stratified(t, e, h, strata)
     if e[h].sum() == 0 or e[~h].sum() == 0:
         # monotone likelihood: the Cox estimate diverges; say so instead of printing 1e7
         out.update({k: v for k, v in nan.items() if k.startswith("hr")},
                    estimable="no: no events in one group (monotone likelihood), HR not estimable")
         return out
-    direction = monotone_likelihood(t, e, h)
+    direction = monotone_likelihood(t, e, h) if strata is None else 0
     if direction:
         grp = "high" if direction > 0 else "low"
         out.update({k: v for k, v in nan.items() if k.startswith("hr")},
@@ -165,20 +194,23 @@ def compare_groups(time, event, high, alpha: float = 0.05) -> dict[str, Any]:
                              f"the other group are at risk), HR {'infinite' if direction > 0 else 'zero'}, not "
                              "estimable")
         return out
+    out.update(_group_hr(t, e, h, alpha, strata))
+    return out
+
+
+def _group_hr(t: np.ndarray, e: np.ndarray, h: np.ndarray, alpha: float, strata=None) -> dict[str, Any]:
+    """Cox HR of ``h`` (high vs low) with its Wald CI and p, or why it is not estimable."""
+    nan = dict(hr=np.nan, hr_ci_low=np.nan, hr_ci_high=np.nan, hr_p=np.nan)
     try:
-        cph = fit_cox(pd.DataFrame({"t": t, "e": e, "high": h.astype(float)}), "t", "e", alpha)
+        frame = pd.DataFrame({"t": t, "e": e, "high": h.astype(float)})
+        if strata is not None:
+            frame["stratum"] = np.asarray(strata).astype(str)
+        cph = fit_cox(frame, "t", "e", alpha, ["stratum"] if strata is not None else None)
     except Exception as err:  # noqa: BLE001 - lifelines ConvergenceError in tiny subgroups
-        out.update({k: v for k, v in nan.items() if k.startswith("hr")},
-                   estimable=f"no: Cox fit failed ({type(err).__name__})")
-        return out
+        return {**nan, "estimable": f"no: Cox fit failed ({type(err).__name__})"}
     s = cph.summary.loc["high"]
     if not (abs(s["coef"]) < MAX_ABS_COEF and np.isfinite(s["se(coef)"])):
-        out.update({k: v for k, v in nan.items() if k.startswith("hr")},
-                   estimable=f"no: the Cox fit diverges (log-HR {s['coef']:.3g}), HR not estimable")
-        return out
-    out["estimable"] = "yes"
-    out["hr"] = float(s["exp(coef)"])
-    out["hr_ci_low"] = float(np.exp(s[f"coef lower {100 * (1 - alpha):g}%"]))
-    out["hr_ci_high"] = float(np.exp(s[f"coef upper {100 * (1 - alpha):g}%"]))
-    out["hr_p"] = float(s["p"])
-    return out
+        return {**nan, "estimable": f"no: the Cox fit diverges (log-HR {s['coef']:.3g}), HR not estimable"}
+    level = f"{100 * (1 - alpha):g}%"
+    return {"estimable": "yes", "hr": float(s["exp(coef)"]), "hr_ci_low": float(np.exp(s[f"coef lower {level}"])),
+            "hr_ci_high": float(np.exp(s[f"coef upper {level}"])), "hr_p": float(s["p"])}

@@ -13,54 +13,71 @@ from dlscore.tables import write_table
 
 def survival(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs: str,
              out: str, at_risk_out: str, km_figs: Mapping[tuple[str, str], str]) -> None:
-    from dlscore.plots import placeholder_figure
-    from dlscore.plots.km import plot_km
-    from dlscore.survival import compare_groups
-    sv = config["survival"]
-    alpha = float(config["stats"]["alpha"])
-    from dlscore.study import endpoints, group_labels, scores_mode
+    """Kaplan-Meier medians, log-rank test and Cox HR of high vs low score per model, set and
+    endpoint, the KM figures and their at-risk tables; a held-out split with several cohorts is
+    also analysed pooled, stratified by cohort (log-rank and Cox)."""
+    from dlscore.study import endpoints
     cuts = pd.read_csv(cutoffs).set_index("model")
-    cut = cuts["cutoff"]
     rows, risk = [], []
     for model, f in score_files.items():
-        df = scored(validated, f)
-        hi_label, lo_label = group_labels(config, model)
-        for es, g in evaluation_sets(df, sv["splits"]):
-            set_name, cohort = es.name, es.slug  # the slug names the figures
-            recorded = g["dls"].notna().any()
-            g = g[g["dls"].notna()]
+        for name, slug, g, stratified in _survival_sets(scored(validated, f), config["survival"]["splits"]):
             for ep, spec in endpoints(config).items():
-                row: dict[str, Any] = {"model": model, "set": set_name, "endpoint": ep, "unit": spec["unit"],
-                                       "cutoff": float(cut[model]), "grouping": f"score >= {cut[model]:.4g} ({cuts.at[model, 'rule']})"}
-                missing = (f"no cutoff ({cuts.at[model, 'rule']})" if not np.isfinite(cut[model]) else
-                           f"{model} not recorded in {cohort}" if not recorded else
-                           f"{spec['time']} not recorded in this set"
-                           if spec["time"] not in g or g[spec["time"]].isna().all() else None)
-                if missing:
-                    row["note"] = f"not computable: {missing}"
-                    rows.append(row)
-                    if (model, cohort, ep) in km_figs:
-                        placeholder_figure(km_figs[(model, cohort, ep)], f"{set_name}: not computable: {missing}")
-                    continue
-                g2 = g.dropna(subset=[spec["time"], spec["event"]])
-                high = (g2["dls"] >= cut[model]).to_numpy()
-                res = compare_groups(g2[spec["time"]], g2[spec["event"]], high, alpha)
-                row.update(res)
-                row.update({"hr_method": "Cox PH (Efron ties), Wald CI", "median_ci_method":
-                            "KM Greenwood 'log' CI (R survfit default)", "note": f"{len(g) - len(g2)} patients without follow-up"
-                            if len(g2) < len(g) else ""})
+                row, drawn = _survival_row(config, model, name, slug, g, stratified, ep, spec, cuts, km_figs)
                 rows.append(row)
-                if (model, cohort, ep) in km_figs:
-                    table = plot_km(g2[spec["time"]], g2[spec["event"]], high, km_figs[(model, cohort, ep)],
-                                    spec["label"], spec["unit"], res, float(sv["at_risk_step"]),
-                                    labels=(hi_label, lo_label),
-                                    title=f"{set_name}: {spec['label']} by {hi_label if scores_mode(config) else model}",
-                                    time_origin=sv.get("time_origin", "start of immunotherapy"))
-                    for grp, counts in table.items():
-                        risk.append({"model": model, "set": set_name, "endpoint": ep, "group": grp,
-                                     **{f"t{i}": c for i, c in enumerate(counts)}})
+                risk += drawn
     write_table(pd.DataFrame(rows), out, config)
     write_table(pd.DataFrame(risk), at_risk_out, config)
+
+
+def _survival_sets(df: pd.DataFrame, splits) -> list[tuple[str, str | None, pd.DataFrame, bool]]:
+    """(name, figure slug or None, rows, stratified by cohort): every evaluation set, then each
+    held-out split with more than one cohort, pooled."""
+    from dlscore.evaluation import DEVELOPMENT_SPLITS
+    out = [(es.name, es.slug, g, False) for es, g in evaluation_sets(df, splits)]
+    for split in splits:
+        g = df[df["split"] == split]
+        if split not in DEVELOPMENT_SPLITS and g["cohort"].nunique() > 1:
+            out.append((f"{split} cohorts pooled (stratified by cohort)", None, g, True))
+    return out
+
+
+def _survival_row(config, model: str, set_name: str, slug: str | None, g: pd.DataFrame, stratified: bool, ep: str,
+                  spec: Mapping[str, Any], cuts: pd.DataFrame, km_figs) -> tuple[dict, list[dict]]:
+    """One row of the survival table (and the KM figure with its at-risk rows when planned)."""
+    from dlscore.plots import placeholder_figure
+    from dlscore.plots.km import plot_km
+    from dlscore.study import group_labels, scores_mode
+    from dlscore.survival import compare_groups
+    sv, cut, rule = config["survival"], float(cuts.at[model, "cutoff"]), cuts.at[model, "rule"]
+    fig = km_figs.get((model, slug, ep)) if slug is not None else None
+    row: dict[str, Any] = {"model": model, "set": set_name, "endpoint": ep, "unit": spec["unit"], "cutoff": cut,
+                           "grouping": f"score >= {cut:.4g} ({rule})"}
+    recorded = g["dls"].notna().any()
+    g = g[g["dls"].notna()]
+    missing = (f"no cutoff ({rule})" if not np.isfinite(cut) else f"{model} not recorded in {slug or set_name}"
+               if not recorded else f"{spec['time']} not recorded in this set"
+               if spec["time"] not in g or g[spec["time"]].isna().all() else None)
+    if missing:
+        if fig:
+            placeholder_figure(fig, f"{set_name}: not computable: {missing}")
+        return {**row, "note": f"not computable: {missing}"}, []
+    g2 = g.dropna(subset=[spec["time"], spec["event"]])
+    high = (g2["dls"] >= cut).to_numpy()
+    res = compare_groups(g2[spec["time"]], g2[spec["event"]], high, float(config["stats"]["alpha"]),
+                         strata=g2["cohort"].to_numpy() if stratified else None)
+    row.update(res)
+    row.update({"hr_method": "Cox PH (Efron ties), Wald CI" + (", stratified by cohort" if stratified else ""),
+                "median_ci_method": "KM Greenwood 'log' CI (R survfit default)",
+                "note": f"{len(g) - len(g2)} patients without follow-up" if len(g2) < len(g) else ""})
+    if not fig:
+        return row, []
+    hi_label, lo_label = group_labels(config, model)
+    table = plot_km(g2[spec["time"]], g2[spec["event"]], high, fig, spec["label"], spec["unit"], res,
+                    float(sv["at_risk_step"]), labels=(hi_label, lo_label),
+                    title=f"{set_name}: {spec['label']} by {hi_label if scores_mode(config) else model}",
+                    time_origin=sv.get("time_origin", "start of immunotherapy"))
+    return row, [{"model": model, "set": set_name, "endpoint": ep, "group": grp,
+                  **{f"t{i}": c for i, c in enumerate(counts)}} for grp, counts in table.items()]
 
 
 #: tables written by :func:`clinical_validation` (rule outputs use the same names)
