@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from dlscore.clinical import design_matrix
-from dlscore.validation import Cohort, cox_univariable, marker_models, missing_in, select_covariates
+from dlscore.validation import (Cohort, continuous_marker_rows, cox_univariable, marker_models, missing_in,
+                                select_covariates)
 from tests.conftest import r_json
 
 COVS = {"sex": {"type": "categorical", "reference": "male"}, "age": {"type": "continuous"},
@@ -60,6 +61,14 @@ def test_univariable_and_multivariable_cox_match_R_on_lung(tmp_path, run_r):
     assert ours["coef"].tolist() == pytest.approx(out[:5], abs=1e-6)
     assert ours["p"].tolist() == pytest.approx(out[5:], abs=1e-6)
     assert res["nomogram"] and "note" not in res["nomogram"][0]
+    cont = pd.DataFrame(continuous_marker_rows(co, "karno", "os", {"time": "os_time", "event": "os_event"}, selected,
+                                               "rule"))
+    per_sd = cont[cont["term"].str.startswith("Karnofsky >= 80 per SD")].iloc[0]
+    out = run_r("data(lung); l <- lung[!is.na(lung$ph.ecog) & !is.na(lung$ph.karno) & lung$ph.ecog < 3, ];"
+                "k <- l$ph.karno; f <- coxph(Surv(time, status == 2) ~ I(k / sd(k)) + I(sex == 2) + age + "
+                "factor(ph.ecog), l, ties = 'efron');"
+                + r_json("summary(f)$conf.int[1, c(1, 3, 4)]", "exp(coef(f)[1] * 0.1 / sd(k))"), packages=("survival",))
+    assert [per_sd["hr"], per_sd["hr_ci_low"], per_sd["hr_ci_high"], per_sd["hr_per_0.1"]] == pytest.approx(out, abs=1e-6)
     cidx = res["cindex"][0]
     assert cidx["note"] == "apparent (same patients as the fit)" and 0.5 < cidx["c_a"] < 1
 

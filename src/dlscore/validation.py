@@ -286,3 +286,34 @@ def auc_comparison_row(co: Cohort, a: str, b: str, g: pd.DataFrame, set_name: st
         row["note"] = co.absent(g, a, b) or ("not computable: one DCB class" if len(v) else
                                              "not computable: a continuous score is not recorded in this set")
     return row
+
+
+def continuous_marker_rows(co: Cohort, m: str, ep: str, spec: Mapping[str, Any], selected: list[str],
+                           rule: str) -> list[dict]:
+    """The multivariable Cox model with the marker's continuous score instead of high/low, in
+    every set: HR per standard deviation of the score on the development set (the same scale
+    in every set), and per 0.1 of the score (for a DLS, a probability)."""
+    tcol, ecol, col = spec["time"], spec["event"], f"value:{m}"
+    sel_terms = [t for c in selected for t in co.terms[c]]
+    dev = dict(co.sets)[co.dev_name]
+    sd = float(dev[col].std())
+    rows = []
+    for set_name, g in co.sets:
+        g = g[g[tcol].notna() & g[ecol].notna()]
+        base = {"set": set_name, "endpoint": ep, "model": f"{co.labels[m]} (continuous score)",
+                "covariates": ", ".join(selected) or "none", "selection": rule}
+        gone = missing_in(g, selected) + ([co.labels[m]] if g[col].isna().all() else [])
+        if gone or not np.isfinite(sd) or sd <= 0:
+            why = (f"{', '.join(gone)} not recorded in this set" if gone else
+                   "the score does not vary on the development set")
+            rows.append({**base, "note": f"{NOT_COMPUTABLE}{why}"})
+            continue
+        X = pd.concat([(g[col] / sd).rename(f"{col} per SD"), co.X.loc[g.index, sel_terms]], axis=1)
+        fit = cox_fit(g[tcol], g[ecol], X, co.alpha)
+        for r in term_rows(fit, base, co.ref_terms()):
+            if r.get("term") == f"{col} per SD":
+                r.update({"term": f"{co.labels[m]} per SD ({sd:.3g})",
+                          **{f"{k}_per_0.1": float(np.exp(np.log(r[k]) * 0.1 / sd))
+                             for k in ("hr", "hr_ci_low", "hr_ci_high") if k in r}})
+            rows.append({**r, "ph_global_min_p": fit["ph_min_p"], "concordance": fit["concordance"]})
+    return rows

@@ -162,6 +162,7 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
         for m in co.markers:
             for key, rows in v.marker_models(co, m, ep, spec, selected, rule, horizon, boots, seed).items():
                 T[key] += rows
+            T["cox_multivariable"] += v.continuous_marker_rows(co, m, ep, spec, selected, rule)
         for a, b in cl.get("hr_difference", []):
             if a in co.labels and b in co.labels:
                 T["hr_difference"] += v.hr_difference_rows(co, a, b, ep, spec["time"], spec["event"], n_boot, seed)
