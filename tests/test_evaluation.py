@@ -50,8 +50,16 @@ def test_summary_page_from_tables():
                        "logrank_p": [0.004, np.nan], "note": ["", "not computable: no events in this set"]})
     disc = pd.DataFrame({"model": ["m"], "analysis": ["primary"], "set": ["EXT (external)"], "n": [30], "n_pos": [12],
                          "auc": [0.8123], "auc_ci_low": [0.7], "auc_ci_high": [0.9]})
+    mv = pd.DataFrame({"set": ["EXT (external)"], "endpoint": ["pfs"], "term": ["high:m"], "covariates": ["ecog"],
+                       "hr": [0.6], "hr_ci_low": [0.4], "hr_ci_high": [0.9]})
+    cal = pd.DataFrame({"model": ["m", "m"], "set": ["training", "EXT (external)"], "slope": [1.0, 0.4],
+                        "slope_ci_low": [0.8, 0.2], "slope_ci_high": [1.2, 0.6], "citl": [0.0, 0.1],
+                        "citl_ci_low": [-0.2, -0.1], "citl_ci_high": [0.2, 0.3]})
     page = summary_html("demo <b>", "PD-L1", False, ["m"], ["a <caveat>"],
-                        {"splits": splits, "survival": sv, "discrimination": disc})
+                        {"splits": splits, "survival": sv, "discrimination": disc, "cox_multivariable": mv,
+                         "calibration": cal})
+    assert "adjusted for ecog: HR 0.60 (0.40–0.90)" in page
+    assert "Miscalibrated outside training" in page and "EXT (external): slope 0.40" in page
     assert "AUC 0.81 (0.70–0.90)" in page and "HR high vs low 0.50 (0.30–0.80), log-rank p = 0.004" in page
     assert "not computable: no events in this set" in page and "config_hash" not in page
     assert "demo &lt;b&gt;" in page and "a &lt;caveat&gt;" in page  # every value is escaped

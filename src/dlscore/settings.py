@@ -78,7 +78,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "survival": ("cutoffs", "import_scores", "signature"),
     "clinical_validation": ("cutoffs", "import_scores", "signature"),
     "hyperimage_figure": ("preprocess", "split"),
-    "summary": ("survival", "clinical_validation", "discrimination", "reproducibility"),
+    "summary": ("survival", "clinical_validation", "discrimination", "reproducibility", "calibration"),
     "provenance": ("split",),
 }
 

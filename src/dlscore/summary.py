@@ -63,16 +63,45 @@ def reproducibility_section(rep: pd.DataFrame) -> list[str]:
     return [f"<h3>Inter-rater reproducibility of the DLS</h3><ul>{''.join(items)}</ul>"]
 
 
-def survival_section(sv: pd.DataFrame, models: Sequence[str]) -> list[str]:
-    """Hazard ratio high vs low and log-rank p of the models drawn in KM figures."""
+def _adjusted(mv: pd.DataFrame | None, r: pd.Series) -> str:
+    """The multivariable HR of the same marker, set and endpoint (high vs low), or ""."""
+    if mv is None or "term" not in mv:
+        return ""
+    m = mv[(mv["term"] == f"high:{r['model']}") & (mv["set"] == r["set"]) & (mv["endpoint"] == r["endpoint"])]
+    if m.empty or not np.isfinite(m.iloc[0].get("hr", np.nan)):
+        return ""
+    a = m.iloc[0]
+    return f"; adjusted for {_esc(a['covariates'])}: HR {_fmt_ci(a['hr'], a['hr_ci_low'], a['hr_ci_high'])}"
+
+
+def survival_section(sv: pd.DataFrame, models: Sequence[str], mv: pd.DataFrame | None = None) -> list[str]:
+    """Hazard ratio high vs low (unadjusted and, where fitted, adjusted) and log-rank p of the
+    models drawn in KM figures; a set the cutoff was derived on is flagged."""
     items = []
     for _, r in sv[sv["model"].isin(models)].iterrows():
         hr = (_fmt_ci(r["hr"], r["hr_ci_low"], r["hr_ci_high"]) if np.isfinite(r.get("hr", np.nan))
               else next((str(r[k]) for k in ("note", "estimable") if isinstance(r.get(k), str) and r[k]),
                         "not computable"))
-        items.append(f"<li>{_esc(r['model'])}, {_esc(r['set'])}, {_esc(r['endpoint'])} (n={_int(r.get('n'))}): HR high "
-                     f"vs low {_esc(hr)}, log-rank p = {_num(r.get('logrank_p'))}</li>")
+        flag = " <b>(the cutoff was derived on this set: optimistic)</b>" if r["set"] == "training" else ""
+        items.append(f"<li>{_esc(r['model'])}, {_esc(r['set'])}, {_esc(r['endpoint'])} (n={_int(r.get('n'))}): "
+                     f"HR high vs low {_esc(hr)}, log-rank p = {_num(r.get('logrank_p'))}{_adjusted(mv, r)}{flag}</li>")
     return [f"<h3>Outcome by marker group</h3><ul>{''.join(items)}</ul>"]
+
+
+def calibration_flags(cal: pd.DataFrame) -> list[str]:
+    """Sets other than training where the DLS is miscalibrated: the recalibration slope's CI
+    excludes 1 or calibration-in-the-large's excludes 0."""
+    if "slope" not in cal:
+        return []
+    bad = cal[(cal["set"] != "training") & (((cal["slope_ci_low"] > 1) | (cal["slope_ci_high"] < 1))
+                                            | ((cal["citl_ci_low"] > 0) | (cal["citl_ci_high"] < 0)))]
+    items = [f"<li>{_esc(r['model'])}, {_esc(r['set'])}: slope "
+             f"{_fmt_ci(r['slope'], r['slope_ci_low'], r['slope_ci_high'])}, calibration-in-the-large "
+             f"{_fmt_ci(r['citl'], r['citl_ci_low'], r['citl_ci_high'])}</li>" for _, r in bad.iterrows()]
+    if not items:
+        return []
+    return ["<h3>Miscalibrated outside training</h3><p>The DLS read as a probability is miscalibrated here (slope "
+            f"CI excludes 1 or calibration-in-the-large CI excludes 0):</p><ul>{''.join(items)}</ul>"]
 
 
 def dcb_section(dcb: pd.DataFrame) -> list[str]:
@@ -100,14 +129,17 @@ def hr_difference_section(hd: pd.DataFrame) -> list[str]:
 def summary_html(study, label_name: str, scores_only: bool, km_models: Sequence[str], notes: Sequence[str],
                  tables: Mapping[str, pd.DataFrame]) -> str:
     """The summary page. ``tables``: name -> table as written (``splits`` and ``survival``
-    always; ``discrimination``, ``reproducibility``, ``dcb``, ``hr_difference`` where the
-    study has them); ``km_models``: the models/markers whose outcome is summarised."""
+    always; ``discrimination``, ``reproducibility``, ``calibration``, ``dcb``, ``hr_difference``,
+    ``cox_multivariable`` where the study has them); ``km_models``: the models/markers whose
+    outcome is summarised."""
     parts = intro(study, label_name, scores_only)
     if "discrimination" in tables:
         parts += discrimination_section(tables["discrimination"])
     if "reproducibility" in tables:
         parts += reproducibility_section(tables["reproducibility"])
-    parts += survival_section(tables["survival"], km_models)
+    parts += survival_section(tables["survival"], km_models, tables.get("cox_multivariable"))
+    if "calibration" in tables:
+        parts += calibration_flags(tables["calibration"])
     if "dcb" in tables:
         parts += dcb_section(tables["dcb"])
     if "hr_difference" in tables:
