@@ -118,12 +118,12 @@ def test_nsclc_radiogenomics_study_end_to_end(tmp_path):
     assert (out / "figures/km_rasig_validation_os.png").stat().st_size > 0
 
 
-def test_fused_scores_fit_on_training_only_and_say_when_not_estimable():
+def test_fused_scores_fit_on_the_validation_split_and_say_when_not_estimable():
     from dlscore.signature import fused_scores
     rng = np.random.default_rng(4)
     n = 80
     y = (rng.random(n) < 0.5).astype(float)
-    df = pd.DataFrame({"split": ["training"] * 50 + ["external"] * 30, "label": y,
+    df = pd.DataFrame({"split": ["training"] * 20 + ["validation"] * 30 + ["external"] * 30, "label": y,
                        "rasig": y + rng.normal(0, 1, n), "dls_logit": y + rng.normal(0, 1, n), "age": rng.normal(60, 9, n)})
     out, scores, tables = fused_scores(df, ["age", "not_a_column"])
     assert scores == {"RADLsig": "radlsig", "DLS + clinical": "dls_clinical"}
@@ -131,6 +131,9 @@ def test_fused_scores_fit_on_training_only_and_say_when_not_estimable():
     moved = df.copy()
     moved.loc[moved["split"] == "external", "label"] = 1 - moved.loc[moved["split"] == "external", "label"]
     assert np.allclose(fused_scores(moved, ["age"])[0]["radlsig"], out["radlsig"])  # external labels never used
+    moved.loc[moved["split"] == "training", "label"] = 1 - moved.loc[moved["split"] == "training", "label"]
+    assert np.allclose(fused_scores(moved, ["age"])[0]["radlsig"], out["radlsig"])  # nor the training labels
+    assert tables[0]["fitted_on"].iloc[0].startswith("validation split (30 patients")
     sep = df.assign(rasig=df["label"] * 10.0, dls_logit=df["label"] * 10.0)  # perfect separation
     _, scores, tables = fused_scores(sep, [])
     assert "RADLsig" not in scores and tables[0]["note"].iloc[0].startswith("not estimable")

@@ -235,12 +235,19 @@ def read_feature_table(path: str | Path, id_column: str = "Image", id_pattern: s
     return out
 
 
-def fused_scores(df: pd.DataFrame, clinical: Sequence[str]) -> tuple[pd.DataFrame, dict[str, str], list[pd.DataFrame]]:
+#: the split the fusion models are fitted on: the network was trained on the training split, so
+#: its DLS there is optimistic and a fusion fitted there would over-weight it
+FUSION_SPLIT = "validation"
+
+
+def fused_scores(df: pd.DataFrame, clinical: Sequence[str], fit_split: str = FUSION_SPLIT
+                 ) -> tuple[pd.DataFrame, dict[str, str], list[pd.DataFrame]]:
     """RADLsig (RAsig + logit DLS) and DLS + ``clinical`` logistic models fitted on the
-    training split of ``df`` (columns split, label, rasig, dls_logit, clinical) and applied
+    ``fit_split`` rows of ``df`` (columns split, label, rasig, dls_logit, clinical; by default
+    the validation split, where the DLS is out of the network's training sample) and applied
     to every patient with their predictors. Returns (``df`` with columns ``radlsig`` /
-    ``dls_clinical``, model -> column, the coefficient tables; a model that cannot be fitted,
-    e.g. perfect separation in a tiny training split, gives a one-row note)."""
+    ``dls_clinical``, model -> column, the coefficient tables with ``fitted_on``; a model that
+    cannot be fitted, e.g. perfect separation in a small split, gives a one-row note)."""
     df, scores, rows = df.copy(), {}, []
     clin = [c for c in clinical if c in df]
     for model, col, terms in (("RADLsig", "radlsig", ["rasig", "dls_logit"]),
@@ -248,13 +255,15 @@ def fused_scores(df: pd.DataFrame, clinical: Sequence[str]) -> tuple[pd.DataFram
         if model == "DLS + clinical" and not clin:
             continue
         ok = df[terms].notna().all(axis=1)
-        tr = df[(df["split"] == "training") & ok]
+        fit = df[(df["split"] == fit_split) & ok]
         try:
-            tab, res = fit_fusion(tr["label"].astype(int).to_numpy(), tr[terms])
+            tab, res = fit_fusion(fit["label"].astype(int).to_numpy(), fit[terms])
         except Exception as exc:  # noqa: BLE001 - any fitting failure becomes the table's note
-            rows.append(pd.DataFrame([{"model": model, "note": f"not estimable: {exc}"[:200]}]))
+            rows.append(pd.DataFrame([{"model": model, "fitted_on": f"{fit_split} split ({len(fit)} patients)",
+                                       "note": f"not estimable: {exc}"[:200]}]))
             continue
-        rows.append(tab.assign(model=model))
+        rows.append(tab.assign(model=model, fitted_on=f"{fit_split} split ({len(fit)} patients; the DLS is out of "
+                                                      "the network's training sample there)"))
         df.loc[ok, col] = res.predict(np.column_stack([np.ones(ok.sum()), df.loc[ok, terms].astype(float)]))
         scores[model] = col
     return df, scores, rows
@@ -276,8 +285,10 @@ def score_discrimination(sets, scores: dict[str, str], alpha: float) -> tuple[li
             ok = sub[col].notna().to_numpy()
             fields = auc_fields(y[ok], sub[col].to_numpy()[ok], alpha)
             fields.pop("auc_ci_method", None)
+            note = ("apparent: the fusion model was fitted on this set" if name == FUSION_SPLIT
+                    and model not in ("RAsig", "DLS") else "")
             rows.append({"model": model, "set": name, "n": int(ok.sum()), "n_pos": int(y[ok].sum()),
-                         **({**fields, "note": ""} if "auc" in fields else fields)})
+                         **({**fields, "note": note} if "auc" in fields else fields)})
             if "auc" in fields:
                 curves.setdefault(name, []).append((model, y[ok], sub[col].to_numpy()[ok]))
         for i, a in enumerate(names):
