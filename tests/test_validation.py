@@ -98,3 +98,30 @@ def test_a_marker_missing_in_a_cohort_is_not_computable_with_the_reason():
     assert notes["training"] == "not computable: no clinical covariate selected"
     assert notes["EXT (external)"] == "not computable: Karnofsky >= 80 not recorded in EXT"
     assert missing_in(man[20:], ["value:karno", "age"]) == ["value:karno"]
+
+
+@pytest.mark.needs_r
+def test_dcb_model_developed_once_and_validated_unchanged(r_data, run_r):
+    """MASS::birthwt as a two-cohort study (white mothers develop, the others validate): the
+    logistic model of low birth weight on smoking (the 'marker') and ht (the covariate) fitted
+    on the first cohort and applied unchanged to the second, AUC as pROC gives it."""
+    from dlscore.validation import dcb_frozen_rows
+    d = r_data("birthwt", "MASS")
+    man = pd.DataFrame({"patient_id": [f"B{i}" for i in range(len(d))],
+                        "cohort": np.where(d["race"] == 1, "WHITE", "OTHER"),
+                        "split": np.where(d["race"] == 1, "training", "external"),
+                        "low": d["low"].astype(float), "high:smoke": d["smoke"].astype(float),
+                        "value:smoke": d["smoke"].astype(float), "ht": d["ht"].astype(float)})
+    covs = {"ht": {"type": "binary"}}
+    X, terms = design_matrix(man, covs)
+    sets = [("training", man[man["split"] == "training"]), ("OTHER (external)", man[man["split"] == "external"])]
+    co = Cohort(man, {"smoke": "smoking"}, covs, X, terms, sets, "training", {})
+    rows = pd.DataFrame(dcb_frozen_rows(co, "smoke", "low", ["ht"])).set_index("set")
+    out = run_r("data(birthwt); w <- birthwt$race == 1; f <- glm(low ~ smoke + ht, binomial, birthwt[w, ]);"
+                "p <- predict(f, birthwt[!w, ], type = 'response');"
+                "r <- roc(birthwt$low[!w], p, levels = c(0, 1), direction = '<', quiet = TRUE);"
+                + r_json("auc(r)", "ci.auc(r)[c(1, 3)]"), packages=("MASS", "pROC"))
+    ext = rows.loc["OTHER (external)"]
+    assert [ext["auc"], ext["auc_ci_low"], ext["auc_ci_high"]] == pytest.approx(out, abs=1e-6)
+    assert rows.loc["training", "note"].startswith("apparent") and ext["note"] == ""
+    assert np.isfinite(ext["slope"]) and ext["fitted_on"] == "training"

@@ -328,7 +328,8 @@ def logistic_fit(y, X: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
     """Logistic regression (statsmodels Logit, Wald CIs) of 0/1 ``y`` on ``X``, complete cases.
 
     Returns {"terms": DataFrame(term, coef, se, or, or_ci_low, or_ci_high, p), "n",
-    "events", "note"}; separation (a level with all or no DCB) is reported, not fitted.
+    "events", "note"} and, when fitted, "model" (the statsmodels result); separation (a level
+    with all or no DCB) is reported, not fitted.
     """
     import statsmodels.api as sm
     d = X.copy()
@@ -359,6 +360,7 @@ def logistic_fit(y, X: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
     out["terms"] = pd.DataFrame({"term": cols, "coef": res.params[cols].to_numpy(), "se": res.bse[cols].to_numpy(),
                                  "or": np.exp(res.params[cols]).to_numpy(), "or_ci_low": np.exp(ci.loc[cols, 0]).to_numpy(),
                                  "or_ci_high": np.exp(ci.loc[cols, 1]).to_numpy(), "p": res.pvalues[cols].to_numpy()})
+    out["model"] = res
     return out
 
 

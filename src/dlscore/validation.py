@@ -317,3 +317,38 @@ def continuous_marker_rows(co: Cohort, m: str, ep: str, spec: Mapping[str, Any],
                              for k in ("hr", "hr_ci_low", "hr_ci_high") if k in r}})
             rows.append({**r, "ph_global_min_p": fit["ph_min_p"], "concordance": fit["concordance"]})
     return rows
+
+
+def dcb_frozen_rows(co: Cohort, m: str, dcb: str, selected: list[str]) -> list[dict]:
+    """The multivariable DCB model (marker high/low + the selected covariates) developed on the
+    development set and applied unchanged to every set, as the PET/CT study validates its
+    DCB model: AUC (DeLong) of its predicted probability and, with 10 patients or more, its
+    calibration (recalibration slope and calibration-in-the-large, Wald CIs)."""
+    import statsmodels.api as sm
+
+    from dlscore.stats.calibration import recalibration
+    from dlscore.stats.discrimination import auc_fields
+    cols = [f"high:{m}", *[t for c in selected for t in co.terms[c]]]
+    data = pd.concat([co.man[[dcb, f"high:{m}"]], co.X[cols[1:]]], axis=1)
+    dev = dict(co.sets)[co.dev_name]
+    fit = logistic_fit(data.loc[dev.index, dcb], data.loc[dev.index, cols], co.alpha)
+    base = {"model": f"{co.labels[m]} + {', '.join(selected) or 'no covariate'}", "fitted_on": co.dev_name}
+    if "model" not in fit:
+        return [{**base, "note": f"not computable: the development model is {fit['note']}"}]
+    rows = []
+    for set_name, g in co.sets:
+        d = data.loc[g.index].dropna(subset=[dcb, *cols])
+        y = d[dcb].astype(int).to_numpy()
+        row: dict[str, Any] = {"set": set_name, **base, "n": len(d), "n_dcb": int(y.sum())}
+        if len(d) == 0 or y.min() == y.max():
+            rows.append({**row, "note": "not computable: one DCB class" if len(d) else
+                         f"not computable: {co.labels[m]} or a covariate not recorded in this set"})
+            continue
+        prob = fit["model"].predict(sm.add_constant(d[cols], has_constant="add")).to_numpy()
+        row.update(auc_fields(y, prob, co.alpha))
+        if len(y) >= 10:
+            rc = recalibration(y, np.clip(prob, 1e-6, 1 - 1e-6), co.alpha)
+            row.update({"slope": rc.slope, "slope_ci_low": rc.slope_ci_low, "slope_ci_high": rc.slope_ci_high,
+                        "citl": rc.citl, "citl_ci_low": rc.citl_ci_low, "citl_ci_high": rc.citl_ci_high})
+        rows.append({**row, "note": "apparent (same patients as the fit)" if set_name == co.dev_name else ""})
+    return rows

@@ -81,8 +81,8 @@ def _survival_row(config, model: str, set_name: str, slug: str | None, g: pd.Dat
 
 
 #: tables written by :func:`clinical_validation` (rule outputs use the same names)
-CLINICAL_TABLES = ("cox_univariable", "cox_multivariable", "dcb", "dcb_logistic", "auc_comparisons", "cindex",
-                   "hr_difference", "subgroups", "nomogram", "survival_calibration")
+CLINICAL_TABLES = ("cox_univariable", "cox_multivariable", "dcb", "dcb_logistic", "dcb_validation", "auc_comparisons",
+                   "cindex", "hr_difference", "subgroups", "nomogram", "survival_calibration")
 
 
 def _marker_frame(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str],
@@ -209,3 +209,5 @@ def _dcb_tables(co, dcb: str, selected: list[str], comparisons, T: dict[str, lis
             T["dcb_logistic"] += logit
         T["auc_comparisons"] += [v.auc_comparison_row(co, a, b, g, set_name, dcb) for a, b in comparisons
                                  if a in co.labels and b in co.labels]
+    for m in co.markers:
+        T["dcb_validation"] += v.dcb_frozen_rows(co, m, dcb, selected)
