@@ -209,3 +209,20 @@ def test_auc_p_value_against_half_from_pROC_variance(r_data, run_r):
     f = auc_fields(y, d["s100b"].to_numpy(), 0.05)
     assert [f["auc"], f["auc_p"]] == pytest.approx(out, abs=1e-9)
     assert np.isnan(auc_fields(np.array([0, 0, 1, 1]), np.array([1, 2, 3, 4]), 0.05)["auc_p"])  # separated: SE 0
+
+
+@pytest.mark.needs_r
+def test_subgroup_aucs_and_unpaired_test_match_pROC(r_data, run_r):
+    """pROC::aSAH: s100b AUC for poor outcome in women and men, and roc.test(paired = FALSE)."""
+    import pandas as pd
+
+    from dlscore.stats.discrimination import subgroup_auc_rows
+    d = r_data("aSAH", "pROC")
+    frame = pd.DataFrame({"label": (d["outcome"] == "Poor").astype(int), "dls": d["s100b"], "gender": d["gender"]})
+    rows = pd.DataFrame(subgroup_auc_rows(frame, ["gender", "absent"], {"model": "s100b"}, 0.05)).set_index("level")
+    out = run_r("data(aSAH); r <- function(g) roc(aSAH$outcome[aSAH$gender == g], aSAH$s100b[aSAH$gender == g], "
+                "levels = c('Good', 'Poor'), direction = '<', quiet = TRUE); f <- r('Female'); m <- r('Male');"
+                "t <- roc.test(f, m, paired = FALSE, method = 'delong');"
+                + r_json("auc(f)", "ci.auc(f)[c(1, 3)]", "auc(m)", "t$p.value"), packages=("pROC",))
+    assert [rows.loc["Female", "auc"], rows.loc["Female", "auc_ci_low"], rows.loc["Female", "auc_ci_high"],
+            rows.loc["Male", "auc"], rows.loc["Female vs Male", "p"]] == pytest.approx(out, abs=1e-9)

@@ -43,7 +43,7 @@ STEPS: dict[str, tuple[str, ...]] = {
     "import_scores": ("scores_only",),
     "signature": ("seed", "signature", "stats", "label_name", *MODELS),
     "cutoffs": ("models", *MODELS),
-    "discrimination": ("seed", "stats", "label_name", "secondary_labels", *MODELS),
+    "discrimination": ("seed", "stats", "label_name", "secondary_labels", "subgroup_aucs", *MODELS),
     "calibration": ("stats.alpha",),
     "clinical_utility": ("label_name",),
     "association": ("seed", "stats", "association", "label_name"),

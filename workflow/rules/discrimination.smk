@@ -34,6 +34,8 @@ rule discrimination:
                            category="2. Discrimination"),
         roc=[report(f"{R}/figures/roc_{m}.png", caption="../report/roc.rst", category="2. Discrimination")
              for m in MODELS],
+        subgroups=report(f"{R}/tables/subgroup_auc.csv", caption="../report/subgroup_auc.rst",
+                         category="2. Discrimination"),
     params:
         settings=step_params(config, "discrimination"),
         models=MODELS,

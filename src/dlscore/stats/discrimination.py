@@ -13,7 +13,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from dlscore.stats.roc import auc_delong, bootstrap_auc, bootstrap_metrics, delong_test, metrics_at_cutoff, youden_cutoff
+from dlscore.stats.roc import (auc_delong, bootstrap_auc, bootstrap_metrics, delong_test, delong_test_unpaired,
+                              metrics_at_cutoff, youden_cutoff)
 
 #: where a cutoff came from, as written in the discrimination table
 FIXED, YOUDEN = "fixed (config)", "training (Youden)"
@@ -121,3 +122,28 @@ def model_comparisons(labelled: Mapping[str, Mapping[str, pd.DataFrame]], alpha:
                 out.append(comparator_row(y, m["dls_a"].to_numpy(), m["dls_b"].to_numpy(),
                                           {"model": a, "set": name}, f"model {b}", alpha))
     return out
+
+
+def subgroup_auc_rows(frame: pd.DataFrame, subgroups, base: Mapping[str, Any], alpha: float) -> list[dict]:
+    """AUC of the score ``dls`` for ``label`` in every level of every subgroup column of
+    ``frame`` (one evaluation set), and the unpaired DeLong test (pROC's ``roc.test(paired =
+    FALSE)``) between every two levels of a subgroup where both AUCs exist."""
+    rows = []
+    for col in subgroups:
+        if col not in frame:
+            continue
+        levels = {}
+        for lv, g in frame.dropna(subset=[col]).groupby(frame[col].dropna().astype(str), sort=True):
+            y, s = g["label"].astype(int).to_numpy(), g["dls"].to_numpy()
+            rows.append({**base, "subgroup": col, "level": lv, "n": len(y), "n_pos": int(y.sum()),
+                         **auc_fields(y, s, alpha)})
+            if "auc" in rows[-1]:
+                levels[lv] = (y, s)
+        names = list(levels)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                t = delong_test_unpaired(*levels[a], *levels[b], alpha)
+                rows.append({**base, "subgroup": col, "level": f"{a} vs {b}", "auc_a": t.auc_a, "auc_b": t.auc_b,
+                             "diff": t.diff, "diff_ci_low": t.ci_low, "diff_ci_high": t.ci_high, "p": t.p,
+                             "test": "unpaired DeLong (pROC roc.test, paired = FALSE)"})
+    return rows

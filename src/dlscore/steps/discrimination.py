@@ -27,17 +27,19 @@ def cutoffs(config: Mapping[str, Any], validated: str, score_files: Mapping[str,
 
 
 def discrimination(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs_csv: str,
-                   qc_table: str, table_out: str, comparisons_out: str, roc_figs: Mapping[str, str]) -> None:
+                   qc_table: str, table_out: str, comparisons_out: str, roc_figs: Mapping[str, str],
+                   subgroups_out: str) -> None:
     """AUC (primary and secondary labels) and metrics at the cutoff per model and evaluation
-    set; paired DeLong comparisons with SUVmax (from the QC table) and between models; ROC."""
+    set; paired DeLong comparisons with SUVmax (from the QC table) and between models; ROC;
+    AUC per level of the ``subgroup_aucs`` columns with unpaired DeLong tests between levels."""
     from dlscore.plots.roc import plot_roc
-    from dlscore.stats.discrimination import comparator_row, cutoff_of, primary_row, secondary_row
+    from dlscore.stats.discrimination import comparator_row, cutoff_of, primary_row, secondary_row, subgroup_auc_rows
     st = config["stats"]
     alpha, n_boot, seed = float(st["alpha"]), int(st["n_boot"]), int(config["seed"])
     label_name = config.get("label_name", "label")
     suv = pd.read_csv(qc_table, usecols=lambda c: c in ("patient_id", "suv_max"))
     cuts = pd.read_csv(cutoffs_csv).set_index("model")
-    rows, comps = [], []
+    rows, comps, by_subgroup = [], [], []
     labelled: dict[str, dict[str, pd.DataFrame]] = {}  # model -> set -> patient_id, label, dls
     for model, f in score_files.items():
         df = scored(validated, f)
@@ -52,6 +54,8 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
                                           label_name, sec, alpha))
             sub = sub[sub["label"].notna()]
             labelled.setdefault(model, {})[es.name] = sub[["patient_id", "label", "dls"]]
+            by_subgroup += subgroup_auc_rows(sub, config.get("subgroup_aucs", []), {"model": model, "set": es.name},
+                                             alpha)
             y, s = sub["label"].astype(int).to_numpy(), sub["dls"].to_numpy()
             row = primary_row(y, s, {"model": model, "label": label_name, "analysis": "primary", "set": es.name},
                               cut, n_boot, seed, alpha)
@@ -68,6 +72,8 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
     if not comps:
         comps = [{"note": "no comparator in this study (SUVmax needs a PET modality: imaging.suv_modality)"}]
     write_table(pd.DataFrame(comps), comparisons_out, config)
+    write_table(pd.DataFrame(by_subgroup) if by_subgroup else pd.DataFrame(
+        {"note": ["no subgroup AUC: config subgroup_aucs lists no manifest column"]}), subgroups_out, config)
 
 
 def calibration(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], table_out: str,
