@@ -29,6 +29,11 @@ def test_every_rule_declares_env_threads_resources_log():
         for key in ("conda:", "threads:", "resources:", "log:", "benchmark:", "mem_mb=", "runtime="):
             assert key in body, f"{fname}: rule {rule} lacks {key}"
         env = re.search(r'conda:\s*\n\s*f"\{ENVS\}/(\w+\.yaml)"', body)
+        if rule == "cohort":  # the registered cohort's own environment
+            from dlscore.cohorts import REGISTRY
+            assert 'f"{ENVS}/{COHORT.env}.yaml"' in body
+            assert all((REPO / "envs" / f"{c.env}.yaml").exists() for c in REGISTRY.values())
+            continue
         assert env and (REPO / "envs" / env.group(1)).exists(), f"rule {rule}: env file missing"
     assert "train" in names and "score" in names
 
