@@ -57,7 +57,10 @@ def test_summary_page_from_tables():
                         "citl_ci_low": [-0.2, -0.1], "citl_ci_high": [0.2, 0.3]})
     page = summary_html("demo <b>", "PD-L1", False, ["m"], ["a <caveat>"],
                         {"splits": splits, "survival": sv, "discrimination": disc, "cox_multivariable": mv,
-                         "calibration": cal})
+                         "calibration": cal, "marker_coverage": pd.DataFrame(
+                             {"set": ["ICI (ici)"], "marker": ["TMB"], "n": [40], "n_recorded": [25],
+                              "flag": ["missing in more than 20% of the set"]})})
+    assert "TMB, ICI (ici): recorded in 25 of 40 patients" in page
     assert "adjusted for ecog: HR 0.60 (0.40–0.90)" in page
     assert "Miscalibrated outside training" in page and "EXT (external): slope 0.40" in page
     assert "AUC 0.81 (0.70–0.90)" in page and "HR high vs low 0.50 (0.30–0.80), log-rank p = 0.004" in page

@@ -125,3 +125,14 @@ def test_dcb_model_developed_once_and_validated_unchanged(r_data, run_r):
     assert [ext["auc"], ext["auc_ci_low"], ext["auc_ci_high"]] == pytest.approx(out, abs=1e-6)
     assert rows.loc["training", "note"].startswith("apparent") and ext["note"] == ""
     assert np.isfinite(ext["slope"]) and ext["fitted_on"] == "training"
+
+
+def test_marker_coverage_flags_a_marker_missing_in_more_than_a_fifth():
+    from dlscore.validation import marker_coverage_rows
+    man = pd.DataFrame({"patient_id": list("abcdefghij"), "cohort": "C", "split": "ici", "os_time": 1.0,
+                        "os_event": 1.0, "high:tmb": [1, 0, 1, np.nan, np.nan, np.nan, 0, 1, 0, 1.0],
+                        "value:tmb": 1.0})
+    co = Cohort(man, {"tmb": "TMB high"}, {}, pd.DataFrame(index=man.index), {}, [("C (ici)", man)], "C (ici)", {})
+    (row,) = marker_coverage_rows(co)
+    assert (row["n"], row["n_recorded"], row["fraction_missing"]) == (10, 7, pytest.approx(0.3))
+    assert row["flag"] == "missing in more than 20% of the set"

@@ -104,6 +104,16 @@ def calibration_flags(cal: pd.DataFrame) -> list[str]:
             f"CI excludes 1 or calibration-in-the-large CI excludes 0):</p><ul>{''.join(items)}</ul>"]
 
 
+def coverage_flags(cov: pd.DataFrame) -> list[str]:
+    """Markers missing in more than 20 % of a set (from the marker_coverage table)."""
+    if "flag" not in cov:
+        return []
+    bad = cov[cov["flag"].fillna("").astype(str) != ""]
+    items = [f"<li>{_esc(r['marker'])}, {_esc(r['set'])}: recorded in {_int(r['n_recorded'])} of {_int(r['n'])} "
+             f"patients</li>" for _, r in bad.iterrows()]
+    return [f"<h3>Markers missing in more than 20 % of a set</h3><ul>{''.join(items)}</ul>"] if items else []
+
+
 def dcb_section(dcb: pd.DataFrame) -> list[str]:
     if "marker" not in dcb:
         return []
@@ -111,7 +121,8 @@ def dcb_section(dcb: pd.DataFrame) -> list[str]:
     for _, r in dcb.iterrows():
         auc = (f"AUC {_fmt_ci(r['auc'], r['auc_ci_low'], r['auc_ci_high'])}" if np.isfinite(r.get("auc", np.nan))
                else str(r.get("auc_note", "")))
-        items.append(f"<li>{_esc(r['marker'])}, {_esc(r['set'])}: DCB {_int(r.get('dcb_high'))}/{_int(r.get('n_high'))} "
+        items.append(f"<li>{_esc(r['marker'])}, {_esc(r['set'])}: DCB {_int(r.get('dcb_high'))}/"
+                     f"{_int(r.get('n_high'))} "
                      f"high vs {_int(r.get('dcb_low'))}/{_int(r.get('n_low'))} low ({_esc(r['test'])} p = "
                      f"{_num(r.get('p'))}); {_esc(auc)}</li>")
     return [f"<h3>Durable clinical benefit</h3><ul>{''.join(items)}</ul>"]
@@ -140,6 +151,8 @@ def summary_html(study, label_name: str, scores_only: bool, km_models: Sequence[
     parts += survival_section(tables["survival"], km_models, tables.get("cox_multivariable"))
     if "calibration" in tables:
         parts += calibration_flags(tables["calibration"])
+    if "marker_coverage" in tables:
+        parts += coverage_flags(tables["marker_coverage"])
     if "dcb" in tables:
         parts += dcb_section(tables["dcb"])
     if "hr_difference" in tables:

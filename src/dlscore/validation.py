@@ -152,7 +152,8 @@ def marker_models(co: Cohort, m: str, ep: str, spec: Mapping[str, Any], selected
             for key, cols in (("full", cols_full), ("clinical", sel_terms))}
     name = f"{co.labels[m]} + {', '.join(selected) or 'no covariate'}"
     out: dict[str, list[dict]] = {"nomogram": nomogram_rows(
-        fits["full"], data.loc[dev.index, cols_full].dropna(), {co.labels[m]: [f"high:{m}"], **{c: co.terms[c] for c in selected}},
+        fits["full"], data.loc[dev.index, cols_full].dropna(),
+        {co.labels[m]: [f"high:{m}"], **{c: co.terms[c] for c in selected}},
         {c: reference_of(co.man, c, co.covs[c]) for c in selected},
         {"endpoint": ep, "model": name, "fitted_on": co.dev_name}, spec, horizon),
         "cox_multivariable": [], "cindex": [], "survival_calibration": []}
@@ -351,4 +352,22 @@ def dcb_frozen_rows(co: Cohort, m: str, dcb: str, selected: list[str]) -> list[d
             row.update({"slope": rc.slope, "slope_ci_low": rc.slope_ci_low, "slope_ci_high": rc.slope_ci_high,
                         "citl": rc.citl, "citl_ci_low": rc.citl_ci_low, "citl_ci_high": rc.citl_ci_high})
         rows.append({**row, "note": "apparent (same patients as the fit)" if set_name == co.dev_name else ""})
+    return rows
+
+
+#: a marker missing in more than this fraction of a set is flagged (its analysis may be biased)
+MAX_MISSING_FRACTION = 0.20
+
+
+def marker_coverage_rows(co: Cohort) -> list[dict]:
+    """How many patients of every set have each marker recorded (high/low known), with a flag
+    when more than :data:`MAX_MISSING_FRACTION` lack it."""
+    rows = []
+    for set_name, g in co.sets:
+        for m in co.markers:
+            n, have = len(g), int(g[f"high:{m}"].notna().sum())
+            frac = (n - have) / n if n else float("nan")
+            flag = f"missing in more than {MAX_MISSING_FRACTION:.0%} of the set" if frac > MAX_MISSING_FRACTION else ""
+            rows.append({"set": set_name, "marker": co.labels[m], "n": n, "n_recorded": have, "fraction_missing": frac,
+                         "flag": flag})
     return rows

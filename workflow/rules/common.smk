@@ -97,7 +97,8 @@ def final_targets():
 
 def summary_tables(wildcards):
     tables = {"splits": f"{R}/manifest/splits.csv", "survival": f"{R}/tables/survival.csv",
-              **{t: f"{R}/tables/{t}.csv" for t in ("dcb", "hr_difference", "cindex", "cox_multivariable")}}
+              **{t: f"{R}/tables/{t}.csv" for t in ("dcb", "hr_difference", "cindex", "cox_multivariable",
+                                                        "marker_coverage")}}
     if not SCORES_ONLY:
         tables.update(discrimination=f"{R}/tables/discrimination.csv",
                       reproducibility=f"{R}/tables/reproducibility.csv", calibration=f"{R}/tables/calibration.csv")

@@ -21,7 +21,7 @@ def summary(config: Mapping[str, Any], tables: Mapping[str, str], out_html: str)
     from dlscore.summary import summary_html
     frames = {k: pd.read_csv(v) for k, v in tables.items() if k in (
         "splits", "survival", "discrimination", "reproducibility", "dcb", "hr_difference", "cox_multivariable",
-        "calibration")}
+        "calibration", "marker_coverage")}
     Path(out_html).write_text(summary_html(config.get("study"), config.get("label_name", "label"), scores_mode(config),
                                            km_models(config), config.get("report_notes", []), frames))
 

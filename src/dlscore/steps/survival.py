@@ -82,7 +82,7 @@ def _survival_row(config, model: str, set_name: str, slug: str | None, g: pd.Dat
 
 #: tables written by :func:`clinical_validation` (rule outputs use the same names)
 CLINICAL_TABLES = ("cox_univariable", "cox_multivariable", "dcb", "dcb_logistic", "dcb_validation", "auc_comparisons",
-                   "cindex", "hr_difference", "subgroups", "nomogram", "survival_calibration")
+                   "cindex", "hr_difference", "subgroups", "nomogram", "survival_calibration", "marker_coverage")
 
 
 def _marker_frame(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str],
@@ -152,6 +152,7 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
     dcb = cl.get("dcb")
     dcb = dcb if bool(dcb) and dcb in co.man and co.man[dcb].notna().any() else None
     T: dict[str, list] = {k: [] for k in CLINICAL_TABLES}
+    T["marker_coverage"] = v.marker_coverage_rows(co)
     horizon = float(cl.get("calibration_months", 12))
     boots = (min(n_boot, int(cl.get("calibration_n_boot", 1000))), min(n_boot, int(cl.get("cindex_n_boot", 2000))))
     for ep, spec in endpoints(config).items():
