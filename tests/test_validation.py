@@ -63,7 +63,7 @@ def test_univariable_and_multivariable_cox_match_R_on_lung(tmp_path, run_r):
     assert res["nomogram"] and "note" not in res["nomogram"][0]
     cont = pd.DataFrame(continuous_marker_rows(co, "karno", "os", {"time": "os_time", "event": "os_event"}, selected,
                                                "rule"))
-    per_sd = cont[cont["term"].str.startswith("Karnofsky >= 80 per SD")].iloc[0]
+    per_sd = cont[cont["term"].str.startswith("karno per SD")].iloc[0]
     out = run_r("data(lung); l <- lung[!is.na(lung$ph.ecog) & !is.na(lung$ph.karno) & lung$ph.ecog < 3, ];"
                 "k <- l$ph.karno; f <- coxph(Surv(time, status == 2) ~ I(k / sd(k)) + I(sex == 2) + age + "
                 "factor(ph.ecog), l, ties = 'efron');"

@@ -293,7 +293,8 @@ def continuous_marker_rows(co: Cohort, m: str, ep: str, spec: Mapping[str, Any],
                            rule: str) -> list[dict]:
     """The multivariable Cox model with the marker's continuous score instead of high/low, in
     every set: HR per standard deviation of the score on the development set (the same scale
-    in every set), and per 0.1 of the score (for a DLS, a probability)."""
+    in every set), and per 0.1 of the score (for a DLS, a probability) when 0.1 lies within 3 SD
+    (a collapsed score would extrapolate far beyond its observed spread)."""
     tcol, ecol, col = spec["time"], spec["event"], f"value:{m}"
     sel_terms = [t for c in selected for t in co.terms[c]]
     dev = dict(co.sets)[co.dev_name]
@@ -301,7 +302,7 @@ def continuous_marker_rows(co: Cohort, m: str, ep: str, spec: Mapping[str, Any],
     rows = []
     for set_name, g in co.sets:
         g = g[g[tcol].notna() & g[ecol].notna()]
-        base = {"set": set_name, "endpoint": ep, "model": f"{co.labels[m]} (continuous score)",
+        base = {"set": set_name, "endpoint": ep, "model": f"{m} (continuous score)",
                 "covariates": ", ".join(selected) or "none", "selection": rule}
         gone = missing_in(g, selected) + ([co.labels[m]] if g[col].isna().all() else [])
         if gone or not np.isfinite(sd) or sd <= 0:
@@ -313,9 +314,12 @@ def continuous_marker_rows(co: Cohort, m: str, ep: str, spec: Mapping[str, Any],
         fit = cox_fit(g[tcol], g[ecol], X, co.alpha)
         for r in term_rows(fit, base, co.ref_terms()):
             if r.get("term") == f"{col} per SD":
-                r.update({"term": f"{co.labels[m]} per SD ({sd:.3g})",
-                          **{f"{k}_per_0.1": float(np.exp(np.log(r[k]) * 0.1 / sd))
-                             for k in ("hr", "hr_ci_low", "hr_ci_high") if k in r}})
+                r["term"] = f"{m} per SD ({sd:.3g})"
+                if 0.1 <= 3 * sd:  # per 0.1 only within the score's observed spread
+                    r.update({f"{k}_per_0.1": float(np.exp(np.log(r[k]) * 0.1 / sd))
+                              for k in ("hr", "hr_ci_low", "hr_ci_high") if k in r})
+                else:
+                    r["note"] = (r.get("note") or "") + f"no HR per 0.1: 0.1 is more than 3 SD ({sd:.3g}) of the score"
             rows.append({**r, "ph_global_min_p": fit["ph_min_p"], "concordance": fit["concordance"]})
     return rows
 
