@@ -346,8 +346,10 @@ def dcb_frozen_rows(co: Cohort, m: str, dcb: str, selected: list[str]) -> list[d
         y = d[dcb].astype(int).to_numpy()
         row: dict[str, Any] = {"set": set_name, **base, "n": len(d), "n_dcb": int(y.sum())}
         if len(d) == 0 or y.min() == y.max():
-            rows.append({**row, "note": "not computable: one DCB class" if len(d) else
-                         f"not computable: {co.labels[m]} or a covariate not recorded in this set"})
+            gone = ([co.labels[m]] if g[f"high:{m}"].isna().all() else []) + missing_in(g, selected)
+            why = ("one DCB class" if len(d) else f"{', '.join(gone)} not recorded in this set" if gone
+                   else "no patient with the marker, the covariates and DCB all recorded")
+            rows.append({**row, "note": f"not computable: {why}"})
             continue
         prob = fit["model"].predict(sm.add_constant(d[cols], has_constant="add")).to_numpy()
         row.update(auc_fields(y, prob, co.alpha))
