@@ -71,6 +71,8 @@ def _adjusted(mv: pd.DataFrame | None, r: pd.Series) -> str:
     if m.empty or not np.isfinite(m.iloc[0].get("hr", np.nan)):
         return ""
     a = m.iloc[0]
+    if str(a.get("covariates", "none")) in ("none", "nan"):
+        return "; no covariate was selected for adjustment"
     return f"; adjusted for {_esc(a['covariates'])}: HR {_fmt_ci(a['hr'], a['hr_ci_low'], a['hr_ci_high'])}"
 
 
