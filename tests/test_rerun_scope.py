@@ -64,7 +64,7 @@ def test_unchanged_config_schedules_nothing(study):
 @pytest.mark.parametrize("name,edit,expected", [
     ("report_notes", {"report_notes": ["a new caveat"]}, {"summary"}),
     ("n_boot", {"stats": {"n_boot": 300}},
-     {"discrimination", "association", "signature", "clinical_validation", "summary"}),  # not the cutoffs
+     {"discrimination", "association", "clinical_validation", "summary"}),  # not the cutoffs, KM or signature
     ("at_risk_step", {"survival": {"at_risk_step": 3}}, {"survival", "summary"}),
     ("epochs", {"models": {"sres_ct": {"epochs": 3}}}, {"train", "score", "explain"} | MODEL_STATS),
     ("seed", {"seed": 7}, {"split", "qc_table", "hyperimage_figure", "provenance"} | PER_MODEL | MODEL_STATS),

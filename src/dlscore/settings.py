@@ -41,7 +41,7 @@ STEPS: dict[str, tuple[str, ...]] = {
     "score": ("seed", "device", "slices.channels"),
     "explain": ("seed", "device", "slices.channels", "explain", "models.{model}"),
     "import_scores": ("scores_only",),
-    "signature": ("seed", "signature", "stats", "label_name", *MODELS),
+    "signature": ("seed", "signature", "stats.alpha", "label_name", *MODELS),
     "cutoffs": ("models", *MODELS),
     "discrimination": ("seed", "stats", "label_name", "secondary_labels", "subgroup_aucs", *MODELS),
     "calibration": ("stats.alpha",),
