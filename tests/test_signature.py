@@ -126,14 +126,20 @@ def test_fused_scores_fit_on_the_validation_split_and_say_when_not_estimable():
     df = pd.DataFrame({"split": ["training"] * 20 + ["validation"] * 30 + ["external"] * 30, "label": y,
                        "rasig": y + rng.normal(0, 1, n), "dls_logit": y + rng.normal(0, 1, n), "age": rng.normal(60, 9, n)})
     out, scores, tables = fused_scores(df, ["age", "not_a_column"])
-    assert scores == {"RADLsig": "radlsig", "DLS + clinical": "dls_clinical"}
-    assert out["radlsig"].notna().all() and [t["model"].iloc[0] for t in tables] == ["RADLsig", "DLS + clinical"]
+    assert scores == {"RADLsig": "radlsig", "DLS + clinical": "dls_clinical", "Clinical": "clinical_only"}
+    assert out["radlsig"].notna().all() and [t["model"].iloc[0] for t in tables] == ["RADLsig", "DLS + clinical",
+                                                                                      "Clinical"]
+    assert tables[2]["fitted_on"].iloc[0].startswith("every labelled development patient (50 patients")
     moved = df.copy()
     moved.loc[moved["split"] == "external", "label"] = 1 - moved.loc[moved["split"] == "external", "label"]
     assert np.allclose(fused_scores(moved, ["age"])[0]["radlsig"], out["radlsig"])  # external labels never used
     moved.loc[moved["split"] == "training", "label"] = 1 - moved.loc[moved["split"] == "training", "label"]
     assert np.allclose(fused_scores(moved, ["age"])[0]["radlsig"], out["radlsig"])  # nor the training labels
     assert tables[0]["fitted_on"].iloc[0].startswith("validation split (30 patients")
+    # a cross-validated study: the fusions are fitted on the out-of-fold development scores
+    cv = df.assign(split=df["split"].replace({"training": "development", "validation": "development"}))
+    _, _, cv_tables = fused_scores(cv, ["age"])
+    assert cv_tables[0]["fitted_on"].iloc[0].startswith("development split (50 patients; out-of-fold DLS")
     sep = df.assign(rasig=df["label"] * 10.0, dls_logit=df["label"] * 10.0)  # perfect separation
     _, scores, tables = fused_scores(sep, [])
     assert "RADLsig" not in scores and tables[0]["note"].iloc[0].startswith("not estimable")
@@ -158,3 +164,26 @@ def test_score_discrimination_and_correlations_match_their_references():
     assert [r["radiomic_feature"] for r in corr] == ["f1", "f2"]  # the constant feature is dropped
     assert corr[0]["spearman_rho_with_dls"] == pytest.approx(spearmanr(rad["f1"], dls)[0])
     assert corr[1]["in_signature"] and heat.shape == (2, 11)
+
+
+def test_baseline_table_says_when_the_dls_does_not_beat_the_clinical_model():
+    from dlscore.signature import baseline_table, score_discrimination
+    from dlscore.stats import delong_test
+    rng = np.random.default_rng(8)
+    n = 120
+    y = (rng.random(n) < 0.4).astype(float)
+    sub = pd.DataFrame({"label": y, "age": y * 1.5 + rng.normal(0, 1, n), "dls": y * 0.2 + rng.normal(0, 1, n),
+                        "rasig": y + rng.normal(0, 1, n)})
+    rows, comps, _ = score_discrimination([("EXT (external)", sub)], {"RAsig": "rasig", "DLS": "dls",
+                                                                       "Clinical": "age"}, 0.05)
+    tab = baseline_table(rows, comps, 0.05).set_index("model")
+    assert list(tab.index) == ["Clinical", "RAsig", "DLS"]  # no image, radiomics, network
+    ref = delong_test(y.astype(int), sub["age"].to_numpy(), sub["dls"].to_numpy())
+    assert tab.at["Clinical", "auc_minus_dls"] == pytest.approx(ref.diff)
+    assert tab.at["Clinical", "p_vs_dls"] == pytest.approx(ref.p)
+    assert ref.p < 0.05 and tab.at["DLS", "verdict"] == "DLS WORSE than the clinical baseline"
+    close = sub.assign(dls=sub["age"] + rng.normal(0, 0.3, n))
+    rows, comps, _ = score_discrimination([("v", close)], {"DLS": "dls", "Clinical": "age"}, 0.05)
+    assert baseline_table(rows, comps, 0.05).set_index("model").at["DLS", "verdict"].startswith(
+        "DLS not better than the clinical baseline")
+    assert "note" in baseline_table(rows[:0], [], 0.05)

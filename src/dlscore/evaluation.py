@@ -2,7 +2,8 @@
 the workflow's planning (output file names, before the split is drawn) and by the steps
 (table rows, after it).
 
-A set is a development split (``training``, ``validation``, ``unlabelled``) or one cohort
+A set is a development split (``training``, ``validation``, ``unlabelled``; in a
+cross-validated study ``development``, scored out of fold: :mod:`dlscore.folds`) or one cohort
 of a held-out split (``external``, ``ici``: one set per cohort). Its ``slug`` names files
 (``km_<model>_<slug>_<endpoint>.png``), its ``name`` labels table rows.
 """
@@ -15,9 +16,9 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 #: splits of the development cohort (one set each); every other split has one set per cohort
-DEVELOPMENT_SPLITS = ("training", "validation", "unlabelled")
+DEVELOPMENT_SPLITS = ("training", "validation", "development", "unlabelled")
 #: reporting order of the sets of an analysis that does not configure its own
-DEFAULT_SPLITS = ("training", "validation", "external", "ici")
+DEFAULT_SPLITS = ("training", "validation", "development", "external", "ici")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def planned_sets(roles: Iterable[tuple[str, str]], splits: Sequence[str]) -> lis
     roles = list(roles)
     out: list[EvalSet] = []
     for split in splits:
-        if split in ("training", "validation"):
+        if split in ("training", "validation", "development"):
             if any(r in ("development", split) for r, _ in roles):
                 out.append(EvalSet(split))
         elif split != "unlabelled":
@@ -87,3 +88,16 @@ def scored(validated: str, scores: str, rater: str = "r1") -> pd.DataFrame:
     man = pd.read_parquet(validated)
     man = man.drop(columns=[c for c in sc.columns if c != "patient_id" and c in man])
     return man.merge(sc[sc["rater"] == rater], on="patient_id", how="inner")
+
+
+def derivation_split(df: pd.DataFrame) -> str:
+    """The split whose scores choose the cutoff and fit the radiomics signature: the
+    out-of-fold ``development`` scores of a cross-validated study, else ``training``."""
+    return "development" if (df["split"] == "development").any() else "training"
+
+
+def fusion_split(df: pd.DataFrame) -> str:
+    """The split the fusion models (RADLsig, DLS + clinical, the clinical baseline) are fitted
+    on: the DLS there must come from a network that did not see the patient - the
+    out-of-fold ``development`` scores of a cross-validated study, else the ``validation`` split."""
+    return "development" if (df["split"] == "development").any() else "validation"

@@ -333,16 +333,21 @@ def _cohort_checks(out: pd.DataFrame) -> list[InputError]:
     return problems
 
 
-def assign_splits(df: pd.DataFrame, validation_fraction: float, seed: int) -> pd.DataFrame:
+def assign_splits(df: pd.DataFrame, validation_fraction: float, seed: int, method: str = "holdout",
+                  k: int = 5, site_column: str = "site") -> pd.DataFrame:
     """Add ``split``: development rows are split into training/validation, stratified on
     ``label`` and seeded; other roles map to themselves. Development patients without a
     label get split ``unlabelled``: scored, never trained on, left out of AUCs.
-    Raises if a split lacks a class."""
+    Raises if a split lacks a class. With ``method`` ``kfold`` / ``leave_site_out`` the
+    labelled development patients get split ``development`` and a ``fold`` instead
+    (:mod:`dlscore.folds`)."""
     out = df.copy()
     out["split"] = out["role"].where(out["role"] != "development")
     unlabelled = (out["role"] == "development") & out["label"].isna()
     out.loc[unlabelled, "split"] = "unlabelled"
     dev = out.index[(out["role"] == "development") & ~unlabelled]
+    if method != "holdout":
+        return _assign_folds(out, dev, seed, method, k, site_column)
     if len(dev):
         y = out.loc[dev, "label"].astype(int)
         n_val = int(np.ceil(validation_fraction * len(dev)))
@@ -365,6 +370,31 @@ def assign_splits(df: pd.DataFrame, validation_fraction: float, seed: int) -> pd
     return out
 
 
+def _assign_folds(out: pd.DataFrame, dev: pd.Index, seed: int, method: str, k: int, site_column: str) -> pd.DataFrame:
+    """``split`` = development and ``fold`` (1..K) for the labelled development rows ``dev``."""
+    from dlscore.folds import CV_SPLIT, site_folds, stratified_folds
+    fixed = out.index[out["role"].isin(["training", "validation"])]
+    if len(fixed):
+        raise ManifestError([InputError(
+            f"role {out.at[fixed[0], 'role']!r} fixes a holdout split, but split.method is {method}",
+            "give these patients role 'development' (the folds are drawn for them), or use split.method: holdout",
+            str(out.at[fixed[0], "patient_id"]), where="role")])
+    ids = out.loc[dev, "patient_id"].astype(str)
+    try:
+        if method == "kfold":
+            folds = stratified_folds(pd.Series(out.loc[dev, "label"].to_numpy(), index=ids), k, seed)
+        else:
+            if site_column not in out:
+                raise InputError(f"leave-site-out needs the institution of each patient, and the manifest has no "
+                                 f"column {site_column!r}", "add it, or set split.site_column to the column that "
+                                 "has it", where="split.site_column")
+            folds, _ = site_folds(pd.Series(out.loc[dev, site_column].to_numpy(), index=ids))
+    except InputError as err:
+        raise ManifestError([err]) from None
+    out.loc[dev, "split"] = CV_SPLIT
+    out["fold"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out.loc[dev, "fold"] = folds.to_numpy()
+    return out
 
 
 def validate_markers(df: pd.DataFrame, markers: dict) -> None:

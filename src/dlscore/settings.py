@@ -37,7 +37,8 @@ STEPS: dict[str, tuple[str, ...]] = {
     "qc_montages": ("imaging", "slices", "qc"),
     "radiomics": ("radiomics",),
     "radiomics_table": (),
-    "train": ("seed", "device", "slices.channels", "models.{model}"),
+    "train": ("seed", "device", "split", "slices.channels", "models.{model}"),
+    "fold_ensemble": ("split.method",),
     "score": ("seed", "device", "slices.channels"),
     "explain": ("seed", "device", "slices.channels", "explain", "models.{model}"),
     "import_scores": ("scores_only",),
@@ -65,7 +66,8 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "radiomics": ("preprocess",),
     "radiomics_table": ("radiomics",),
     "train": ("preprocess", "split"),
-    "score": ("train",),
+    "fold_ensemble": ("train",),
+    "score": ("train", "fold_ensemble"),
     "explain": ("score",),
     "import_scores": ("split",),
     "signature": ("radiomics_table", "score", "import_scores"),
@@ -78,7 +80,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "survival": ("cutoffs", "import_scores", "signature"),
     "clinical_validation": ("cutoffs", "import_scores", "signature"),
     "hyperimage_figure": ("preprocess", "split"),
-    "summary": ("survival", "clinical_validation", "discrimination", "reproducibility", "calibration"),
+    "summary": ("survival", "clinical_validation", "discrimination", "reproducibility", "calibration", "signature"),
     "provenance": ("split",),
 }
 

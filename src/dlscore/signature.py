@@ -235,44 +235,74 @@ def read_feature_table(path: str | Path, id_column: str = "Image", id_pattern: s
     return out
 
 
-#: the split the fusion models are fitted on: the network was trained on the training split, so
-#: its DLS there is optimistic and a fusion fitted there would over-weight it
-FUSION_SPLIT = "validation"
+#: the models fitted by :func:`fused_scores`: name -> (score column, predictors; "clinical"
+#: stands for the ``signature.clinical`` columns). "Clinical" is the baseline with no image.
+FUSION_MODELS = {"RADLsig": ("radlsig", ["rasig", "dls_logit"]),
+                 "DLS + clinical": ("dls_clinical", ["dls_logit", "clinical"]),
+                 "Clinical": ("clinical_only", ["clinical"])}
 
 
-def fused_scores(df: pd.DataFrame, clinical: Sequence[str], fit_split: str = FUSION_SPLIT
+def _fusion_rows(df: pd.DataFrame, model: str, fit_split: str) -> pd.Series:
+    """Which rows fit ``model``: the clinical baseline (no DLS) learns from every labelled
+    development patient; models with the DLS from ``fit_split`` only, where the DLS comes
+    from a network that did not see the patient."""
+    if model == "Clinical":
+        return df["split"].isin(["training", "validation", "development"])
+    return df["split"] == fit_split
+
+
+def fused_scores(df: pd.DataFrame, clinical: Sequence[str], fit_split: str | None = None
                  ) -> tuple[pd.DataFrame, dict[str, str], list[pd.DataFrame]]:
-    """RADLsig (RAsig + logit DLS) and DLS + ``clinical`` logistic models fitted on the
-    ``fit_split`` rows of ``df`` (columns split, label, rasig, dls_logit, clinical; by default
-    the validation split, where the DLS is out of the network's training sample) and applied
-    to every patient with their predictors. Returns (``df`` with columns ``radlsig`` /
-    ``dls_clinical``, model -> column, the coefficient tables with ``fitted_on``; a model that
-    cannot be fitted, e.g. perfect separation in a small split, gives a one-row note)."""
+    """RADLsig (RAsig + logit DLS), DLS + ``clinical`` and the clinical-only baseline, logistic
+    models applied to every patient with their predictors (``df``: columns split, label,
+    rasig, dls_logit, clinical). Models with the DLS are fitted on ``fit_split`` (default
+    :func:`dlscore.evaluation.fusion_split`: the validation split, or the out-of-fold
+    development scores of a cross-validated study); the clinical baseline on every labelled
+    development patient. Returns (``df`` with the score columns, model -> column, the
+    coefficient tables with ``fitted_on``; a model that cannot be fitted, e.g. perfect
+    separation in a small split, gives a one-row note)."""
+    from dlscore.evaluation import fusion_split
+    fit_split = fit_split or fusion_split(df)
     df, scores, rows = df.copy(), {}, []
     clin = [c for c in clinical if c in df]
-    for model, col, terms in (("RADLsig", "radlsig", ["rasig", "dls_logit"]),
-                              ("DLS + clinical", "dls_clinical", ["dls_logit", *clin])):
-        if model == "DLS + clinical" and not clin:
+    for model, (col, spec) in FUSION_MODELS.items():
+        terms = [t for s in spec for t in (clin if s == "clinical" else [s])]
+        if "clinical" in spec and not clin:
             continue
         ok = df[terms].notna().all(axis=1)
-        fit = df[(df["split"] == fit_split) & ok]
+        fit = df[_fusion_rows(df, model, fit_split) & ok & df["label"].notna()]
+        where = ("every labelled development patient" if model == "Clinical" else f"{fit_split} split") + \
+            f" ({len(fit)} patients"
         try:
             tab, res = fit_fusion(fit["label"].astype(int).to_numpy(), fit[terms])
         except Exception as exc:  # noqa: BLE001 - any fitting failure becomes the table's note
-            rows.append(pd.DataFrame([{"model": model, "fitted_on": f"{fit_split} split ({len(fit)} patients)",
-                                       "note": f"not estimable: {exc}"[:200]}]))
+            rows.append(pd.DataFrame([{"model": model, "fitted_on": where + ")", "note": f"not estimable: {exc}"[:200]}]))
             continue
-        rows.append(tab.assign(model=model, fitted_on=f"{fit_split} split ({len(fit)} patients; the DLS is out of "
-                                                      "the network's training sample there)"))
+        why = ("; no image in this model" if model == "Clinical" else
+               "; the DLS is out of the network's training sample there" if fit_split == "validation" else
+               "; out-of-fold DLS")
+        rows.append(tab.assign(model=model, fitted_on=where + why + ")"))
         df.loc[ok, col] = res.predict(np.column_stack([np.ones(ok.sum()), df.loc[ok, terms].astype(float)]))
         scores[model] = col
     return df, scores, rows
 
 
-def score_discrimination(sets, scores: dict[str, str], alpha: float) -> tuple[list[dict], list[dict], dict]:
+def apparent_note(set_name: str, model: str, fit_split: str) -> str:
+    """The note of an AUC row measured on the patients its model was fitted on."""
+    dev = ("training", "validation", "development")
+    if model == "Clinical" and set_name in dev:
+        return "apparent: the clinical model was fitted on the development cohort"
+    if model in FUSION_MODELS and set_name == fit_split:
+        return "apparent: the fusion model was fitted on this set"
+    return ""
+
+
+def score_discrimination(sets, scores: dict[str, str], alpha: float, fit_split: str = "validation"
+                         ) -> tuple[list[dict], list[dict], dict]:
     """AUC (DeLong) of every score column in every set and paired DeLong tests of every pair.
 
-    sets: (set name, rows with ``label`` and the score columns); scores: model -> column.
+    sets: (set name, rows with ``label`` and the score columns); scores: model -> column;
+    fit_split: where the fusion models were fitted (their AUC there is flagged apparent).
     Returns (AUC rows, comparison rows, set -> [(model, y, score)] ROC curves)."""
     from dlscore.stats import delong_test
     from dlscore.stats.discrimination import auc_fields
@@ -285,8 +315,7 @@ def score_discrimination(sets, scores: dict[str, str], alpha: float) -> tuple[li
             ok = sub[col].notna().to_numpy()
             fields = auc_fields(y[ok], sub[col].to_numpy()[ok], alpha)
             fields.pop("auc_ci_method", None)
-            note = ("apparent: the fusion model was fitted on this set" if name == FUSION_SPLIT
-                    and model not in ("RAsig", "DLS") else "")
+            note = apparent_note(name, model, fit_split)
             rows.append({"model": model, "set": name, "n": int(ok.sum()), "n_pos": int(y[ok].sum()),
                          **({**fields, "note": note} if "auc" in fields else fields)})
             if "auc" in fields:
@@ -300,6 +329,52 @@ def score_discrimination(sets, scores: dict[str, str], alpha: float) -> tuple[li
                                   "diff": t.diff, "diff_ci_low": t.ci_low, "diff_ci_high": t.ci_high, "z": t.z,
                                   "p": t.p, "test": "paired DeLong, two-sided"})
     return rows, comps, curves
+
+
+#: the side-by-side order of the baseline table: no image, radiomics, the network, fusions
+BASELINE_ORDER = ("Clinical", "RAsig", "DLS", "DLS + clinical", "RADLsig")
+
+
+def baseline_table(rows: Sequence[dict], comps: Sequence[dict], alpha: float) -> pd.DataFrame:
+    """Clinical baseline, radiomics signature, DLS and fusions side by side per evaluation set
+    (``rows`` / ``comps``: :func:`score_discrimination`'s AUC rows and paired DeLong tests):
+    AUC with its DeLong CI, the difference from the DLS with the paired DeLong p, and a
+    verdict that says at a glance whether the DLS beats the clinical baseline."""
+    auc = pd.DataFrame(rows)
+    if auc.empty or "DLS" not in set(auc["model"]):
+        return pd.DataFrame([{"note": "no DLS in this study: no baseline comparison"}])
+    cmp = {(c["set"], frozenset((c["a"], c["b"]))): c for c in comps}
+    out = []
+    for name, g in auc.groupby("set", sort=False):
+        g = g.set_index("model")
+        for model in [m for m in BASELINE_ORDER if m in g.index]:
+            r = g.loc[model]
+            row = {"set": name, "model": model, "n": r["n"], "n_pos": r["n_pos"],
+                   **{k: r.get(k, np.nan) for k in ("auc", "auc_ci_low", "auc_ci_high")}, "note": r.get("note", "")}
+            c = cmp.get((name, frozenset((model, "DLS"))))
+            if model != "DLS" and c is not None:
+                sign = 1 if c["a"] == model else -1  # difference model - DLS
+                row.update(auc_minus_dls=sign * c["diff"], p_vs_dls=c["p"])
+            out.append(row)
+    tab = pd.DataFrame(out)
+    tab["verdict"] = ""
+    for name, g in tab.groupby("set", sort=False):
+        tab.loc[g.index[g["model"] == "DLS"], "verdict"] = _dls_verdict(g, alpha)
+    return tab
+
+
+def _dls_verdict(g: pd.DataFrame, alpha: float) -> str:
+    """One line on the DLS of one set against the clinical baseline (rows of one set)."""
+    clin = g[g["model"] == "Clinical"]
+    dls = g[g["model"] == "DLS"].iloc[0]
+    if clin.empty or not np.isfinite(clin["auc"].iloc[0]) or not np.isfinite(dls["auc"]):
+        return "no clinical baseline in this set" if clin.empty else "not computable: an AUC is missing"
+    c = clin.iloc[0]
+    if c["p_vs_dls"] < alpha:
+        return ("DLS better than the clinical baseline" if c["auc_minus_dls"] < 0 else
+                "DLS WORSE than the clinical baseline")
+    return (f"DLS not better than the clinical baseline (AUC {dls['auc']:.2f} vs {c['auc']:.2f}, "
+            f"paired DeLong p = {c['p_vs_dls']:.2g})")
 
 
 def dls_correlations(dls: pd.Series, radiomic: pd.DataFrame, signature_features: Sequence[str], top: int,

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 from dlscore.cohorts import active, manifest_path
 from dlscore.errors import InputError, ManifestError
 from dlscore.manifest import check_structure, read_manifest, resolve_path
+from dlscore.plausibility import is_missing
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Patient:
     role: str
     raters: tuple[str, ...]
     files: dict  # "image_<m>" / "mask_<r>" -> path (as seen from the working directory)
+    site: str | None = None  # institution (split.site_column) of a labelled development patient, else None
 
 
 def scores_mode(config: Mapping[str, Any]) -> bool:
@@ -94,6 +96,7 @@ def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
         return [Patient(p.patient_id, p.cohort, p.role, p.raters, files)
                 for p, files in cohort.planner()(config[cohort.key], str(path.parent), mods)]
     df = cohort.builder()(config[cohort.key])[0] if cohort is not None else read_manifest(path)
+    site_col = str(config["split"]["site_column"])
     check_structure(df, f"manifest {path.name}")
     out = []
     for _, row in df.iterrows():
@@ -107,14 +110,40 @@ def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
             if isinstance(v, str) and v.strip():
                 files[f"mask_{r}"] = resolve_path(v, path.parent)
                 have.append(r)
-        out.append(Patient(str(row["patient_id"]), str(row["cohort"]), str(row["role"]), tuple(have), files))
+        site = row.get(site_col)
+        site = (None if str(row["role"]) != "development" or is_missing(row.get("label")) or is_missing(site)
+                else str(site))
+        out.append(Patient(str(row["patient_id"]), str(row["cohort"]), str(row["role"]), tuple(have), files, site))
     return out
 
 
-def survival_sets(plan: list[Patient], splits) -> list[str]:
+def planned_model_folds(config: Mapping[str, Any], plan: list[Patient]) -> list[int]:
+    """Folds of the cross-validated training (one ``train`` job per model and fold), known at
+    parse time; empty for ``split.method: holdout``. See :mod:`dlscore.folds`."""
+    from dlscore.folds import planned_folds
+    folds = planned_folds(config["split"], [p.site for p in plan])
+    if config["split"]["method"] == "leave_site_out" and len(folds) < 2:
+        raise ManifestError([InputError(
+            f"split.method leave_site_out needs the institution of each labelled development patient in the "
+            f"manifest column {config['split']['site_column']!r}; {len(folds)} site(s) found",
+            "add the column (at least 2 sites), set split.site_column, or use split.method: kfold",
+            where="split.site_column")])
+    return folds
+
+
+def survival_sets(plan: list[Patient], splits, cv: bool = False) -> list[str]:
     """Slugs of the evaluation sets of ``splits`` known before the split is drawn (output
-    file names); see :class:`dlscore.evaluation.EvalSet`."""
+    file names); see :class:`dlscore.evaluation.EvalSet`. A cross-validated study (``cv``)
+    has a ``development`` split instead of ``training`` / ``validation``."""
     from dlscore.evaluation import planned_sets
+    wrong = [s for s in splits if (s in ("training", "validation")) == cv and s in ("training", "validation",
+                                                                                       "development")]
+    if wrong:
+        raise ManifestError([InputError(
+            f"survival.splits names {wrong[0]!r}, a split this study does not have (split.method "
+            f"{'cross-validates' if cv else 'is holdout'})",
+            "name 'development' (out-of-fold scores) with split.method kfold / leave_site_out, 'training' / "
+            "'validation' with holdout", where="survival.splits")])
     return list(dict.fromkeys(es.slug for es in planned_sets([(p.role, p.cohort) for p in plan], splits)))
 
 

@@ -84,7 +84,7 @@ def survival_section(sv: pd.DataFrame, models: Sequence[str], mv: pd.DataFrame |
         hr = (_fmt_ci(r["hr"], r["hr_ci_low"], r["hr_ci_high"]) if np.isfinite(r.get("hr", np.nan))
               else next((str(r[k]) for k in ("note", "estimable") if isinstance(r.get(k), str) and r[k]),
                         "not computable"))
-        flag = " <b>(the cutoff was derived on this set: optimistic)</b>" if r["set"] == "training" else ""
+        flag = " <b>(the cutoff was derived on this set: optimistic)</b>" if r["set"] in ("training", "development") else ""
         items.append(f"<li>{_esc(r['model'])}, {_esc(r['set'])}, {_esc(r['endpoint'])} (n={_int(r.get('n'))}): "
                      f"HR high vs low {_esc(hr)}, log-rank p = {_num(r.get('logrank_p'))}{_adjusted(mv, r)}{flag}</li>")
     return [f"<h3>Outcome by marker group</h3><ul>{''.join(items)}</ul>"]
@@ -139,15 +139,46 @@ def hr_difference_section(hd: pd.DataFrame) -> list[str]:
     return [f"<h3>Difference of hazard ratios</h3><ul>{''.join(items)}</ul>"]
 
 
+def baseline_section(tab: pd.DataFrame) -> list[str]:
+    """Per set, the DLS against the clinical-only baseline (``signature_baselines``), so a
+    DLS that does not beat a model with no image is seen at a glance; empty without a
+    clinical baseline."""
+    if "model" not in tab or not (tab["model"] == "Clinical").any():
+        return []
+    items = []
+    for name, g in tab.groupby("set", sort=False):
+        g = g.set_index("model")
+        if "DLS" not in g.index:
+            continue
+        aucs = ", ".join(f"{_esc(m)} {_fmt_ci(g.at[m, 'auc'], g.at[m, 'auc_ci_low'], g.at[m, 'auc_ci_high'])}"
+                         for m in g.index if np.isfinite(g.at[m, "auc"]))
+        items.append(f"<li>{_esc(name)} (n={_int(g.at['DLS', 'n'])}): <b>{_esc(g.at['DLS', 'verdict'])}</b>; "
+                     f"AUC {aucs}</li>")
+    return [f"<h3>The DLS against a model with no image</h3><ul>{''.join(items)}</ul>"] if items else []
+
+
+def design_note(splits: pd.DataFrame) -> list[str]:
+    """One line on how the development DLS was obtained when the study cross-validates."""
+    if "fold" not in splits:
+        return []
+    k = int(pd.to_numeric(splits["fold"], errors="coerce").max())
+    return [f"<p>Cross-validated training: {k} networks per model, each trained without one fold of the "
+            "development cohort; development patients are scored by the network that did not see them "
+            "(out-of-fold DLS, on which cutoffs and fusion models are derived), every other cohort by the mean of "
+            f"the {k} networks.</p>"]
+
+
 def summary_html(study, label_name: str, scores_only: bool, km_models: Sequence[str], notes: Sequence[str],
                  tables: Mapping[str, pd.DataFrame]) -> str:
     """The summary page. ``tables``: name -> table as written (``splits`` and ``survival``
     always; ``discrimination``, ``reproducibility``, ``calibration``, ``dcb``, ``hr_difference``,
     ``cox_multivariable`` where the study has them); ``km_models``: the models/markers whose
     outcome is summarised."""
-    parts = intro(study, label_name, scores_only)
+    parts = intro(study, label_name, scores_only) + design_note(tables["splits"])
     if "discrimination" in tables:
         parts += discrimination_section(tables["discrimination"])
+    if "signature_baselines" in tables:
+        parts += baseline_section(tables["signature_baselines"])
     if "reproducibility" in tables:
         parts += reproducibility_section(tables["reproducibility"])
     parts += survival_section(tables["survival"], km_models, tables.get("cox_multivariable"))

@@ -207,6 +207,18 @@ def _epoch(step: _Step, xt: torch.Tensor, yt: torch.Tensor, bs: int, augment: bo
     return total / max(count, 1)
 
 
+class SmoothedBCE(nn.Module):
+    """``loss`` (a BCE-with-logits) on targets pulled towards 0.5: y (1 - eps) + eps / 2
+    (label smoothing, ``models.<m>.label_smoothing``)."""
+
+    def __init__(self, eps: float, loss: nn.Module):
+        super().__init__()
+        self.eps, self.loss = eps, loss
+
+    def forward(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.loss(logits, y * (1 - self.eps) + 0.5 * self.eps)
+
+
 def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed: int,
                 checkpoint: str | Path | None = None, device: str = "auto", threads: int | None = None,
                 progress: bool = True, fingerprint: str = "") -> tuple[dict, pd.DataFrame]:
@@ -240,7 +252,10 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     if use_amp:
         model = model.to(memory_format=torch.channels_last)
-    step = _Step(model, opt, nn.BCEWithLogitsLoss(pos_weight=pos_weight), dev, use_amp, amp_dtype, scaler)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    if float(spec.get("label_smoothing", 0.0)) > 0:
+        loss_fn = SmoothedBCE(float(spec["label_smoothing"]), loss_fn)
+    step = _Step(model, opt, loss_fn, dev, use_amp, amp_dtype, scaler)
     xt, yt = torch.from_numpy(train.x), torch.from_numpy(train.y.astype(np.float32))
     for epoch in range(start, epochs):
         if stale >= patience:

@@ -6,7 +6,7 @@ sys.path.insert(0, SRC)
 
 from dlscore.cohorts import active as active_cohort, manifest_path
 from dlscore.settings import step_params
-from dlscore.study import check_inside, development_patients, endpoints, km_models, marker_names, model_names, plan_patients, scores_mode, signature_enabled, survival_sets
+from dlscore.study import check_inside, development_patients, endpoints, km_models, marker_names, model_names, plan_patients, planned_model_folds, scores_mode, signature_enabled, survival_sets
 
 R = config["results"]
 COHORT = active_cohort(config)  # a registered cohort (dlscore.cohorts), or None: the study brings a manifest
@@ -16,7 +16,8 @@ try:  # the manifest's ids and cohort names become folder names: checked before 
     PATIENT = {p.patient_id: p for p in PLAN}
     PIDS = list(PATIENT)
     DEV_PIDS = development_patients(PLAN)
-    SURVIVAL_SETS = survival_sets(PLAN, config["survival"]["splits"])
+    SURVIVAL_SETS = survival_sets(PLAN, config["survival"]["splits"], config["split"]["method"] != "holdout")
+    FOLDS = planned_model_folds(config, PLAN) if not scores_mode(config) else []
 except ManifestError as err:  # one clear message, no traceback
     raise WorkflowError(str(err)) from None
 SCORES_ONLY = scores_mode(config)
@@ -36,6 +37,7 @@ wildcard_constraints:
     pid="|".join(map(re.escape, PIDS)) if PIDS else "NONE",
     rater="r[0-9]+",
     model="|".join(map(re.escape, MODELS)),
+    fold="[0-9]+",
 
 
 def slice_dirs(pids):
@@ -97,8 +99,10 @@ def final_targets():
 
 def summary_tables(wildcards):
     tables = {"splits": f"{R}/manifest/splits.csv", "survival": f"{R}/tables/survival.csv",
-              **{t: f"{R}/tables/{t}.csv" for t in ("dcb", "hr_difference", "cindex", "cox_multivariable",
+              **{t: f"{R}/tables/{t}.csv" for t in ("dcb", "hr_difference", "cox_multivariable",
                                                         "marker_coverage")}}
+    if SIGNATURE:
+        tables["signature_baselines"] = f"{R}/tables/signature_baselines.csv"
     if not SCORES_ONLY:
         tables.update(discrimination=f"{R}/tables/discrimination.csv",
                       reproducibility=f"{R}/tables/reproducibility.csv", calibration=f"{R}/tables/calibration.csv")

@@ -1,6 +1,7 @@
 rule score:
     input:
         weights=model_weights,
+        validated=f"{R}/manifest/validated.parquet",
         slices=slice_dirs(PIDS),
     output:
         scores=f"{R}/scores/{{model}}.parquet",

@@ -8,4 +8,4 @@ from dlscore.settings import from_snakemake
 with job_log(snakemake.log[0]):
     score.score(from_snakemake(snakemake, "score"), snakemake.input.weights, snakemake.params.slice_files,
                  snakemake.output.scores, snakemake.output.features,
-                 snakemake.output.attention, snakemake.threads)
+                 snakemake.output.attention, snakemake.threads, snakemake.input.validated)

@@ -22,19 +22,21 @@ FIXED, YOUDEN = "fixed (config)", "training (Youden)"
 FIXED_RULE = "fixed in the config (models.<name>.cutoff)"
 
 
-def model_cutoff(y_train, s_train, fixed: float | None = None) -> dict[str, Any]:
+def model_cutoff(y_train, s_train, fixed: float | None = None, split: str = "training") -> dict[str, Any]:
     """The cutoff of one model: ``fixed`` (a frozen model from another study carries its own)
-    or the maximum Youden index on the training split. A training split on which it cannot
-    be computed (one class, a constant score) gives ``cutoff`` NaN and a rule that says why.
+    or the maximum Youden index on the training split (``split``: ``development`` for the
+    out-of-fold scores of a cross-validated study). A split on which it cannot be computed
+    (one class, a constant score) gives ``cutoff`` NaN and a rule that says why.
     Returns {cutoff, origin, rule, n_training}."""
+    where = "the out-of-fold development scores" if split == "development" else f"the {split} split"
     if fixed is not None:
         return {"cutoff": float(fixed), "origin": FIXED, "rule": FIXED_RULE,
                 "n_training": len(y_train)}
     try:
         cut, rule = youden_cutoff(np.asarray(y_train).astype(int), np.asarray(s_train)), \
-            "maximum Youden index on the training split"
+            f"maximum Youden index on {where}"
     except ValueError as err:  # a collapsed network: every table says so instead of a cutoff
-        cut, rule = float("nan"), f"not computable: {err} (training split)"
+        cut, rule = float("nan"), f"not computable: {err} ({where})"
     return {"cutoff": cut, "origin": YOUDEN, "rule": rule, "n_training": len(y_train)}
 
 

@@ -14,14 +14,17 @@ from dlscore.tables import write_table
 
 def cutoffs(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], out: str) -> None:
     """The cutoff of every model (``models.<m>.cutoff`` when fixed, else the maximum Youden
-    index of the DLS on the training split): a step of its own, right after scoring, so that
-    survival and clinical analyses wait for the scores only."""
+    index of the DLS on the training split, or on the out-of-fold development scores of a
+    cross-validated study): a step of its own, right after scoring, so that survival and
+    clinical analyses wait for the scores only."""
+    from dlscore.evaluation import derivation_split
     from dlscore.stats.discrimination import model_cutoff
     rows = []
     for model, f in score_files.items():
         tr = scored(validated, f)
-        tr = tr[tr["split"] == "training"]
-        c = model_cutoff(tr["label"], tr["dls"], config["models"].get(model, {}).get("cutoff"))
+        split = derivation_split(tr)
+        tr = tr[tr["split"] == split]
+        c = model_cutoff(tr["label"], tr["dls"], config["models"].get(model, {}).get("cutoff"), split)
         rows.append({"model": model, **{k: c[k] for k in ("cutoff", "rule", "n_training")}})
     write_table(pd.DataFrame(rows), out, config)
 

@@ -7,13 +7,15 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from dlscore.evaluation import derivation_split
+
 
 def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Mapping[str, str], out: str,
                       per_class: int = 3) -> None:
     from dlscore.plots import new_figure, save
     from dlscore.slices import SliceSet
     man = pd.read_parquet(validated)
-    tr = man[man["split"] == "training"].sort_values("patient_id")
+    tr = man[man["split"] == derivation_split(man)].sort_values("patient_id")
     pick = pd.concat([tr[tr["label"] == c].head(per_class) for c in (1, 0)])
     chans = config["slices"]["channels"]
     fig, _ = new_figure(1.4 * len(chans), 1.5 * len(pick))

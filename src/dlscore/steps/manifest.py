@@ -49,10 +49,16 @@ def split(config: Mapping[str, Any], checked: str, out_parquet: str, splits_csv:
     checked manifest; a step of its own so that a new seed redoes the split, not the checks
     or the imaging."""
     from dlscore.manifest import assign_splits
-    df = assign_splits(pd.read_parquet(checked), float(config["split"]["validation_fraction"]), int(config["seed"]))
+    sp = config["split"]
+    df = assign_splits(pd.read_parquet(checked), float(sp["validation_fraction"]), int(config["seed"]),
+                       str(sp["method"]), int(sp["k"]), str(sp["site_column"]))
     df.to_parquet(out_parquet, index=False)
-    write_table(df.groupby(["cohort", "split"], dropna=False).agg(
-        n=("patient_id", "size"), n_positive=("label", "sum")).reset_index(), splits_csv, config)
+    by = ["cohort", "split", "fold"] if "fold" in df else ["cohort", "split"]
+    tab = df.groupby(by, dropna=False).agg(n=("patient_id", "size"), n_positive=("label", "sum")).reset_index()
+    if sp["method"] == "leave_site_out":  # which institution each fold holds out
+        sites = df.dropna(subset=["fold"]).groupby("fold")[str(sp["site_column"])].first()
+        tab["held_out_site"] = tab["fold"].map(sites)
+    write_table(tab, splits_csv, config)
 
 
 def patient_files(manifest: str, patient: str) -> dict[str, str]:

@@ -16,12 +16,12 @@ from dlscore.tables import write_table
 def summary(config: Mapping[str, Any], tables: Mapping[str, str], out_html: str) -> None:
     """The one-page summary (:func:`dlscore.summary.summary_html`) from the tables ``tables``
     (name -> CSV path: splits, survival and, where the study has them, discrimination,
-    reproducibility, calibration, dcb, hr_difference, cox_multivariable)."""
+    reproducibility, calibration, dcb, hr_difference, cox_multivariable, signature_baselines)."""
     from dlscore.study import km_models, scores_mode
     from dlscore.summary import summary_html
     frames = {k: pd.read_csv(v) for k, v in tables.items() if k in (
         "splits", "survival", "discrimination", "reproducibility", "dcb", "hr_difference", "cox_multivariable",
-        "calibration", "marker_coverage")}
+        "calibration", "marker_coverage", "signature_baselines")}
     Path(out_html).write_text(summary_html(config.get("study"), config.get("label_name", "label"), scores_mode(config),
                                            km_models(config), config.get("report_notes", []), frames))
 

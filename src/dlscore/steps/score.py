@@ -12,10 +12,10 @@ from dlscore.tables import write_table
 from dlscore.steps.train import channel_indices
 
 
-def _trained_model(config: Mapping[str, Any], weights: str, dev) -> tuple[Any, list[int], list[str]]:
+def _trained_model(config: Mapping[str, Any], weights: str, dev) -> tuple[Any, list[int], list[str], dict]:
     """The network in ``weights`` (one model or an ensemble) on ``dev``, the indices of its
-    input channels in this study's slices, and their names. Frozen weights from another
-    study may have been trained on a subset or another order of ``slices.channels``."""
+    input channels in this study's slices, their names, and the checkpoint. Frozen weights
+    from another study may have been trained on a subset or another order of ``slices.channels``."""
     from dlscore.models import load_trained
     from dlscore.models import read_weights
     ck = read_weights(weights, dev)
@@ -24,23 +24,58 @@ def _trained_model(config: Mapping[str, Any], weights: str, dev) -> tuple[Any, l
     except ValueError as err:
         raise ValueError(f"{weights}: {err}. Fix: set slices.channels to include {ck['channels']} "
                          "or use weights trained on this study's channels") from None
-    return load_trained(ck, len(idx)).to(dev), idx, list(ck["channels"])
+    return load_trained(ck, len(idx)).to(dev), idx, list(ck["channels"]), ck
+
+
+def out_of_fold(scores: pd.DataFrame, fold_scores: Mapping[int, pd.DataFrame], folds: pd.Series) -> pd.DataFrame:
+    """The DLS a cross-validated study reports. ``scores``: every (patient, rater) scored by
+    the mean of all fold networks; ``fold_scores[f]``: the same columns from fold ``f``'s
+    networks alone, for the patients that fold held out; ``folds``: fold per development
+    patient id. Development patients take their own fold's row (out-of-fold), all others keep
+    the fold-ensemble row; ``score_source`` says which each row is."""
+    out = scores.copy()
+    out["score_source"] = f"mean of the {len(fold_scores)} fold networks"
+    key = ["patient_id", "rater"]
+    for f, fs in fold_scores.items():
+        mine = fs[fs["patient_id"].isin(folds.index[folds == f])].set_index(key)
+        rows = out.set_index(key).index.isin(mine.index)
+        cols = [c for c in mine.columns if c in out]
+        out.loc[rows, cols] = mine.loc[out.loc[rows].set_index(key).index, cols].to_numpy()
+        out.loc[rows, "score_source"] = f"out-of-fold (fold {f})"
+    return out
 
 
 def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[str, str], str],
-          scores_out: str, features_out: str, attention_out: str, threads: int = 1) -> None:
+          scores_out: str, features_out: str, attention_out: str, threads: int = 1,
+          validated: str | None = None) -> None:
+    """DLS, deep features and attention of every (patient, rater). Weights of a
+    cross-validated model (``fold_of_member``) score development patients out of fold
+    (:func:`out_of_fold`; ``validated`` gives the folds); features and attention are those
+    of the fold ensemble for everyone."""
+    from dlscore.models import load_trained
     from dlscore.score import score_patients
     from dlscore.slices import SliceSet
     from dlscore.train import pick_device, set_determinism
     set_determinism(int(config["seed"]), threads)
     dev = pick_device(config.get("device", "auto"))
-    model, idx, channels = _trained_model(config, weights, dev)
+    model, idx, channels, ck = _trained_model(config, weights, dev)
     sets = {}
     for key, f in slice_files.items():
         ss = SliceSet.load(f)
         ss.images = np.ascontiguousarray(ss.images[:, idx])
         sets[key] = ss
     scores, feats, attn = score_patients(model, sets, dev, channels)
+    if ck.get("fold_of_member") and validated:
+        man = pd.read_parquet(validated)
+        folds = man.dropna(subset=["fold"]).set_index("patient_id")["fold"].astype(int) if "fold" in man else \
+            pd.Series(dtype=int)
+        fold_scores = {}
+        for f in sorted(set(ck["fold_of_member"])):
+            members = [s for s, g in zip(ck["member_state_dicts"], ck["fold_of_member"]) if g == f]
+            net = load_trained({**ck, "member_state_dicts": members}, len(idx)).to(dev)
+            mine = {k: v for k, v in sets.items() if k[0] in set(folds.index[folds == f])}
+            fold_scores[f] = score_patients(net, mine, dev, channels)[0] if mine else scores.iloc[:0]
+        scores = out_of_fold(scores, fold_scores, folds)
     scores.to_parquet(scores_out, index=False)
     write_table(attn, attention_out, config)
     feats.to_parquet(features_out, index=False)
@@ -59,7 +94,7 @@ def explain(config: Mapping[str, Any], model_name: str, weights: str, validated:
     ex = config["explain"]
     set_determinism(int(config["seed"]), threads)
     dev = pick_device(config.get("device", "auto"))
-    model, idx, channels = _trained_model(config, weights, dev)
+    model, idx, channels, _ = _trained_model(config, weights, dev)
     sc = scored(validated, scores)
     chosen = pick_patients(sc, int(ex["gradcam_per_class"]), int(config["seed"]))
     imgs, sides, titles = [], [], []

@@ -7,13 +7,13 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from dlscore.evaluation import evaluation_sets
+from dlscore.evaluation import derivation_split, evaluation_sets
 from dlscore.tables import write_table
 
 
 SIGNATURE_TABLES = ("signature_selection", "signature_icc", "signature_redundancy", "signature_lasso_cv",
                     "signature_coefficients", "signature_fusion", "signature_discrimination",
-                    "signature_comparisons", "radiomics_dls_correlation")
+                    "signature_comparisons", "signature_baselines", "radiomics_dls_correlation")
 
 
 def _signature_features(config: Mapping[str, Any], features: str) -> pd.DataFrame:
@@ -34,7 +34,8 @@ def signature(config: Mapping[str, Any], validated: str, features: str, tables: 
     and DLS + clinical logistic models when a DLS exists; all frozen and applied to every
     cohort; AUCs (DeLong) and paired DeLong comparisons per set; Spearman correlation of the
     DLS and deep features with the radiomic features. See :mod:`dlscore.signature`."""
-    from dlscore.signature import dls_correlations, fused_scores, logit, score_discrimination
+    from dlscore.evaluation import fusion_split
+    from dlscore.signature import baseline_table, dls_correlations, fused_scores, logit, score_discrimination
     from dlscore.stats.discrimination import model_cutoff
     sc = config["signature"]
     man = pd.read_parquet(validated)
@@ -53,8 +54,9 @@ def signature(config: Mapping[str, Any], validated: str, features: str, tables: 
         df["dls_logit"] = logit(df["dls"])
         df, fused, fusion_rows = fused_scores(df, sc.get("clinical", []))
         scores = {"RAsig": "rasig", "DLS": "dls", **fused}
-    rows, comps, curves = score_discrimination([(es.name, g) for es, g in evaluation_sets(df)], scores,
-                                               float(config["stats"]["alpha"]))
+    alpha = float(config["stats"]["alpha"])
+    rows, comps, curves = score_discrimination([(es.name, g) for es, g in evaluation_sets(df)], scores, alpha,
+                                               fusion_split(df))
     corr_rows, heat = [], None
     if dls_scores:  # the DLS (and deep features) vs the radiomic features, all patients with both
         both = df[df["rasig"].notna() & df["dls"].notna()]["patient_id"]
@@ -69,6 +71,7 @@ def signature(config: Mapping[str, Any], validated: str, features: str, tables: 
                 "signature_discrimination": pd.DataFrame(rows),
                 "signature_comparisons": pd.DataFrame(comps or [{"note": "only one score: no comparison (RADLsig "
                                                                           "needs a DLS)"}]),
+                "signature_baselines": baseline_table(rows, comps, alpha),
                 "radiomics_dls_correlation": pd.DataFrame(corr_rows or [
                     {"note": "no DLS in this study: correlations with the DLS not computed"}])})
     for k in SIGNATURE_TABLES:
@@ -76,20 +79,23 @@ def signature(config: Mapping[str, Any], validated: str, features: str, tables: 
     # RAsig as a score (scores-only studies analyse it like any marker): probability + log-odds
     pd.DataFrame({"patient_id": df["patient_id"], "rater": "r1", "dls": 1 / (1 + np.exp(-df["rasig"])),
                   "continuous": df["rasig"]}).to_parquet(rasig_scores, index=False)
-    trs = df[(df["split"] == "training") & df["rasig"].notna()]
-    c = model_cutoff(trs["label"].astype(int), 1 / (1 + np.exp(-trs["rasig"])))
-    rule = "RAsig: maximum Youden index on the training split" if np.isfinite(c["cutoff"]) else f"{c['rule']} (RAsig)"
+    split = derivation_split(df)
+    trs = df[(df["split"] == split) & df["rasig"].notna()]
+    c = model_cutoff(trs["label"].astype(int), 1 / (1 + np.exp(-trs["rasig"])), split=split)
+    rule = f"RAsig: {c['rule']}" if np.isfinite(c["cutoff"]) else f"{c['rule']} (RAsig)"
     write_table(pd.DataFrame([{"model": "rasig", "cutoff": c["cutoff"], "rule": rule, "n_training": len(trs)}]),
                 cutoff_out, config)
     _signature_figures(config, curves, heat, roc_fig, heatmap_fig, int(config["seed"]))
 
 
 def _fit_rasig(config: Mapping[str, Any], man: pd.DataFrame, feats: pd.DataFrame, cols: list[str], r1: pd.DataFrame):
-    """RAsig fitted on the training patients that have features; (signature, its tables)."""
+    """RAsig fitted on the training patients (all labelled development patients of a
+    cross-validated study) that have features; (signature, its tables)."""
     from dlscore.signature import fit_signature, icc_table
     sc = config["signature"]
-    train = man[(man["split"] == "training") & man["patient_id"].isin(r1.index)]
-    lost = man.loc[(man["split"] == "training") & ~man["patient_id"].isin(r1.index), "patient_id"].tolist()
+    split = derivation_split(man)
+    train = man[(man["split"] == split) & man["patient_id"].isin(r1.index)]
+    lost = man.loc[(man["split"] == split) & ~man["patient_id"].isin(r1.index), "patient_id"].tolist()
     icc = icc_table(feats, train["patient_id"], cols) if (feats["rater"] == "r2").any() else pd.DataFrame(
         {"feature": cols, "icc": np.nan, "note": "one rater: no stability filter"})
     sig = fit_signature(r1.loc[train["patient_id"], cols], train.set_index("patient_id")["label"].astype(int),
@@ -106,7 +112,7 @@ def _fit_rasig(config: Mapping[str, Any], man: pd.DataFrame, feats: pd.DataFrame
 def _signature_figures(config, curves, heat, roc_fig, heatmap_fig, seed) -> None:
     from dlscore.plots import placeholder_figure
     from dlscore.plots.roc import plot_roc_panels
-    sets = [s for s in curves if not s.startswith("training")] or list(curves)
+    sets = [s for s in curves if not s.startswith(("training", "development"))] or list(curves)
     if sets:
         plot_roc_panels([(f"{s}: {config.get('label_name', 'label')}", curves[s]) for s in sets], roc_fig, seed=seed)
     else:

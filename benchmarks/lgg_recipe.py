@@ -1,0 +1,120 @@
+"""Training-recipe ablation on TCGA-LGG, cross-validated inside the development cohort only.
+
+Reads the slices and validated manifest of an LGG run (``results/lgg`` after at least the
+``split`` and ``preprocess`` steps, any ``split.method``), deals the labelled development
+patients into ``--k`` stratified folds (:func:`dlscore.folds.stratified_folds`, seeded), and
+for every recipe trains one network per fold with the workflow's own training code
+(:func:`dlscore.train.train_model`, early stopping on an inner validation split of the
+training folds, :func:`dlscore.folds.fold_patients`). The out-of-fold patient DLS gives the
+cross-validated AUC (DeLong CI). External-site patients are never read: the recipe is chosen
+without looking at them.
+
+    .venv/bin/python benchmarks/lgg_recipe.py results/lgg --k 5 --recipes base small --out benchmarks/lgg_recipe.csv
+
+Recipes are overrides of the ``models.sres_mri`` entry of ``config/lgg.yaml`` (see
+:data:`RECIPES`); ``channels`` picks the input sequences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+#: recipe name -> overrides of the lgg sres_mri model entry
+RECIPES = {
+    "base": {},
+    "small": {"widths": [8, 16, 32, 64], "n_features": 64},
+    "small_drop5": {"widths": [8, 16, 32, 64], "n_features": 64, "dropout": 0.5},
+    "small_wd1e-3": {"widths": [8, 16, 32, 64], "n_features": 64, "weight_decay": 0.001},
+    "small_lr3e-4": {"widths": [8, 16, 32, 64], "n_features": 64, "lr": 0.0003},
+    "small_noaug": {"widths": [8, 16, 32, 64], "n_features": 64, "augment": False},
+    "small_long": {"widths": [8, 16, 32, 64], "n_features": 64, "epochs": 40, "patience": 10},
+    "tiny": {"widths": [8, 16, 32], "n_features": 32},
+    "flair_only": {"widths": [8, 16, 32, 64], "n_features": 64, "channels": ["flair"]},
+    "small_label_smoothing": {"widths": [8, 16, 32, 64], "n_features": 64, "label_smoothing": 0.1},
+    "small_ens3": {"widths": [8, 16, 32, 64], "n_features": 64, "ensemble": 3},
+}
+
+
+def _load(results: Path, pids, channels, slice_channels):
+    from dlscore.slices import SliceSet
+    from dlscore.steps.train import channel_indices
+    from dlscore.train import SliceData
+    idx = channel_indices(slice_channels, channels)
+    xs, ys, ps = [], [], []
+    for pid, y in pids.items():
+        ss = SliceSet.load(results / "slices" / pid / "r1.npz")
+        xs.append(ss.images[:, idx])
+        ys.append(np.full(len(ss.images), int(y)))
+        ps.append(np.full(len(ss.images), pid, dtype=object))
+    return SliceData(np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys), np.concatenate(ps))
+
+
+def run_recipe(results: Path, man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int, fraction: float,
+               threads: int) -> tuple[pd.Series, float]:
+    """Out-of-fold patient DLS of one recipe (indexed by patient id) and its wall time (s)."""
+    import torch
+
+    from dlscore.folds import fold_patients, stratified_folds
+    from dlscore.models import build_model
+    from dlscore.train import patient_mean, pick_device, predict_slices, train_model
+    dev = man[(man["role"] == "development") & man["label"].notna()].copy()
+    dev["split"], dev["fold"] = "development", stratified_folds(dev.set_index("patient_id")["label"], k, seed).to_numpy()
+    lab = dev.set_index("patient_id")["label"]
+    oof, t0 = {}, time.perf_counter()
+    for f in range(1, k + 1):
+        who = fold_patients(dev, f, fraction, seed)
+        tr, va = (_load(results, lab[who[s]], spec["channels"], slice_channels) for s in ("training", "validation"))
+        ho = _load(results, lab[who["held_out"]], spec["channels"], slice_channels)
+        probs = []
+        for m in range(int(spec.get("ensemble", 1))):
+            state, _ = train_model(tr, va, spec, seed + 1000 * f + 7919 * m, device="cpu", threads=threads,
+                                   progress=False)
+            net = build_model(spec, tr.x.shape[1])
+            net.load_state_dict(state)
+            probs.append(predict_slices(net, ho.x, torch.device("cpu")))
+        oof.update(patient_mean(np.mean(probs, axis=0), ho.patient).to_dict())
+    return pd.Series(oof), time.perf_counter() - t0
+
+
+def main(argv=None) -> None:
+    from dlscore.stats import auc_delong
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", type=Path)
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=20261123)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--recipes", nargs="+", default=list(RECIPES))
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "lgg_recipe.csv")
+    a = ap.parse_args(argv)
+    cfg = yaml.safe_load((REPO / "config" / "lgg.yaml").read_text())
+    base = dict(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"]["sres_petct"])
+    base.update(cfg["models"]["sres_mri"])
+    man = pd.read_parquet(a.results / "manifest" / "validated.parquet")
+    rows = []
+    for name in a.recipes:
+        spec = {**base, **RECIPES[name]}
+        oof, secs = run_recipe(a.results, man, spec, cfg["slices"]["channels"], a.k, a.seed,
+                               float(cfg["split"]["validation_fraction"]), a.threads)
+        y = man.set_index("patient_id").loc[oof.index, "label"].astype(int).to_numpy()
+        r = auc_delong(y, oof.to_numpy())
+        rows.append({"recipe": name, "overrides": yaml.safe_dump(RECIPES[name], default_flow_style=True).strip(),
+                     "k": a.k, "seed": a.seed, "n": len(y), "n_pos": int(y.sum()), "cv_auc": round(r.auc, 3),
+                     "ci_low": round(r.ci_low, 3), "ci_high": round(r.ci_high, 3), "seconds": round(secs)})
+        print(rows[-1], flush=True)
+        out = pd.DataFrame(rows)
+        if a.out.exists():  # keep earlier recipes' rows (one line per recipe, k and seed)
+            old = pd.read_csv(a.out)
+            old = old[~old.set_index(["recipe", "k", "seed"]).index.isin(out.set_index(["recipe", "k", "seed"]).index)]
+            out = pd.concat([old, out], ignore_index=True)
+        out.to_csv(a.out, index=False)
+
+
+if __name__ == "__main__":
+    main()
