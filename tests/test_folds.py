@@ -137,3 +137,104 @@ def test_the_fold_ensemble_scores_external_patients_and_each_fold_its_own(tmp_pa
     assert got.at["x", "dls"] == pytest.approx(both, abs=1e-6)  # external: mean of the fold networks
     assert got.at["x", "score_source"] == "mean of the 2 fold networks"
     assert pd.read_csv(tmp_path / "history.csv")["fold"].tolist() == [1, 2]
+
+
+def test_a_5_fold_study_on_the_slurm_profile_plans_5_gpu_training_jobs_per_model(tmp_path):
+    """Dry run (no cluster needed) of the phantom study with kfold, k = 5, two models."""
+    import re
+    import subprocess
+    import sys
+
+    import yaml
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="the SLURM executor plugin is not installed")
+    from .conftest import REPO
+    cfg = tmp_path / "cv.yaml"
+    cfg.write_text(yaml.safe_dump({"split": {"method": "kfold", "k": 5}, "survival": {"splits": ["ici"]},
+                                   "run_models": ["sres_petct", "sres_ct"]}))
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "-n", "--configfile",
+                          "config/demo.yaml", str(cfg), "--config", f"results={tmp_path / 'results'}"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = re.findall(r"rule train:\n(?:    .*\n)*?    wildcards: model=(\S+), fold=(\d+)\n    resources: (.*)",
+                      res.stdout)
+    assert sorted((m, int(f)) for m, f, _ in jobs) == [(m, f) for m in ("sres_ct", "sres_petct") for f in range(1, 6)]
+    assert all("gpu=1" in r and "slurm_partition=gpu" in r for *_, r in jobs)
+    assert len(re.findall(r"rule fold_ensemble:", res.stdout)) == 2  # one per model, gathering its folds
+
+
+CV_SMALL = {
+    "phantom": {"cohorts": [{"name": "DEV", "role": "development", "n": 24},
+                            {"name": "EXT", "role": "external", "n": 8},
+                            {"name": "ICI", "role": "ici", "n": 16}]},
+    "imaging": {"raters": ["r1"]},
+    "models": {"sres_petct": {"epochs": 3, "patience": 3}},
+    "run_models": ["sres_petct"],
+    "split": {"method": "kfold", "k": 3},
+    "survival": {"splits": ["development", "ici"]},
+    "signature": {"clinical": ["age"]},
+    "qc": {"montage": False},
+    "stats": {"n_boot": 200},
+}
+
+
+@pytest.mark.long
+def test_a_killed_fold_resumes_alone_and_every_development_patient_is_scored_out_of_fold(tmp_path):
+    """A 3-fold phantom study killed (SIGKILL, whole process group) inside one fold's
+    training, after another fold finished: the rerun trains only the killed fold, from its
+    checkpoint; then every development patient has exactly one out-of-fold DLS, from the
+    fold that held it out, and external patients the fold ensemble's."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import time
+
+    from .conftest import REPO, config_override, run_snakemake, snakemake_cmd
+    cfg = config_override(tmp_path, "cv.yaml", CV_SMALL)
+    res = tmp_path / "results"
+    folds = res / "models/sres_petct/folds"
+
+    def killed_inside_a_fold():
+        done = [f for f in (1, 2, 3) if (folds / str(f) / "weights.pt").exists()]
+        busy = [f for f in (1, 2, 3) if (folds / str(f) / "checkpoint.pt").exists() and f not in done]
+        return (done, busy[0]) if done and busy else None
+
+    with open(tmp_path / "console.log", "w") as log:
+        proc = subprocess.Popen(snakemake_cmd(res, "config/demo.yaml", cfg), cwd=REPO, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    t0, state = time.time(), None
+    try:
+        while state is None:
+            assert proc.poll() is None, (tmp_path / "console.log").read_text()[-4000:]
+            assert time.time() - t0 < 1200, "no fold was being trained after another had finished"
+            time.sleep(0.2)
+            state = killed_inside_a_fold()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    done, busy = state
+    finished = {f: (folds / str(f) / "weights.pt").stat().st_mtime_ns for f in done}
+    dry = subprocess.run(snakemake_cmd(res, "config/demo.yaml", cfg) + ["-n"], cwd=REPO, capture_output=True,
+                         text=True)
+    planned = sorted(int(f) for f in re.findall(r"wildcards: model=sres_petct, fold=(\d+)", dry.stdout))
+    assert planned == sorted({1, 2, 3} - set(done)), dry.stdout[-3000:]  # the finished folds are not retrained
+    run_snakemake(res, "config/demo.yaml", cfg)
+    assert {f: (folds / str(f) / "weights.pt").stat().st_mtime_ns for f in done} == finished
+    assert "resumed from checkpoint" in (res / f"logs/train/sres_petct_fold{busy}.log").read_text()
+
+    man = pd.read_parquet(res / "manifest/validated.parquet")
+    sc = pd.read_parquet(res / "scores/sres_petct.parquet").merge(man[["patient_id", "split", "fold"]],
+                                                                   on="patient_id")
+    dev = sc[sc["split"] == "development"]
+    assert dev["patient_id"].is_unique and len(dev) == 24  # one out-of-fold DLS per development patient
+    assert (dev["score_source"] == "out-of-fold (fold " + dev["fold"].astype(str) + ")").all()
+    assert (sc.loc[sc["split"] != "development", "score_source"] == "mean of the 3 fold networks").all()
+    cut = pd.read_csv(res / "tables/cutoffs.csv")
+    assert cut["rule"].iloc[0] == "maximum Youden index on the out-of-fold development scores"
+    base = pd.read_csv(res / "tables/signature_baselines.csv")
+    assert {"Clinical", "RAsig", "DLS", "DLS + clinical"} <= set(base["model"])
+    assert base.loc[base["model"] == "DLS", "verdict"].str.len().gt(0).all()
+    assert "Cross-validated training: 3 networks" in (res / "summary.html").read_text()

@@ -290,6 +290,8 @@ def fused_scores(df: pd.DataFrame, clinical: Sequence[str], fit_split: str | Non
 def apparent_note(set_name: str, model: str, fit_split: str) -> str:
     """The note of an AUC row measured on the patients its model was fitted on."""
     dev = ("training", "validation", "development")
+    if model == "RAsig" and set_name in ("training", "development"):
+        return "apparent: RAsig was fitted on this set"
     if model == "Clinical" and set_name in dev:
         return "apparent: the clinical model was fitted on the development cohort"
     if model in FUSION_MODELS and set_name == fit_split:

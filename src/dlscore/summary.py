@@ -30,9 +30,17 @@ def _fmt_ci(v, lo, hi, d=2) -> str:
     return f"{v:.{d}f} ({lo:.{d}f}–{hi:.{d}f})"
 
 
-def intro(study, label_name: str, scores_only: bool) -> list[str]:
+def intro(study, label_name: str, scores_only: bool, folds: int = 0) -> list[str]:
+    """Title and the design in one paragraph (``folds``: K of a cross-validated study, else 0)."""
     parts = [f"<h2>{_esc(study)}: summary of results</h2>"]
-    if scores_only:
+    if folds and not scores_only:
+        parts.append(f"<p>Label: <b>{_esc(label_name)}</b>. Cross-validated training: {folds} networks per model, "
+                     "each trained without one fold of the development cohort and early-stopped on an inner "
+                     "validation set of its own training patients; development patients are scored by the network "
+                     "that did not see them (out-of-fold DLS, on which the Youden cutoff and the fusion models are "
+                     f"derived), every other cohort by the mean of the {folds} networks. Nothing is tuned on external "
+                     "cohorts.</p>")
+    elif scores_only:
         parts.append("<p>Scores-only study: each marker is a manifest column with a configured cutoff "
                      "(high = value &ge; cutoff); multivariable and C-index models are fitted on the development "
                      "cohort and applied unchanged to the others.</p>")
@@ -157,15 +165,9 @@ def baseline_section(tab: pd.DataFrame) -> list[str]:
     return [f"<h3>The DLS against a model with no image</h3><ul>{''.join(items)}</ul>"] if items else []
 
 
-def design_note(splits: pd.DataFrame) -> list[str]:
-    """One line on how the development DLS was obtained when the study cross-validates."""
-    if "fold" not in splits:
-        return []
-    k = int(pd.to_numeric(splits["fold"], errors="coerce").max())
-    return [f"<p>Cross-validated training: {k} networks per model, each trained without one fold of the "
-            "development cohort; development patients are scored by the network that did not see them "
-            "(out-of-fold DLS, on which cutoffs and fusion models are derived), every other cohort by the mean of "
-            f"the {k} networks.</p>"]
+def n_folds(splits: pd.DataFrame) -> int:
+    """K of a cross-validated study (the ``fold`` column of ``manifest/splits.csv``), else 0."""
+    return int(pd.to_numeric(splits["fold"], errors="coerce").max()) if "fold" in splits else 0
 
 
 def summary_html(study, label_name: str, scores_only: bool, km_models: Sequence[str], notes: Sequence[str],
@@ -174,7 +176,7 @@ def summary_html(study, label_name: str, scores_only: bool, km_models: Sequence[
     always; ``discrimination``, ``reproducibility``, ``calibration``, ``dcb``, ``hr_difference``,
     ``cox_multivariable`` where the study has them); ``km_models``: the models/markers whose
     outcome is summarised."""
-    parts = intro(study, label_name, scores_only) + design_note(tables["splits"])
+    parts = intro(study, label_name, scores_only, n_folds(tables["splits"]))
     if "discrimination" in tables:
         parts += discrimination_section(tables["discrimination"])
     if "signature_baselines" in tables:

@@ -144,6 +144,9 @@ def _resume(ckpt: Path | None, dev, fingerprint: str) -> dict | None:
         import logging
         logging.getLogger(__name__).warning("checkpoint %s is from another config or data: not resumed", ckpt)
         state = None
+    elif state is not None:
+        import logging
+        logging.getLogger(__name__).warning("resumed from checkpoint %s after epoch %d", ckpt, state["epoch"] + 1)
     return state
 
 

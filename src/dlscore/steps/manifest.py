@@ -55,6 +55,8 @@ def split(config: Mapping[str, Any], checked: str, out_parquet: str, splits_csv:
     df.to_parquet(out_parquet, index=False)
     by = ["cohort", "split", "fold"] if "fold" in df else ["cohort", "split"]
     tab = df.groupby(by, dropna=False).agg(n=("patient_id", "size"), n_positive=("label", "sum")).reset_index()
+    if "fold" in tab:
+        tab["fold"] = tab["fold"].astype("Int64")
     if sp["method"] == "leave_site_out":  # which institution each fold holds out
         sites = df.dropna(subset=["fold"]).groupby("fold")[str(sp["site_column"])].first()
         tab["held_out_site"] = tab["fold"].map(sites)
