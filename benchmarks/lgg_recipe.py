@@ -27,18 +27,29 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 #: recipe name -> overrides of the lgg sres_mri model entry
+SMALL = {"widths": [8, 16, 32, 64], "n_features": 64}
 RECIPES = {
     "base": {},
-    "small": {"widths": [8, 16, 32, 64], "n_features": 64},
-    "small_drop5": {"widths": [8, 16, 32, 64], "n_features": 64, "dropout": 0.5},
-    "small_wd1e-3": {"widths": [8, 16, 32, 64], "n_features": 64, "weight_decay": 0.001},
-    "small_lr3e-4": {"widths": [8, 16, 32, 64], "n_features": 64, "lr": 0.0003},
-    "small_noaug": {"widths": [8, 16, 32, 64], "n_features": 64, "augment": False},
-    "small_long": {"widths": [8, 16, 32, 64], "n_features": 64, "epochs": 40, "patience": 10},
+    "small": SMALL,
+    "small_drop5": {**SMALL, "dropout": 0.5},
+    "small_wd1e-3": {**SMALL, "weight_decay": 0.001},
+    "small_lr3e-4": {**SMALL, "lr": 0.0003},
+    "small_noaug": {**SMALL, "augment": False},
+    "small_e40": {**SMALL, "epochs": 40, "patience": 10},
+    "small_bs16": {**SMALL, "batch_size": 16},
+    "small_ls": {**SMALL, "label_smoothing": 0.1},
+    "small_ens3": {**SMALL, "ensemble": 3},
     "tiny": {"widths": [8, 16, 32], "n_features": 32},
-    "flair_only": {"widths": [8, 16, 32, 64], "n_features": 64, "channels": ["flair"]},
-    "small_label_smoothing": {"widths": [8, 16, 32, 64], "n_features": 64, "label_smoothing": 0.1},
-    "small_ens3": {"widths": [8, 16, 32, 64], "n_features": 64, "ensemble": 3},
+    "micro": {"widths": [4, 8, 16, 32], "n_features": 32},
+    "flair_only": {**SMALL, "channels": ["flair"]},
+    "flair_t1post": {**SMALL, "channels": ["flair", "t1post"]},
+    "small_no_early_stop": {**SMALL, "epochs": 12, "patience": 12},
+    "flair_t1post_ens3": {**SMALL, "channels": ["flair", "t1post"], "ensemble": 3},
+    # the MRI design's per-sequence ResNet encoders + transformer fusion (config/lgg.yaml resnet_fusion)
+    "fusion_r101_w16": {"arch": "seqfusion", "depth": 101, "width": 16, "n_features": 256, "heads": 4, "layers": 1,
+                        "dropout": 0.1, "epochs": 12, "patience": 4, "batch_size": 32, "lr": 0.0003},
+    "fusion_r18_w16": {"arch": "seqfusion", "depth": 18, "width": 16, "n_features": 128, "heads": 4, "layers": 1,
+                       "dropout": 0.1, "epochs": 12, "patience": 4, "batch_size": 32, "lr": 0.0003},
 }
 
 
@@ -63,7 +74,7 @@ def run_recipe(results: Path, man: pd.DataFrame, spec: dict, slice_channels, k: 
 
     from dlscore.folds import fold_patients, stratified_folds
     from dlscore.models import build_model
-    from dlscore.train import patient_mean, pick_device, predict_slices, train_model
+    from dlscore.train import patient_mean, predict_slices, train_model
     dev = man[(man["role"] == "development") & man["label"].notna()].copy()
     dev["split"], dev["fold"] = "development", stratified_folds(dev.set_index("patient_id")["label"], k, seed).to_numpy()
     lab = dev.set_index("patient_id")["label"]
@@ -88,7 +99,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", type=Path)
     ap.add_argument("--k", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=20261123)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[20261123, 1, 2])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--recipes", nargs="+", default=list(RECIPES))
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "lgg_recipe.csv")
@@ -97,23 +108,27 @@ def main(argv=None) -> None:
     base = dict(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"]["sres_petct"])
     base.update(cfg["models"]["sres_mri"])
     man = pd.read_parquet(a.results / "manifest" / "validated.parquet")
-    rows = []
     for name in a.recipes:
         spec = {**base, **RECIPES[name]}
-        oof, secs = run_recipe(a.results, man, spec, cfg["slices"]["channels"], a.k, a.seed,
-                               float(cfg["split"]["validation_fraction"]), a.threads)
-        y = man.set_index("patient_id").loc[oof.index, "label"].astype(int).to_numpy()
-        r = auc_delong(y, oof.to_numpy())
-        rows.append({"recipe": name, "overrides": yaml.safe_dump(RECIPES[name], default_flow_style=True).strip(),
-                     "k": a.k, "seed": a.seed, "n": len(y), "n_pos": int(y.sum()), "cv_auc": round(r.auc, 3),
-                     "ci_low": round(r.ci_low, 3), "ci_high": round(r.ci_high, 3), "seconds": round(secs)})
-        print(rows[-1], flush=True)
+        rows = []
+        for seed in a.seeds:  # the folds and the networks' initialisation both follow the seed
+            oof, secs = run_recipe(a.results, man, spec, cfg["slices"]["channels"], a.k, seed,
+                                   float(cfg["split"]["validation_fraction"]), a.threads)
+            y = man.set_index("patient_id").loc[oof.index, "label"].astype(int).to_numpy()
+            r = auc_delong(y, oof.to_numpy())
+            rows.append({"recipe": name, "overrides": yaml.safe_dump(RECIPES[name], default_flow_style=True).strip(),
+                         "k": a.k, "seed": seed, "n": len(y), "n_pos": int(y.sum()), "cv_auc": round(float(r.auc), 3),
+                         "ci_low": round(float(r.ci_low), 3), "ci_high": round(float(r.ci_high), 3),
+                         "seconds": round(secs)})
+            print(rows[-1], flush=True)
         out = pd.DataFrame(rows)
-        if a.out.exists():  # keep earlier recipes' rows (one line per recipe, k and seed)
+        if a.out.exists():  # keep other recipes' rows (one line per recipe, k and seed)
             old = pd.read_csv(a.out)
             old = old[~old.set_index(["recipe", "k", "seed"]).index.isin(out.set_index(["recipe", "k", "seed"]).index)]
             out = pd.concat([old, out], ignore_index=True)
         out.to_csv(a.out, index=False)
+        print(f"{name}: mean CV AUC {np.mean([r['cv_auc'] for r in rows]):.3f} "
+              f"(SD {np.std([r['cv_auc'] for r in rows], ddof=1) if len(rows) > 1 else 0:.3f})", flush=True)
 
 
 if __name__ == "__main__":

@@ -89,3 +89,16 @@ def test_library_fallback_limits_are_the_config_defaults():
 
     from dlscore.plausibility import DEFAULT_CHECKS
     assert DEFAULT_CHECKS == yaml.safe_load((REPO / "config/config.yaml").read_text())["checks"]
+
+
+def test_every_shipped_study_file_is_valid_and_the_lgg_gpu_profile_overlays_the_cpu_one():
+    import yaml
+
+    from dlscore.config import check_config, deep_update, load_config
+    for f in sorted((REPO / "config").glob("*.yaml")):
+        if f.name in ("config.yaml", "radiomics_params.yaml", "lgg_gpu.yaml"):
+            continue
+        check_config(load_config(f))
+    gpu = deep_update(load_config(REPO / "config/lgg.yaml"), yaml.safe_load((REPO / "config/lgg_gpu.yaml").read_text()))
+    check_config(gpu)
+    assert gpu["models"]["resnet_fusion"]["width"] == 64 and gpu["split"]["method"] == "kfold"

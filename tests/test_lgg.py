@@ -91,7 +91,7 @@ def test_smoke_run_on_a_few_patients(tmp_path):
     pick += ["TCGA-DU-7013", "TCGA-FG-A60K"]  # FLAIR-only patients
     out = tmp_path / "results"
     smoke = {"results": str(out), "lgg": {"data_dir": str(LGG), "patients": sorted(set(pick))},
-             "stats": {"n_boot": 200},
+             "stats": {"n_boot": 200}, "split": {"k": 3},  # the config's k-fold design, 3 folds for 10 patients
              "models": {"sres_mri": {"epochs": 2, "widths": [4, 8, 8, 8], "n_features": 16},
                         "resnet_fusion": {"epochs": 1, "depth": 18, "width": 4, "n_features": 16}}}
     (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(smoke))
@@ -99,7 +99,8 @@ def test_smoke_run_on_a_few_patients(tmp_path):
                           "config/lgg.yaml", str(tmp_path / "smoke.yaml")], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-5000:]
     d = pd.read_csv(out / "tables/discrimination.csv")
-    assert {"TCGA-CS-FG (external)", "training", "validation"} <= set(d["set"])
+    assert {"TCGA-CS-FG (external)", "development"} <= set(d["set"])
+    assert len(list((out / "models/resnet_fusion/folds").iterdir())) == 3
     assert set(d["label"]) == {"IDH mutant", "grade_g3", "codel_1p19q"}
     rep = pd.read_csv(out / "tables/reproducibility.csv")
     assert rep["note"].str.contains("only one rater").all()
