@@ -81,7 +81,7 @@ def gradcam_maps(model: nn.Module, x: np.ndarray, device: torch.device | str = "
 
 
 def pick_patients(scores: pd.DataFrame, n_per_class: int, seed: int,
-                  prefer: Sequence[str] = ("external", "validation", "training")) -> pd.DataFrame:
+                  prefer: Sequence[str] = ("external", "validation", "development", "training")) -> pd.DataFrame:
     """Rows of ``scores`` (columns patient_id, label, dls, split) to explain: ``n_per_class``
     positives and negatives drawn with ``seed`` from the first split of ``prefer`` that has
     both classes; sorted by label, then DLS (descending)."""
