@@ -66,3 +66,14 @@ def test_summary_page_from_tables():
     assert "AUC 0.81 (0.70–0.90)" in page and "HR high vs low 0.50 (0.30–0.80), log-rank p = 0.004" in page
     assert "not computable: no events in this set" in page and "config_hash" not in page
     assert "demo &lt;b&gt;" in page and "a &lt;caveat&gt;" in page  # every value is escaped
+
+
+def test_score_basis_names_the_networks_behind_a_set():
+    import pandas as pd
+
+    from dlscore.evaluation import score_basis
+    oof = pd.DataFrame({"score_source": ["out-of-fold (fold 1)", "out-of-fold (fold 3)"]})
+    assert score_basis(oof)["scores"].startswith("out-of-fold")
+    ext = pd.DataFrame({"score_source": ["mean of the 5 fold networks"] * 2})
+    assert score_basis(ext) == {"scores": "mean of the 5 fold networks"}
+    assert score_basis(pd.DataFrame({"dls": [0.1]})) == {}  # holdout studies keep their columns

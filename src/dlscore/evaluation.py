@@ -101,3 +101,15 @@ def fusion_split(df: pd.DataFrame) -> str:
     on: the DLS there must come from a network that did not see the patient - the
     out-of-fold ``development`` scores of a cross-validated study, else the ``validation`` split."""
     return "development" if (df["split"] == "development").any() else "validation"
+
+
+def score_basis(rows: pd.DataFrame) -> dict[str, str]:
+    """``{"scores": ...}`` saying which networks scored ``rows`` (a set of a cross-validated
+    study, whose scores carry ``score_source``): out of fold, or the fold ensemble; empty for
+    other studies, so their tables keep their columns."""
+    if "score_source" not in rows or rows.empty:
+        return {}
+    src = rows["score_source"].astype(str)
+    if src.str.startswith("out-of-fold").all():
+        return {"scores": "out-of-fold: each patient scored by the fold network that did not see it"}
+    return {"scores": "; ".join(dict.fromkeys(src))}

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from dlscore.evaluation import evaluation_sets, scored
+from dlscore.evaluation import evaluation_sets, score_basis, scored
 from dlscore.stats.discrimination import model_comparisons
 from dlscore.tables import write_table
 
@@ -60,8 +60,8 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
             by_subgroup += subgroup_auc_rows(sub, config.get("subgroup_aucs", []), {"model": model, "set": es.name},
                                              alpha)
             y, s = sub["label"].astype(int).to_numpy(), sub["dls"].to_numpy()
-            row = primary_row(y, s, {"model": model, "label": label_name, "analysis": "primary", "set": es.name},
-                              cut, n_boot, seed, alpha)
+            row = primary_row(y, s, {"model": model, "label": label_name, "analysis": "primary", "set": es.name,
+                                     **score_basis(sub)}, cut, n_boot, seed, alpha)
             rows.append(row)
             if "auc" not in row:
                 continue
@@ -93,7 +93,7 @@ def calibration(config: Mapping[str, Any], validated: str, score_files: Mapping[
             name = es.name
             sub = sub[sub["label"].notna()]
             y, p = sub["label"].astype(int).to_numpy(), sub["dls"].to_numpy()
-            row: dict[str, Any] = {"model": model, "set": name, "n": len(y), "n_pos": int(y.sum())}
+            row: dict[str, Any] = {"model": model, "set": name, "n": len(y), "n_pos": int(y.sum()), **score_basis(sub)}
             if len(y) < 10 or y.min() == y.max():
                 row["note"] = "not computable: fewer than 10 patients or one class"
                 rows.append(row)
