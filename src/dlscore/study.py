@@ -84,10 +84,11 @@ def group_labels(config: Mapping[str, Any], model: str) -> tuple[str, str]:
     return "High DLS", "Low DLS"
 
 
-def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
+def plan_patients(config: Mapping[str, Any], site_column: str | None = None) -> list[Patient]:
     """Every patient with cohort, role, raters and input files, known at parse time: from
     the config for a cohort that generates its images, else from the manifest (a
-    registered cohort's is built here exactly as its rule builds it)."""
+    registered cohort's is built here exactly as its rule builds it). With ``site_column``
+    (``split.site_column``) each labelled development patient's ``site`` is filled in."""
     mods = list(config["imaging"]["modalities"])
     raters = list(config["imaging"]["raters"])
     cohort = active(config)
@@ -96,7 +97,6 @@ def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
         return [Patient(p.patient_id, p.cohort, p.role, p.raters, files)
                 for p, files in cohort.planner()(config[cohort.key], str(path.parent), mods)]
     df = cohort.builder()(config[cohort.key])[0] if cohort is not None else read_manifest(path)
-    site_col = str(config["split"]["site_column"])
     check_structure(df, f"manifest {path.name}")
     out = []
     for _, row in df.iterrows():
@@ -110,7 +110,7 @@ def plan_patients(config: Mapping[str, Any]) -> list[Patient]:
             if isinstance(v, str) and v.strip():
                 files[f"mask_{r}"] = resolve_path(v, path.parent)
                 have.append(r)
-        site = row.get(site_col)
+        site = row.get(site_column) if site_column else None
         site = (None if str(row["role"]) != "development" or is_missing(row.get("label")) or is_missing(site)
                 else str(site))
         out.append(Patient(str(row["patient_id"]), str(row["cohort"]), str(row["role"]), tuple(have), files, site))

@@ -12,7 +12,7 @@ R = config["results"]
 COHORT = active_cohort(config)  # a registered cohort (dlscore.cohorts), or None: the study brings a manifest
 MANIFEST = manifest_path(config)
 try:  # the manifest's ids and cohort names become folder names: checked before any planning
-    PLAN = plan_patients(config)
+    PLAN = plan_patients(config, config["split"]["site_column"])
     PATIENT = {p.patient_id: p for p in PLAN}
     PIDS = list(PATIENT)
     DEV_PIDS = development_patients(PLAN)
