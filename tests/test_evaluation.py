@@ -77,3 +77,22 @@ def test_score_basis_names_the_networks_behind_a_set():
     ext = pd.DataFrame({"score_source": ["mean of the 5 fold networks"] * 2})
     assert score_basis(ext) == {"scores": "mean of the 5 fold networks"}
     assert score_basis(pd.DataFrame({"dls": [0.1]})) == {}  # holdout studies keep their columns
+
+
+def test_summary_of_a_cross_validated_study_states_the_design_and_the_clinical_baseline():
+    splits = pd.DataFrame({"cohort": ["DEV", "DEV", "EXT"], "split": ["development", "development", "external"],
+                           "fold": pd.array([1, 2, pd.NA], dtype="Int64"), "n": [10, 10, 8], "config_hash": "x"})
+    sv = pd.DataFrame({"model": ["m"], "set": ["EXT (external)"], "endpoint": ["os"], "n": [8], "hr": [np.nan],
+                       "note": ["not computable: no events in this set"]})
+    base = pd.DataFrame({"set": ["EXT (external)"] * 3, "model": ["Clinical", "DLS", "DLS + clinical"],
+                         "n": [8] * 3, "auc": [0.80, 0.60, 0.82], "auc_ci_low": [0.6, 0.4, 0.6],
+                         "auc_ci_high": [0.95, 0.8, 0.97],
+                         "verdict": ["", "DLS not better than the clinical baseline (AUC 0.60 vs 0.80, paired DeLong "
+                                         "p = 0.2)", ""]})
+    page = summary_html("lgg", "IDH mutant", False, ["m"], [], {"splits": splits, "survival": sv,
+                                                                 "signature_baselines": base})
+    assert "Cross-validated training: 2 networks per model" in page and "early-stopped on the validation" not in page
+    assert "<b>DLS not better than the clinical baseline" in page and "Clinical 0.80 (0.60–0.95)" in page
+    holdout = summary_html("d", "x", False, ["m"], [], {"splits": splits.drop(columns="fold"), "survival": sv,
+                                                         "signature_baselines": base[base["model"] != "Clinical"]})
+    assert "Cross-validated" not in holdout and "a model with no image" not in holdout

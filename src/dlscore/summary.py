@@ -177,21 +177,14 @@ def summary_html(study, label_name: str, scores_only: bool, km_models: Sequence[
     ``cox_multivariable`` where the study has them); ``km_models``: the models/markers whose
     outcome is summarised."""
     parts = intro(study, label_name, scores_only, n_folds(tables["splits"]))
-    if "discrimination" in tables:
-        parts += discrimination_section(tables["discrimination"])
-    if "signature_baselines" in tables:
-        parts += baseline_section(tables["signature_baselines"])
-    if "reproducibility" in tables:
-        parts += reproducibility_section(tables["reproducibility"])
-    parts += survival_section(tables["survival"], km_models, tables.get("cox_multivariable"))
-    if "calibration" in tables:
-        parts += calibration_flags(tables["calibration"])
-    if "marker_coverage" in tables:
-        parts += coverage_flags(tables["marker_coverage"])
-    if "dcb" in tables:
-        parts += dcb_section(tables["dcb"])
-    if "hr_difference" in tables:
-        parts += hr_difference_section(tables["hr_difference"])
+    sections = [("discrimination", discrimination_section), ("signature_baselines", baseline_section),
+                ("reproducibility", reproducibility_section),
+                ("survival", lambda t: survival_section(t, km_models, tables.get("cox_multivariable"))),
+                ("calibration", calibration_flags), ("marker_coverage", coverage_flags), ("dcb", dcb_section),
+                ("hr_difference", hr_difference_section)]
+    for name, section in sections:  # in page order; a study without the table has no section
+        if name in tables:
+            parts += section(tables[name])
     parts.append("<h3>Patients per split</h3>" + tables["splits"].drop(columns="config_hash").to_html(index=False))
     if notes:
         parts.append("<h3>Caveats</h3><ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
