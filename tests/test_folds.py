@@ -217,8 +217,8 @@ def test_a_killed_fold_resumes_alone_and_every_development_patient_is_scored_out
         proc.wait()
     done, busy = state
     finished = {f: (folds / str(f) / "weights.pt").stat().st_mtime_ns for f in done}
-    dry = subprocess.run(snakemake_cmd(res, "config/demo.yaml", cfg) + ["-n"], cwd=REPO, capture_output=True,
-                         text=True)
+    dry = subprocess.run([a for a in snakemake_cmd(res, "config/demo.yaml", cfg) if a != "-q"] + ["-n"],  # -q hides jobs
+                         cwd=REPO, capture_output=True, text=True)
     planned = sorted(int(f) for f in re.findall(r"wildcards: model=sres_petct, fold=(\d+)", dry.stdout))
     assert planned == sorted({1, 2, 3} - set(done)), dry.stdout[-3000:]  # the finished folds are not retrained
     run_snakemake(res, "config/demo.yaml", cfg)
