@@ -44,6 +44,8 @@ if FOLDS:
             settings=lambda wc: step_params(config, "fold_ensemble", model=wc.model),
         log:
             f"{R}/logs/fold_ensemble/{{model}}.log",
+        benchmark:
+            f"{R}/benchmarks/fold_ensemble/{{model}}.tsv"
         conda:
             f"{ENVS}/dl.yaml"
         threads: 1
