@@ -27,7 +27,6 @@ import pandas as pd
 
 from dlscore.errors import InputError
 
-METHODS = ("holdout", "kfold", "leave_site_out")
 #: the split of a cross-validated study's labelled development patients
 CV_SPLIT = "development"
 

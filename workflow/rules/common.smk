@@ -5,6 +5,7 @@ import sys
 sys.path.insert(0, SRC)
 
 from dlscore.cohorts import active as active_cohort, manifest_path
+from dlscore.folds import is_cv
 from dlscore.settings import step_params
 from dlscore.study import check_inside, development_patients, endpoints, km_models, marker_names, model_names, plan_patients, planned_model_folds, scores_mode, signature_enabled, survival_sets
 
@@ -16,7 +17,7 @@ try:  # the manifest's ids and cohort names become folder names: checked before 
     PATIENT = {p.patient_id: p for p in PLAN}
     PIDS = list(PATIENT)
     DEV_PIDS = development_patients(PLAN)
-    SURVIVAL_SETS = survival_sets(PLAN, config["survival"]["splits"], config["split"]["method"] != "holdout")
+    SURVIVAL_SETS = survival_sets(PLAN, config["survival"]["splits"], is_cv(config["split"]))
     FOLDS = planned_model_folds(config, PLAN) if not scores_mode(config) else []
 except ManifestError as err:  # one clear message, no traceback
     raise WorkflowError(str(err)) from None
