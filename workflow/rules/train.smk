@@ -1,7 +1,7 @@
 # One network per model (split.method: holdout), or one per model and fold (kfold,
 # leave_site_out: see dlscore.folds) gathered by fold_ensemble into the model's weights.pt.
 # Both run as rule `train`, so a SLURM profile gives the same GPU resources to each fold.
-TRAIN_OUT = f"{R}/models/{{model}}" + ("/folds/{fold}" if FOLDS else "")
+TRAIN_OUT = f"{R}/models/{{model}}/folds/{{fold}}" if FOLDS else f"{R}/models/{{model}}"
 
 rule train:
     input:
