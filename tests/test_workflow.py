@@ -146,8 +146,12 @@ def test_report_builds(demo):
         assert fig in html, f"{fig} missing from the report"
 
 
-def test_lint_is_clean():
-    res = _smk("--lint", "--configfile", "config/demo.yaml", check=False)
+@pytest.mark.parametrize("split", ["holdout", "kfold"])
+def test_lint_is_clean(split, tmp_path):
+    """Both shapes of the train rule (one network per model; one per model and fold) lint clean."""
+    overlay = tmp_path / "split.yaml"
+    overlay.write_text(yaml.safe_dump({"split": {"method": split, "k": 2}}))
+    res = _smk("--lint", "--configfile", "config/demo.yaml", str(overlay), check=False)
     assert "Congratulations, your workflow is in a good condition!" in res.stdout + res.stderr, res.stdout + res.stderr
 
 
