@@ -60,6 +60,11 @@ include: "workflow/rules/survival.smk"
 include: "workflow/rules/report.smk"
 
 
+if config.get("stop_after") == "features":
+    print(f"stop_after: features -- {len(PIDS)} patient(s): QC, hyper-images and radiomics only; no model is trained "
+          "or validated (too few patients). Set stop_after: null to run the whole study.", file=sys.stderr)
+
+
 rule all:
     input:
         final_targets(),

@@ -29,7 +29,7 @@ COHORT = ("study", "manifest", *REGISTRY, "imaging.modalities", "imaging.raters"
 MODELS = ("run_models", "primary_model", "scores_only", "signature.enabled", "signature.features")
 
 STEPS: dict[str, tuple[str, ...]] = {
-    "cohort": tuple(REGISTRY),
+    "cohort": (*REGISTRY, "results"),  # results: a DICOM export's private files must lie outside it
     "validate_manifest": ("imaging", "checks", "clinical.covariates", "clinical.development_cohort", *MODELS),
     "split": ("seed", "split"),
     "preprocess": ("imaging", "checks", "slices"),

@@ -96,7 +96,7 @@ def plan_patients(config: Mapping[str, Any], site_column: str | None = None) -> 
     if cohort is not None and cohort.generates:
         return [Patient(p.patient_id, p.cohort, p.role, p.raters, files)
                 for p, files in cohort.planner()(config[cohort.key], str(path.parent), mods)]
-    df = cohort.builder()(config[cohort.key])[0] if cohort is not None else read_manifest(path)
+    df = cohort.run(config)[0] if cohort is not None else read_manifest(path)
     check_structure(df, f"manifest {path.name}")
     out = []
     for _, row in df.iterrows():

@@ -65,7 +65,17 @@ from dlscore.steps.survival import CLINICAL_TABLES
 from dlscore.steps.signature import SIGNATURE_TABLES
 
 
+IMAGING_TARGETS = [
+    f"{R}/tables/qc.csv",
+    *([f"{R}/qc/montages"] if config.get("qc", {}).get("montage", True) else []),
+    f"{R}/figures/hyperimages.png",
+]
+
+
 def final_targets():
+    if config.get("stop_after") == "features":  # too few patients to train: images -> features, then stop
+        return [*IMAGING_TARGETS, f"{R}/radiomics/features.parquet",
+                *[f"{R}/tables/{t}.csv" for t in (COHORT.tables if COHORT else ())]]
     common = [
         f"{R}/tables/table1.csv",
         f"{R}/tables/dls_by_group.csv",
@@ -91,9 +101,7 @@ def final_targets():
         *[f"{R}/figures/calibration_{m}.png" for m in MODELS],
         *[f"{R}/figures/gradcam_{m}.png" for m in MODELS],
         *[f"{R}/figures/deep_features_{m}.png" for m in MODELS],
-        f"{R}/tables/qc.csv",
-        *([f"{R}/qc/montages"] if config.get("qc", {}).get("montage", True) else []),
-        f"{R}/figures/hyperimages.png",
+        *IMAGING_TARGETS,
         *[f"{R}/figures/roc_{m}.png" for m in MODELS],
     ]
 

@@ -1,4 +1,5 @@
 import sys
+from pathlib import Path
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 from dlscore.runlog import job_log
@@ -7,4 +8,4 @@ from dlscore.steps import cohort
 
 with job_log(snakemake.log[0]):
     cohort.build(from_snakemake(snakemake, "cohort"), snakemake.output.manifest,
-                 snakemake.output.mapping[0] if snakemake.output.mapping else None, snakemake.threads)
+                 {Path(t).stem: t for t in snakemake.output.tables}, snakemake.threads)

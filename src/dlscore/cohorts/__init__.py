@@ -7,8 +7,9 @@ workflow has one rule for all of them (``cohort`` in ``workflow/rules/cohort.smk
 generic modules never import a cohort module.
 
 Adding a cohort (say ``mycohort``): write ``dlscore/cohorts/mycohort.py`` with a function
-``build(section) -> (manifest, mapping)`` (the manifest columns of :mod:`dlscore.manifest`;
-``mapping`` a table of how every source column was mapped, or ``None``), add
+``build(section) -> (manifest, tables)`` (the manifest columns of :mod:`dlscore.manifest`;
+``tables`` the cohort's own tables, e.g. how every source column was mapped: one table, a
+dict name -> table, or ``None``), add
 ``"mycohort": Cohort(...)`` below, add ``mycohort`` to the config schema, and write
 ``config/mycohort.yaml`` with ``mycohort: {enabled: true, ...}``.
 """
@@ -29,22 +30,44 @@ class Cohort:
 
     key: its config section (``<key>.enabled`` switches it on);
     module: the module under ``dlscore.cohorts`` holding ``build`` (imported on use);
-    mapping: name of the mapping table it writes (``tables/<mapping>.csv``), or None;
+    tables: names of the tables it writes (``tables/<name>.csv``: a mapping of the source
+    columns, the DICOM series index and pairing report ...);
     inputs: config keys of its section that are files the build reads (rule inputs);
     env: the conda environment of its rule (``envs/<env>.yaml``);
-    generates: True when it writes the images too (planned from the config, not a manifest).
+    generates: True when it writes the images too (planned from the config, not a manifest);
+    takes_results: its ``build`` also takes the results folder (to refuse private files in it).
     """
 
     key: str
     module: str
-    mapping: str | None = None
+    tables: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     env: str = "stats"
     generates: bool = False
+    takes_results: bool = False
     description: str = field(default="", compare=False)
 
     def builder(self) -> Callable[..., tuple[pd.DataFrame, pd.DataFrame | None]]:
         return import_module(f"dlscore.cohorts.{self.module}").build
+
+    def run(self, config: Mapping[str, Any], outdir: str | Path | None = None,
+            workers: int = 1) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        """(manifest, {table name: table}) of this cohort for ``config``; a generating cohort
+        writes its images under ``outdir`` with ``workers`` processes."""
+        fn, section = self.builder(), config[self.key]
+        if self.generates:
+            manifest, tables = fn(section, outdir, workers)
+        elif self.takes_results:
+            manifest, tables = fn(section, config["results"])
+        else:
+            manifest, tables = fn(section)
+        if tables is None:
+            tables = {}
+        elif isinstance(tables, pd.DataFrame):
+            tables = {self.tables[0]: tables}
+        if sorted(tables) != sorted(self.tables):
+            raise RuntimeError(f"cohort {self.key} built tables {sorted(tables)}, declared {sorted(self.tables)}")
+        return manifest, tables
 
     def planner(self) -> Callable[..., list]:
         """``plan(section, root, modalities)`` of a generating cohort: (patient, files) pairs."""
@@ -58,10 +81,13 @@ REGISTRY: dict[str, Cohort] = {
     "phantom": Cohort("phantom", "phantom", env="imaging", generates=True,
                       description="simulated PET/CT cohorts with a planted label and outcomes (the demo)"),
     "lgg": Cohort("lgg", "lgg", env="imaging", description="TCGA-LGG brain MRI (Buda et al. 2019 release)"),
-    "ici": Cohort("ici", "ici", mapping="ici_mapping",
+    "ici": Cohort("ici", "ici", tables=("ici_mapping",),
                   description="cBioPortal immunotherapy cohorts (clinical tables, scores-only)"),
-    "nsclc_rg": Cohort("nsclc_rg", "nsclc_rg", mapping="nsclc_rg_mapping", inputs=("labels",),
+    "nsclc_rg": Cohort("nsclc_rg", "nsclc_rg", tables=("nsclc_rg_mapping",), inputs=("labels",),
                        description="NSCLC-Radiogenomics clinical table (feature-table signature study)"),
+    "dicom_export": Cohort("dicom_export", "dicom_export", tables=("dicom_index", "dicom_pairing"),
+                           inputs=("key_file", "clinical"), env="imaging", takes_results=True,
+                           description="a hospital's DICOM export: indexed, paired, pseudonymised"),
 }
 
 
@@ -81,11 +107,9 @@ def manifest_path(config: Mapping[str, Any]) -> str:
     return f"{config['results']}/{c.key}/manifest.csv" if c else str(config["manifest"])
 
 
-def build(config: Mapping[str, Any], outdir: str | Path, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """(manifest, mapping table or None) of the active cohort; a generating cohort writes its
-    images under ``outdir`` with ``workers`` processes."""
+def build(config: Mapping[str, Any], outdir: str | Path, workers: int = 1) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """(manifest, {table name: table}) of the active cohort (:meth:`Cohort.run`)."""
     c = active(config)
     if c is None:
         raise ValueError("no registered cohort is enabled")
-    fn = c.builder()
-    return fn(config[c.key], outdir, workers) if c.generates else fn(config[c.key])
+    return c.run(config, outdir, workers)

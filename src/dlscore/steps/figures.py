@@ -17,6 +17,9 @@ def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Ma
     man = pd.read_parquet(validated)
     tr = man[man["split"] == derivation_split(man)].sort_values("patient_id")
     pick = pd.concat([tr[tr["label"] == c].head(per_class) for c in (1, 0)])
+    if pick.empty:  # no labelled patient (a feature-extraction study): the first patients
+        pick = man.sort_values("patient_id").head(2 * per_class)
+    title = "training patients" if len(tr) and set(pick["patient_id"]) <= set(tr["patient_id"]) else "patients"
     chans = config["slices"]["channels"]
     fig, _ = new_figure(1.4 * len(chans), 1.5 * len(pick))
     fig.clf()
@@ -32,8 +35,9 @@ def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Ma
             if i == 0:
                 ax.set_title(c.upper() if c != "fusion" else "fusion", fontsize=8)
             if j == 0:
-                ax.set_ylabel(f"{row['patient_id']}\nlabel {int(row['label'])}", fontsize=7)
-    fig.suptitle(f"Hyper-images of training patients (largest kept slice; tumour square + "
+                label = "no label" if pd.isna(row["label"]) else f"label {int(row['label'])}"
+                ax.set_ylabel(f"{row['patient_id']}\n{label}", fontsize=7)
+    fig.suptitle(f"Hyper-images of {title} (largest kept slice; tumour square + "
                  f"{config['slices']['margin_mm']:g} mm margin on every side, resampled to "
                  f"{config['slices']['size']}x{config['slices']['size']})", fontsize=8)
     save(fig, out)
