@@ -26,6 +26,35 @@ from dlscore.errors import InputError
 #: manifest modality name -> the DICOM Modality its series must have
 EXPECTED_MODALITY = {"pet": "PT", "ct": "CT"}
 
+#: compressed transfer syntaxes of archive exports -> (name, what decodes them besides GDCM)
+COMPRESSED = {
+    "1.2.840.10008.1.2.4.50": ("JPEG baseline", "pylibjpeg-libjpeg"),
+    "1.2.840.10008.1.2.4.51": ("JPEG extended", "pylibjpeg-libjpeg"),
+    "1.2.840.10008.1.2.4.57": ("JPEG lossless", "pylibjpeg-libjpeg"),
+    "1.2.840.10008.1.2.4.70": ("JPEG lossless SV1", "pylibjpeg-libjpeg"),
+    "1.2.840.10008.1.2.4.80": ("JPEG-LS lossless", "pylibjpeg-libjpeg"),
+    "1.2.840.10008.1.2.4.81": ("JPEG-LS near-lossless", "pylibjpeg-libjpeg"),
+    "1.2.840.10008.1.2.4.90": ("JPEG 2000 lossless", "pylibjpeg-openjpeg"),
+    "1.2.840.10008.1.2.4.91": ("JPEG 2000", "pylibjpeg-openjpeg"),
+    "1.2.840.10008.1.2.5": ("RLE lossless", "pylibjpeg-rle"),
+}
+
+
+def _decode_fix(path: str) -> tuple[str, str]:
+    """(what the pixel data is, the fix) for a series SimpleITK/GDCM could not read."""
+    import pydicom
+    try:
+        ts = str(pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID)
+    except Exception:
+        ts = ""
+    if ts in COMPRESSED:
+        name, pkg = COMPRESSED[ts]
+        return (f"{name} compressed pixel data (transfer syntax {ts})",
+                f"GDCM (SimpleITK) and pydicom with {pkg} decode it: check that the imaging environment is installed "
+                f"(envs/imaging.yaml, `make install`), else re-export the series uncompressed")
+    return (f"transfer syntax {ts or 'unknown'}", "re-export the series (complete, uncompressed or standard transfer "
+            "syntax)")
+
 
 def is_dicom_file(path: str | Path) -> bool:
     """True when ``path`` is a file with the DICOM preamble ("DICM" at byte 128)."""
@@ -92,9 +121,8 @@ def read_series(folder: str | Path, patient: str | None = None, what: str = "ima
         img = reader.Execute()
     except RuntimeError as exc:
         last = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else "unreadable"
-        raise InputError(f"{what} DICOM series cannot be read ({last})",
-                         "re-export the series (complete, uncompressed or standard transfer syntax)",
-                         patient, str(folder)) from None
+        data, fix = _decode_fix(series.files[0])
+        raise InputError(f"{what} DICOM series cannot be read: {data} ({last})", fix, patient, str(folder)) from None
     if suv and series.modality == "PT":
         info = series_suv(series, patient)
         if info.factor != 1.0:

@@ -27,27 +27,19 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from dlscore.dicom import COMPRESSED
+
 #: header fields kept per file (tag keywords; sequences are read for masks only)
 FILE_COLUMNS = ("relpath", "size", "mtime_ns", "hospital_id", "study_uid", "series_uid", "sop_uid", "modality",
                 "frame_of_reference", "series_description", "study_date", "date", "time", "position", "orientation",
                 "pixel_spacing", "slice_thickness", "rows", "columns", "frames", "units", "decay_correction",
-                "transfer_syntax", "referenced_series", "roi_names")
+                "transfer_syntax", "referenced_series", "referenced_sops", "roi_names")
 
 _TAGS = ["PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "Modality", "FrameOfReferenceUID",
          "SeriesDescription", "StudyDate", "SeriesDate", "SeriesTime", "AcquisitionDate", "AcquisitionTime",
          "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "Rows", "Columns",
          "NumberOfFrames", "Units", "DecayCorrection", "StructureSetROISequence", "ReferencedFrameOfReferenceSequence",
-         "SegmentSequence", "ReferencedSeriesSequence"]
-
-#: transfer syntaxes a reader needs a plugin for -> what decodes them
-COMPRESSED = {
-    "1.2.840.10008.1.2.4.50": "JPEG baseline", "1.2.840.10008.1.2.4.51": "JPEG extended",
-    "1.2.840.10008.1.2.4.57": "JPEG lossless", "1.2.840.10008.1.2.4.70": "JPEG lossless SV1",
-    "1.2.840.10008.1.2.4.80": "JPEG-LS lossless", "1.2.840.10008.1.2.4.81": "JPEG-LS near-lossless",
-    "1.2.840.10008.1.2.4.90": "JPEG 2000 lossless", "1.2.840.10008.1.2.4.91": "JPEG 2000",
-    "1.2.840.10008.1.2.5": "RLE lossless",
-}
-
+         "SegmentSequence", "ReferencedSeriesSequence", "ROIContourSequence"]
 
 def _has_preamble(path: str) -> bool:
     try:
@@ -67,6 +59,20 @@ def _referenced(ds) -> tuple[str, ...]:
                     if "SeriesInstanceUID" in se]
     out += [str(se.SeriesInstanceUID) for se in ds.get("ReferencedSeriesSequence", []) if "SeriesInstanceUID" in se]
     return tuple(dict.fromkeys(out))
+
+
+def _referenced_sops(ds, most: int = 3) -> tuple[str, ...]:
+    """The first ``most`` image instances an RTSTRUCT's contours name (ContourImageSequence):
+    the link to the image series when the structure set does not name the series."""
+    out: list[str] = []
+    for rc in ds.get("ROIContourSequence", []):
+        for c in rc.get("ContourSequence", []):
+            for ci in c.get("ContourImageSequence", []):
+                if "ReferencedSOPInstanceUID" in ci:
+                    out.append(str(ci.ReferencedSOPInstanceUID))
+                    if len(out) >= most:
+                        return tuple(out)
+    return tuple(out)
 
 
 def read_header(root: str, relpath: str) -> dict[str, Any] | None:
@@ -110,6 +116,7 @@ def read_header(root: str, relpath: str) -> dict[str, Any] | None:
         "units": str(ds.get("Units", "")), "decay_correction": str(ds.get("DecayCorrection", "")),
         "transfer_syntax": str(getattr(ds.file_meta, "TransferSyntaxUID", "")),
         "referenced_series": "|".join(_referenced(ds)) if modality in ("RTSTRUCT", "SEG") else "",
+        "referenced_sops": "|".join(_referenced_sops(ds)) if modality == "RTSTRUCT" else "",
         "roi_names": "|".join(names),
     }
 
@@ -161,13 +168,11 @@ def crawl(root: str | Path, cache: str | Path | None = None, workers: int = 1,
     else:
         for c in chunks:
             fresh += _read_chunk(c)
-    new_rows = [dict(r, dicom=True) for r in fresh if isinstance(r, dict)]
-    non = [{"relpath": r[0], "dicom": False} for r in fresh if not isinstance(r, dict)]
-    new = pd.DataFrame(new_rows + non, columns=[*FILE_COLUMNS, "dicom"])
-    sizes = listing.set_index("relpath")
-    if len(non):
-        new.loc[~new["dicom"].astype(bool), "size"] = [sizes.at[r["relpath"], "size"] for r in non]
-        new.loc[~new["dicom"].astype(bool), "mtime_ns"] = [sizes.at[r["relpath"], "mtime_ns"] for r in non]
+    stat = {r: (s, m) for r, s, m in zip(listing["relpath"], listing["size"], listing["mtime_ns"])}
+    rows = [dict(r, dicom=True) if isinstance(r, dict) else {"relpath": r[0], "dicom": False} for r in fresh]
+    for r in rows:  # the listing's size and time: what the next crawl compares with
+        r["size"], r["mtime_ns"] = stat[r["relpath"]]
+    new = pd.DataFrame(rows, columns=[*FILE_COLUMNS, "dicom"]).astype({"size": "int64", "mtime_ns": "int64"})
     kept = known.loc[known["_merge"] == "both", [*FILE_COLUMNS, "dicom"]]
     parts = [x for x in (kept, new) if len(x)]
     allrows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (parts[0] if parts else new)
@@ -183,6 +188,8 @@ def crawl(root: str | Path, cache: str | Path | None = None, workers: int = 1,
         out.to_parquet(tmp, index=False)
         os.replace(tmp, cache)
     dicom = allrows[allrows["dicom"]].drop(columns="dicom").reset_index(drop=True)
+    dicom = dicom.astype({"size": "int64", "mtime_ns": "int64", "rows": "int64", "columns": "int64",
+                          "frames": "int64", "position": "float64", "slice_thickness": "float64"})
     return dicom, int((~allrows["dicom"]).sum())
 
 
@@ -203,6 +210,7 @@ def series_table(files: pd.DataFrame) -> pd.DataFrame:
     (relpaths, image series sorted along the slice normal).
     """
     rows = []
+    series_of_sop = dict(zip(files["sop_uid"], files["series_uid"]))
     for uid, g in files.groupby("series_uid", sort=True):
         g = g.sort_values(["position", "relpath"], na_position="last")
         problems = []
@@ -226,12 +234,20 @@ def series_table(files: pd.DataFrame) -> pd.DataFrame:
             "slice_thickness": float(first["slice_thickness"]), "units": first["units"],
             "decay_correction": first["decay_correction"],
             "transfer_syntax": "|".join(sorted(set(g["transfer_syntax"].astype(str)))),
-            "referenced_series": "|".join(dict.fromkeys(x for v in g["referenced_series"] for x in str(v).split("|")
-                                                        if x)),
+            "referenced_series": _referenced_series(g, series_of_sop),
             "roi_names": "|".join(dict.fromkeys(x for v in g["roi_names"] for x in str(v).split("|") if x)),
             "problems": "; ".join(problems), "files": tuple(g["relpath"]),
         })
     return pd.DataFrame(rows)
+
+
+def _referenced_series(g: pd.DataFrame, series_of_sop: dict[str, str]) -> str:
+    """Series UIDs a mask series refers to: those it names, else the series of the image
+    instances its contours name (those absent from the export are dropped)."""
+    named = [x for v in g["referenced_series"] for x in str(v).split("|") if x]
+    if not named:
+        named = [series_of_sop[x] for v in g["referenced_sops"] for x in str(v).split("|") if x in series_of_sop]
+    return "|".join(dict.fromkeys(named))
 
 
 def short_uid(uid: str) -> str:
@@ -244,6 +260,14 @@ def scrub(text: str, hospital_id: str, pseudonym: str) -> str:
     """``text`` with the hospital id replaced by the pseudonym (series descriptions and ROI
     names of exports often embed it)."""
     return str(text).replace(hospital_id, pseudonym) if hospital_id else str(text)
+
+
+def _syntax_name(uid: str) -> str:
+    """"RLE lossless", "JPEG 2000" ... for a compressed transfer syntax, "uncompressed" for the
+    other standard ones, the UID itself otherwise."""
+    if uid in COMPRESSED:
+        return COMPRESSED[uid][0]
+    return "uncompressed" if uid.startswith("1.2.840.10008.1.2") else uid
 
 
 def _days(date: str, first: str) -> float:
@@ -277,9 +301,7 @@ def public_index(series: pd.DataFrame, key: dict[str, str]) -> pd.DataFrame:
                                                                            if u))
     for c in ("series_description", "roi_names", "problems"):
         s[c] = [scrub(t, h, p) for t, h, p in zip(s[c], s["hospital_id"], s["patient"])]
-    s["transfer_syntax"] = s["transfer_syntax"].map(
-        lambda v: "|".join(COMPRESSED.get(t, "uncompressed" if t.startswith("1.2.840.10008.1.2") else t)
-                           for t in str(v).split("|") if t))
+    s["transfer_syntax"] = s["transfer_syntax"].map(lambda v: "|".join(_syntax_name(t) for t in str(v).split("|") if t))
     s["time"] = s["time"].map(lambda t: f"{t[:2]}:{t[2:4]}:{t[4:6]}" if len(str(t)) >= 6 else str(t))
     return s.sort_values(["patient", "study", "modality", "series"])[cols].reset_index(drop=True)
 

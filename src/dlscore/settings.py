@@ -31,7 +31,7 @@ MODELS = ("run_models", "primary_model", "scores_only", "signature.enabled", "si
 STEPS: dict[str, tuple[str, ...]] = {
     "cohort": (*REGISTRY, "results"),  # results: a DICOM export's private files must lie outside it
     "validate_manifest": ("imaging", "checks", "clinical.covariates", "clinical.development_cohort", *MODELS),
-    "split": ("seed", "split"),
+    "split": ("seed", "split", "stop_after"),
     "preprocess": ("imaging", "checks", "slices"),
     "qc_table": ("imaging",),
     "qc_montages": ("imaging", "slices", "qc"),

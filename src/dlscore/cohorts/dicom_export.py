@@ -162,7 +162,7 @@ def pair_patient(series: pd.DataFrame, spec_series: Mapping[str, Mapping], spec_
             continue
         best, why = _pick(c, sp.get("choose"))
         if len(best) > 1:
-            row(item, "excluded", f"{len(best)} candidate {what}s and no rule decides (set "
+            row(item, "excluded", f"{len(best)} candidates for the {what} and no rule decides (set "
                 f"dicom_export.series.{m}.description or .choose): {_describe(best, hid, pid)}")
             excluded = True
             continue
@@ -209,7 +209,8 @@ def pair_patient(series: pd.DataFrame, spec_series: Mapping[str, Mapping], spec_
         best, why = _pick(direct, sp.get("choose"))
         if len(best) > 1 or int(best.iloc[0]["n_files"]) > 1:
             row(item, "excluded" if r == "r1" else "missing",
-                f"{len(best)} candidate {what} and no rule decides (set dicom_export.masks.{r}.roi or .choose): "
+                f"{len(best)} candidates for the {what} and no rule decides (set dicom_export.masks.{r}.roi or "
+                ".choose): "
                 f"{_describe(best, hid, pid)}" if len(best) > 1 else
                 f"mask series {short_uid(best.iloc[0]['series_uid'])} holds {best.iloc[0]['n_files']} structure sets")
             excluded = excluded or r == "r1"

@@ -188,6 +188,12 @@ def write_rtstruct(mask_zyx: np.ndarray, spacing_xyz: Sequence[float], origin_xy
         o.ObservationNumber, o.ReferencedROINumber, o.RTROIInterpretedType = number, number, "GTV"
         obs.append(o)
     ds.StructureSetROISequence, ds.ROIContourSequence, ds.RTROIObservationsSequence = rois, contours_seq, obs
+    fr, st, se = Dataset(), Dataset(), Dataset()  # the referenced series, as planning systems write it
+    se.SeriesInstanceUID = ref.series_uid
+    st.ReferencedSOPClassUID, st.ReferencedSOPInstanceUID = "1.2.840.10008.3.1.2.3.1", ref.study_uid
+    st.RTReferencedSeriesSequence = [se]
+    fr.FrameOfReferenceUID, fr.RTReferencedStudySequence = ref.frame_of_reference, [st]
+    ds.ReferencedFrameOfReferenceSequence = [fr]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(str(out), enforce_file_format=True)
 
@@ -223,6 +229,9 @@ def write_seg(mask_zyx: np.ndarray, spacing_xyz: Sequence[float], origin_xyz: Se
         f.PlanePositionSequence, f.SegmentIdentificationSequence = [pp], [si]
         frames.append(f)
     ds.PerFrameFunctionalGroupsSequence = frames
+    rs = Dataset()  # the series the segmentation was drawn on
+    rs.SeriesInstanceUID = ref.series_uid
+    ds.ReferencedSeriesSequence = [rs]
     from pydicom.pixels import pack_bits
     ds.PixelData = pack_bits(mask_zyx[zs].astype(np.uint8))
     Path(out).parent.mkdir(parents=True, exist_ok=True)

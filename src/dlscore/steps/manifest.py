@@ -50,8 +50,12 @@ def split(config: Mapping[str, Any], checked: str, out_parquet: str, splits_csv:
     or the imaging."""
     from dlscore.manifest import assign_splits
     sp = config["split"]
-    df = assign_splits(pd.read_parquet(checked), float(sp["validation_fraction"]), int(config["seed"]),
-                       str(sp["method"]), int(sp["k"]), str(sp["site_column"]))
+    df = pd.read_parquet(checked)
+    if config["stop_after"] == "features":  # nothing is trained: no training/validation split is drawn
+        df["split"] = "not split"
+    else:
+        df = assign_splits(df, float(sp["validation_fraction"]), int(config["seed"]), str(sp["method"]),
+                           int(sp["k"]), str(sp["site_column"]))
     df.to_parquet(out_parquet, index=False)
     by = ["cohort", "split", "fold"] if "fold" in df else ["cohort", "split"]
     tab = df.groupby(by, dropna=False).agg(n=("patient_id", "size"), n_positive=("label", "sum")).reset_index()
