@@ -122,103 +122,110 @@ def _describe(c: pd.DataFrame, hid: str, pid: str) -> str:
                      f"{r.n_files} files)" for r in c.itertuples())
 
 
-def pair_patient(series: pd.DataFrame, spec_series: Mapping[str, Mapping], spec_masks: Mapping[str, Mapping],
-                 optional: set[str], hid: str, pid: str) -> tuple[dict[str, Any], list[dict]]:
-    """Choose the series of one patient (``series``: the private series table rows of this
-    hospital id). Returns (chosen: "image_<m>"/"mask_<r>" -> series row, or None when the
-    patient is excluded; report rows)."""
-    report: list[dict] = []
+class _Pairing:
+    """The choices for one patient: ``chosen`` ("image_<m>"/"mask_<r>" -> series row),
+    ``report`` rows, and whether the patient is ``excluded``."""
 
-    def row(item, status, detail, uid=""):
-        report.append({"patient_id": pid, "item": item, "status": status, "series": short_uid(uid), "detail": detail})
+    def __init__(self, series: pd.DataFrame, hid: str, pid: str):
+        self.series, self.hid, self.pid = series, hid, pid
+        self.chosen: dict[str, Any] = {}
+        self.report: list[dict] = []
+        self.excluded = False
+        for r in series[series["problems"].astype(str) != ""].itertuples():
+            self.row("series", "note", f"series {short_uid(r.series_uid)} ({r.modality}): "
+                     f"{scrub(r.problems, hid, pid)}", r.series_uid)
 
-    chosen: dict[str, Any] = {}
-    excluded = False
-    bad = series[series["problems"].astype(str) != ""]
-    for r in bad.itertuples():
-        row("series", "note", f"series {short_uid(r.series_uid)} ({r.modality}): {scrub(r.problems, hid, pid)}",
-            r.series_uid)
-    order = sorted(spec_series, key=lambda m: 1 if spec_series[m].get("with") else 0)
-    for m in order:
-        sp = spec_series[m]
-        item = f"image_{m}"
-        c = series[(series["modality"] == sp["modality"]) & (series["problems"].astype(str) == "")]
+    def row(self, item: str, status: str, detail: str, uid: str = "") -> None:
+        self.report.append({"patient_id": self.pid, "item": item, "status": status, "series": short_uid(uid),
+                            "detail": detail})
+        self.excluded = self.excluded or status == "excluded"
+
+    def text(self, value: str) -> str:
+        return scrub(value, self.hid, self.pid)
+
+    def image(self, m: str, sp: Mapping[str, Any], optional: bool) -> None:
+        """Choose the series of modality ``m`` (rule ``sp``)."""
+        s, item = self.series, f"image_{m}"
+        c = s[(s["modality"] == sp["modality"]) & (s["problems"].astype(str) == "")]
         if sp.get("description"):
             c = c[c["series_description"].str.contains(sp["description"], case=False, regex=True, na=False)]
-        partner = sp.get("with")
-        if partner and f"image_{partner}" in chosen:
-            p = chosen[f"image_{partner}"]
-            c = c[(c["study_uid"] == p["study_uid"]) | ((c["frame_of_reference"] == p["frame_of_reference"])
-                                                        & (c["frame_of_reference"] != ""))]
         what = sp["modality"] + (f" series matching '{sp['description']}'" if sp.get("description") else " series")
+        partner = sp.get("with")
         if partner:
+            p = self.chosen.get(f"image_{partner}")
+            if p is not None:
+                c = c[(c["study_uid"] == p["study_uid"]) | ((c["frame_of_reference"] == p["frame_of_reference"])
+                                                            & (c["frame_of_reference"] != ""))]
             what += f" in the study or frame of reference of the {partner}"
         if c.empty:
-            if m in optional:
-                row(item, "missing", f"no {what} (optional modality: left empty)")
-                continue
-            row(item, "excluded", f"no {what}")
-            excluded = True
-            continue
+            self.row(item, "missing", f"no {what} (optional modality: left empty)") if optional else \
+                self.row(item, "excluded", f"no {what}")
+            return
         best, why = _pick(c, sp.get("choose"))
         if len(best) > 1:
-            row(item, "excluded", f"{len(best)} candidates for the {what} and no rule decides (set "
-                f"dicom_export.series.{m}.description or .choose): {_describe(best, hid, pid)}")
-            excluded = True
-            continue
+            self.row(item, "excluded", f"{len(best)} candidates for the {what} and no rule decides (set "
+                     f"dicom_export.series.{m}.description or .choose): {_describe(best, self.hid, self.pid)}")
+            return
         b = best.iloc[0]
-        chosen[item] = b
-        detail = f"{b['modality']}, {scrub(b['series_description'], hid, pid) or 'no description'}, {b['n_files']} files"
+        self.chosen[item] = b
+        detail = f"{b['modality']}, {self.text(b['series_description']) or 'no description'}, {b['n_files']} files"
         if len(c) > 1:
-            detail += f"; chosen among {len(c)} candidates by {why}: {_describe(c, hid, pid)}"
-        row(item, "chosen", detail, b["series_uid"])
-    masks = series[series["modality"].isin(MASK_MODALITIES)]
-    all_uids = set(series["series_uid"])
-    for r, sp in spec_masks.items():
-        item = f"mask_{r}"
-        c = masks
-        if sp.get("modality"):
-            c = c[c["modality"] == sp["modality"]]
+            detail += f"; chosen among {len(c)} candidates by {why}: {_describe(c, self.hid, self.pid)}"
+        self.row(item, "chosen", detail, b["series_uid"])
+
+    def mask(self, r: str, sp: Mapping[str, Any]) -> None:
+        """Choose the RTSTRUCT/SEG of rater ``r`` (rule ``sp``): it must reference the series
+        chosen for ``sp["on"]`` (or share its frame of reference, with ``link``). A missing
+        first rater excludes the patient; another rater is left empty."""
+        s, item = self.series, f"mask_{r}"
+        fail = "excluded" if r == "r1" else "missing"
+        c = s[s["modality"].isin([sp["modality"]] if sp.get("modality") else MASK_MODALITIES)]
         if sp.get("roi"):
             c = c[c["roi_names"].map(lambda v: any(re.search(sp["roi"], n, re.I) for n in str(v).split("|") if n))]
-        ref = chosen.get(f"image_{sp['on']}")
+        ref = self.chosen.get(f"image_{sp['on']}")
         if ref is None:
-            if r == "r1" or not c.empty:
-                row(item, "excluded" if r == "r1" else "missing", f"no {sp['on']} image chosen to link the mask to")
-                excluded = excluded or r == "r1"
-            continue
+            self.row(item, fail, f"no {sp['on']} image chosen to link the mask to")
+            return
         refs = c["referenced_series"].astype(str).str.split("|")
         direct = c[[ref["series_uid"] in v for v in refs]]
-        note = ""
+        note, uids = "", set(s["series_uid"])
         if direct.empty and sp.get("link") == "frame_of_reference":
-            absent = [not (set(v) - {""}) & all_uids for v in refs]
-            direct = c[[a and f == ref["frame_of_reference"] and f != "" for a, f in zip(absent, c["frame_of_reference"])]]
-            note = (" (linked by frame of reference: the series it references is not in the export; "
-                    "dicom_export.masks.%s.link)" % r) if not direct.empty else ""
+            absent = [not (set(v) - {""}) & uids for v in refs]
+            direct = c[[a and f == ref["frame_of_reference"] != "" for a, f in zip(absent, c["frame_of_reference"])]]
+            note = (f" (linked by frame of reference: the series it references is not in the export; "
+                    f"dicom_export.masks.{r}.link)") if not direct.empty else ""
         what = f"RTSTRUCT/SEG{' with an ROI matching ' + repr(sp['roi']) if sp.get('roi') else ''} on the {sp['on']}"
         if direct.empty:
-            dangling = [x for v in refs for x in v if x and x not in all_uids]
-            why = (f"; {len(c)} candidate(s) reference series not in the export "
-                   f"({', '.join(sorted({short_uid(x) for x in dangling}))}: set dicom_export.masks.{r}.link: "
-                   "frame_of_reference to accept them by frame of reference)" if dangling else
-                   (f"; {len(c)} candidate(s) reference other series" if len(c) else ""))
-            status = "excluded" if r == "r1" else "missing"
-            row(item, status, f"no {what} series {short_uid(ref['series_uid'])}{why}")
-            excluded = excluded or r == "r1"
-            continue
-        best, why = _pick(direct, sp.get("choose"))
-        if len(best) > 1 or int(best.iloc[0]["n_files"]) > 1:
-            row(item, "excluded" if r == "r1" else "missing",
-                f"{len(best)} candidates for the {what} and no rule decides (set dicom_export.masks.{r}.roi or "
-                ".choose): "
-                f"{_describe(best, hid, pid)}" if len(best) > 1 else
-                f"mask series {short_uid(best.iloc[0]['series_uid'])} holds {best.iloc[0]['n_files']} structure sets")
-            excluded = excluded or r == "r1"
-            continue
+            dangling = sorted({short_uid(x) for v in refs for x in v if x and x not in uids})
+            why = (f"; {len(c)} candidate(s) reference series not in the export ({', '.join(dangling)}: set "
+                   f"dicom_export.masks.{r}.link: frame_of_reference to accept them by frame of reference)"
+                   if dangling else (f"; {len(c)} candidate(s) reference other series" if len(c) else ""))
+            self.row(item, fail, f"no {what} series {short_uid(ref['series_uid'])}{why}")
+            return
+        best, _ = _pick(direct, sp.get("choose"))
+        if len(best) > 1:
+            self.row(item, fail, f"{len(best)} candidates for the {what} and no rule decides (set "
+                     f"dicom_export.masks.{r}.roi or .choose): {_describe(best, self.hid, self.pid)}")
+            return
         b = best.iloc[0]
-        chosen[item] = b
-        row(item, "chosen", f"{b['modality']} ROIs {scrub(b['roi_names'], hid, pid)}{note}", b["series_uid"])
-    return (None if excluded else chosen), report
+        if int(b["n_files"]) > 1:
+            self.row(item, fail, f"mask series {short_uid(b['series_uid'])} holds {b['n_files']} structure sets")
+            return
+        self.chosen[item] = b
+        self.row(item, "chosen", f"{b['modality']} ROIs {self.text(b['roi_names'])}{note}", b["series_uid"])
+
+
+def pair_patient(series: pd.DataFrame, spec_series: Mapping[str, Mapping], spec_masks: Mapping[str, Mapping],
+                 optional: set[str], hid: str, pid: str) -> tuple[dict[str, Any] | None, list[dict]]:
+    """Choose the series of one patient (``series``: the private series table rows of this
+    hospital id). Returns (chosen: "image_<m>"/"mask_<r>" -> series row, or None when the
+    patient is excluded; report rows). Modalities paired ``with`` another come after it."""
+    p = _Pairing(series, hid, pid)
+    for m in sorted(spec_series, key=lambda m: 1 if spec_series[m].get("with") else 0):
+        p.image(m, spec_series[m], m in optional)
+    for r, sp in spec_masks.items():
+        p.mask(r, sp)
+    return (None if p.excluded else p.chosen), p.report
 
 
 # ----------------------------------------------------------------------------- links
@@ -278,6 +285,36 @@ def _check_paths(section: Mapping[str, Any], results: str | None) -> tuple[Path,
     return root.resolve(), key, private
 
 
+def _key(section: Mapping[str, Any], key_path: Path, hids: list[str], report: list[dict]) -> dict[str, str]:
+    """The key file's pseudonyms, extended with the export's new patients (``create_key``)."""
+    key = read_key(key_path)
+    if section.get("create_key", True) and set(hids) - set(key):
+        key = extend_key(key, hids, str(section.get("id_prefix") or "P"))
+        write_key(key, key_path)
+    unknown = [h for h in hids if h not in key]
+    if unknown:
+        report.append({"patient_id": "", "item": "key file", "status": "excluded", "series": "",
+                       "detail": f"{len(unknown)} patient(s) of the export are not in the key file (create_key is "
+                                 "false): add them to the key file"})
+    return key
+
+
+def _join_clinical(manifest: pd.DataFrame, clinical: pd.DataFrame, report: list[dict]) -> pd.DataFrame:
+    """The manifest with the clinical columns; a clinical ``cohort`` / ``role`` overrides the
+    section's value (empty cells keep it)."""
+    defaults = manifest[["patient_id", "cohort", "role"]].set_index("patient_id")
+    take = [c for c in clinical.columns if c != "patient_id"]
+    out = manifest.drop(columns=[c for c in take if c in manifest.columns]).merge(
+        clinical, on="patient_id", how="left", validate="1:1")
+    for c in ("cohort", "role"):
+        out[c] = out[c].where(out[c].notna() & (out[c].astype(str) != ""), out["patient_id"].map(defaults[c]))
+    have = set(clinical["patient_id"])
+    report += [{"patient_id": pid, "item": "clinical", "status": "note", "series": "",
+                "detail": "no row in the clinical table (label and outcomes empty)"}
+               for pid in out["patient_id"] if pid not in have]
+    return out
+
+
 def build(section: Mapping[str, Any], results: str | None = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """(manifest, {"dicom_index": public series index, "dicom_pairing": pairing report}).
 
@@ -290,65 +327,37 @@ def build(section: Mapping[str, Any], results: str | None = None) -> tuple[pd.Da
     if series.empty:
         raise ManifestError([InputError("no DICOM file found", "point dicom_export.root at the export",
                                         where=str(root))])
-    key = read_key(key_path)
-    hids = sorted(set(series["hospital_id"]))
-    if section.get("create_key", True) and set(hids) - set(key):
-        key = extend_key(key, hids, str(section.get("id_prefix") or "P"))
-        write_key(key, key_path)
     report: list[dict] = []
-    unknown = [h for h in hids if h not in key]
-    if unknown:
-        report.append({"patient_id": "", "item": "key file", "status": "excluded", "series": "",
-                       "detail": f"{len(unknown)} patient(s) of the export are not in the key file (create_key is "
-                                 "false): add them to the key file"})
+    hids = sorted(set(series["hospital_id"]))
+    key = _key(section, key_path, hids, report)
     if n_not:
         report.append({"patient_id": "", "item": "export", "status": "note", "series": "",
                        "detail": f"{n_not} file(s) are not DICOM (no DICM preamble, DICOMDIR, unreadable header): "
                                  "skipped"})
-    clinical = _clinical(section, key, report)
-    spec_series = dict(section.get("series") or {})
-    spec_masks = dict(section.get("masks") or {})
-    optional = set(section.get("optional_modalities") or [])
+    spec_series, spec_masks = dict(section.get("series") or {}), dict(section.get("masks") or {})
+    items = [f"image_{m}" for m in spec_series] + [f"mask_{r}" for r in spec_masks]
     rows = []
-    for hid in hids:
-        if hid not in key:
-            continue
+    for hid in (h for h in hids if h in key):
         pid = key[hid]
-        chosen, rep = pair_patient(series[series["hospital_id"] == hid], spec_series, spec_masks, optional, hid, pid)
+        chosen, rep = pair_patient(series[series["hospital_id"] == hid], spec_series, spec_masks,
+                                   set(section.get("optional_modalities") or []), hid, pid)
         report += rep
-        if chosen is None:
-            continue
-        row = {"patient_id": pid, "cohort": section.get("cohort") or "DICOM", "role": section.get("role") or
-               "development"}
-        for m in spec_series:
-            s = chosen.get(f"image_{m}")
-            row[f"image_{m}"] = materialise(str(root), private, pid, f"image_{m}", s["files"]) if s is not None else ""
-        for r in spec_masks:
-            s = chosen.get(f"mask_{r}")
-            row[f"mask_{r}"] = materialise(str(root), private, pid, f"mask_{r}", s["files"]) if s is not None else ""
-        rows.append(row)
-    manifest = pd.DataFrame(rows, columns=["patient_id", "cohort", "role", *[f"image_{m}" for m in spec_series],
-                                           *[f"mask_{r}" for r in spec_masks]])
+        if chosen is not None:
+            rows.append({"patient_id": pid, "cohort": section.get("cohort") or "DICOM",
+                         "role": section.get("role") or "development",
+                         **{i: materialise(str(root), private, pid, i, chosen[i]["files"]) if i in chosen else ""
+                            for i in items}})
+    manifest = pd.DataFrame(rows, columns=["patient_id", "cohort", "role", *items])
+    clinical = _clinical(section, key, report)
     if clinical is not None:
-        defaults = manifest[["patient_id", "cohort", "role"]].set_index("patient_id")
-        take = [c for c in clinical.columns if c != "patient_id"]
-        manifest = manifest.drop(columns=[c for c in take if c in manifest.columns]).merge(
-            clinical, on="patient_id", how="left", validate="1:1")
-        for c in ("cohort", "role"):  # a clinical column overrides the section's value; empty cells keep it
-            manifest[c] = manifest[c].where(manifest[c].notna() & (manifest[c].astype(str) != ""),
-                                            manifest["patient_id"].map(defaults[c]))
-        have = set(clinical["patient_id"])
-        for pid in manifest["patient_id"]:
-            if pid not in have:
-                report.append({"patient_id": pid, "item": "clinical", "status": "note", "series": "",
-                               "detail": "no row in the clinical table (label and outcomes empty)"})
+        manifest = _join_clinical(manifest, clinical, report)
     if manifest.empty:  # nothing to plan: the reasons go to the console (pseudonyms only)
         raise ManifestError([InputError(r["detail"], "adjust dicom_export.series / .masks (README, 'From a DICOM "
                                         "export')", r["patient_id"] or None, r["item"])
                              for r in report if r["status"] == "excluded"], "DICOM export: no patient could be paired")
     report_df = pd.DataFrame(report, columns=["patient_id", "item", "status", "series", "detail"])
-    index = public_index(series, key)
-    return manifest.sort_values("patient_id", ignore_index=True), {"dicom_index": index, "dicom_pairing": report_df}
+    return (manifest.sort_values("patient_id", ignore_index=True),
+            {"dicom_index": public_index(series, key), "dicom_pairing": report_df})
 
 
 def _clinical(section: Mapping[str, Any], key: dict[str, str], report: list[dict]) -> pd.DataFrame | None:
