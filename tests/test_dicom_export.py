@@ -25,7 +25,7 @@ from dlscore.dicom import read_mask, read_series
 from dlscore.dicom_index import crawl, public_index, series_table
 from dlscore.errors import InputError, ManifestError
 
-from .conftest import REPO, config_override, run_snakemake
+from .conftest import REPO, config_override, run_snakemake, snakemake_cmd
 
 SHAPE, SP, ORIGIN = (8, 40, 40), (2.0, 2.0, 3.0), (-40.0, -40.0, 0.0)
 
@@ -236,6 +236,9 @@ def test_feature_study_from_the_export_keeps_hospital_ids_out_of_results(export,
     in Snakemake's log carries a hospital identifier."""
     base, ids, section = export
     results = tmp_path / "results"
+    tree = tmp_path / "tree"
+    shutil.copytree(section["root"], tree)
+    section = {**section, "root": str(tree)}
     override = config_override(tmp_path, "export.yaml", {
         "study": "export", "stop_after": "features", "phantom": {"enabled": False},
         "dicom_export": {**section, "enabled": True, "key_file": str(tmp_path / "secure" / "key.csv"),
@@ -254,8 +257,8 @@ def test_feature_study_from_the_export_keeps_hospital_ids_out_of_results(export,
     assert len(feats) == 3
     assert (results / "qc/montages/P001.png").is_file() and (results / "figures/hyperimages.png").is_file()
     needles = _needles(ids)
-    tree = b"".join(f.read_bytes() for f in Path(section["root"]).rglob("*") if f.is_file())
-    assert all(n in tree for n in needles[:5])  # the export does carry them: the search below can find them
+    raw = b"".join(f.read_bytes() for f in tree.rglob("*") if f.is_file())
+    assert all(n in raw for n in needles[:5])  # the export does carry them: the search below can find them
     leaks = []
     logs = [f for f in (REPO / ".snakemake/log").glob("*.log") if f.stat().st_mtime >= start - 1]
     for f in [*results.rglob("*"), *logs]:
@@ -266,3 +269,13 @@ def test_feature_study_from_the_export_keeps_hospital_ids_out_of_results(export,
     leaks += [("console", n) for n in needles if n in text]
     assert not leaks, leaks[:5]
     assert not any(p.is_symlink() for p in results.rglob("*"))
+
+    # unchanged export: nothing to do; a series added to it: the manifest is rebuilt
+    import subprocess
+    dry = [c for c in snakemake_cmd(results, "config/demo.yaml", override) if c != "-q"] + ["-n"]
+    out = subprocess.run(dry, cwd=REPO, capture_output=True, text=True)
+    assert "Nothing to be done" in out.stdout + out.stderr, out.stdout[-2000:]
+    ct, _, _ = _images()
+    write_series(ct[:4], SP, ORIGIN, tree / "late_arrival", "CT", _ident(2))
+    out = subprocess.run(dry, cwd=REPO, capture_output=True, text=True)
+    assert "cohort " in out.stdout and "Nothing to be done" not in out.stdout, out.stdout[-2000:]

@@ -155,8 +155,8 @@ def crawl(root: str | Path, cache: str | Path | None = None, workers: int = 1,
     old = pd.DataFrame(columns=[*FILE_COLUMNS, "dicom"])
     if cache and Path(cache).is_file():
         old = pd.read_parquet(cache)
-        if old.attrs.get("root", root) != root and "root" in old.attrs:
-            old = old.iloc[0:0]
+        if old.attrs.get("root") != root or list(old.columns) != [*FILE_COLUMNS, "dicom"]:
+            old = pd.DataFrame(columns=[*FILE_COLUMNS, "dicom"])  # another export, or an older cache format
     known = listing.merge(old, on=["relpath", "size", "mtime_ns"], how="left", indicator=True)
     todo = known.loc[known["_merge"] == "left_only", "relpath"].tolist()
     chunks = [(root, todo[i:i + chunk]) for i in range(0, len(todo), chunk)]
@@ -180,11 +180,11 @@ def crawl(root: str | Path, cache: str | Path | None = None, workers: int = 1,
     text = [c for c in FILE_COLUMNS if c not in ("size", "mtime_ns", "position", "slice_thickness", "rows", "columns",
                                                   "frames")]
     allrows[text] = allrows[text].fillna("").astype(str)
-    if cache:
+    if cache and (todo or len(kept) != len(old)):  # rewritten only when the tree changed (SLURM jobs re-plan)
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
         out = allrows.copy()
         out.attrs["root"] = root
-        tmp = Path(f"{cache}.tmp")
+        tmp = Path(f"{cache}.{os.getpid()}.tmp")
         out.to_parquet(tmp, index=False)
         os.replace(tmp, cache)
     dicom = allrows[allrows["dicom"]].drop(columns="dicom").reset_index(drop=True)

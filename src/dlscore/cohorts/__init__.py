@@ -74,7 +74,10 @@ class Cohort:
         return import_module(f"dlscore.cohorts.{self.module}").plan
 
     def input_files(self, section: Mapping[str, Any]) -> list[str]:
-        return [str(section[k]) for k in self.inputs if section.get(k)]
+        """Files the cohort rule reads: the ``inputs`` keys' files, and those the module's
+        ``extra_inputs(section)`` names (a header cache that changes when the export does)."""
+        extra = getattr(import_module(f"dlscore.cohorts.{self.module}"), "extra_inputs", None)
+        return [str(section[k]) for k in self.inputs if section.get(k)] + (extra(section) if extra else [])
 
 
 REGISTRY: dict[str, Cohort] = {

@@ -273,7 +273,7 @@ def _check_paths(section: Mapping[str, Any], results: str | None) -> tuple[Path,
         problems.append(InputError("no key file", "set dicom_export.key_file to a CSV hospital_id,patient_id kept "
                                    "outside results/ (created when create_key is true)", where="dicom_export.key_file"))
     key = Path(str(section.get("key_file") or "key.csv")).resolve()
-    private = Path(section.get("private_dir") or key.parent / "dlscore_private").resolve()
+    private = _private_dir(section)
     if results:
         res = Path(results).resolve()
         for what, p in (("key_file", key), ("private_dir", private)):
@@ -313,6 +313,17 @@ def _join_clinical(manifest: pd.DataFrame, clinical: pd.DataFrame, report: list[
                 "detail": "no row in the clinical table (label and outcomes empty)"}
                for pid in out["patient_id"] if pid not in have]
     return out
+
+
+def _private_dir(section: Mapping[str, Any]) -> Path:
+    key = Path(str(section.get("key_file") or "key.csv")).resolve()
+    return Path(section.get("private_dir") or key.parent / "dlscore_private").resolve()
+
+
+def extra_inputs(section: Mapping[str, Any]) -> list[str]:
+    """The header cache: rewritten exactly when files of the export were added, changed or
+    removed, so the manifest is rebuilt then (and only then)."""
+    return [str(_private_dir(section) / "header_cache.parquet")]
 
 
 def build(section: Mapping[str, Any], results: str | None = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
