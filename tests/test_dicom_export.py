@@ -196,6 +196,24 @@ def test_pairing_builds_the_manifest_and_reports_every_ambiguity(export):
     assert "chosen among 2 candidates by most slices (8)" in _status(rep2, "P003", "image_ct")["detail"]
     assert "linked by frame of reference" in _status(rep2, "P004", "mask_r1")["detail"]
     assert read_key(section["key_file"]) == key  # pseudonyms never change
+    # a reader chosen by a file pattern: rater 2 = the SEG of study2/ (absent elsewhere: left empty)
+    two = {**rules, "masks": {**rules["masks"], "r2": {"on": "ct", "file": r"^study2/SEG/"}}}
+    manifest3, tables3 = build(two, str(base / "results"))
+    r2 = manifest3.set_index("patient_id")["mask_r2"]
+    assert r2["P002"].endswith("mask_r2.dcm") and (r2.drop("P002") == "").all()
+    assert _status(tables3["dicom_pairing"], "P001", "mask_r2")["status"] == "missing"
+
+
+def test_index_command_writes_the_pseudonymous_index(export, tmp_path, capsys):
+    from dlscore.dicom_index import main
+    base, ids, _ = export
+    key = tmp_path / "key.csv"
+    pd.DataFrame({"hospital_id": ["HOSP0001X", "HOSP0002X"], "patient_id": ["A1", "A2"]}).to_csv(key, index=False)
+    main([str(base / "tree"), str(tmp_path / "index.csv"), "--key", str(key), "--workers", "1"])
+    idx = pd.read_csv(tmp_path / "index.csv")
+    assert sorted(set(idx["patient"])) == ["A1", "A2"] and len(idx) == 6
+    assert "3 patients not in the key file left out" in capsys.readouterr().out
+    assert not any(h in (tmp_path / "index.csv").read_text() for h in ids)
 
 
 def test_key_file_must_stay_outside_results_and_pseudonyms_are_stable(export, tmp_path):

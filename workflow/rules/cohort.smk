@@ -20,7 +20,7 @@ if COHORT is not None:
             f"{R}/benchmarks/cohort.tsv"
         conda:
             f"{ENVS}/{COHORT.env}.yaml"
-        threads: workflow.cores if COHORT.generates else 1
+        threads: workflow.cores if COHORT.generates else int(config[COHORT.key].get("workers") or 1)
         resources:
             mem_mb=2000,
             runtime=20,

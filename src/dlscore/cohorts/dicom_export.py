@@ -16,7 +16,7 @@ export"):
   frame of reference as the series chosen for it: "the CT of the PET/CT study") and
   ``choose`` (``most_slices``, ``latest``, ``earliest``) to break a tie.
 * ``masks``: per rater (``imaging.raters``) ``roi`` (regular expression on ROI / segment
-  names), ``on`` (the modality whose series the RTSTRUCT/SEG must reference by
+  names), ``file`` (regular expression on the file's path inside the export), ``on`` (the modality whose series the RTSTRUCT/SEG must reference by
   ReferencedSeriesInstanceUID), ``link`` (``series``, or ``frame_of_reference`` to accept a
   mask whose referenced series is not in the export when it shares the image's frame of
   reference: stated in the pairing report for each patient) and ``choose`` (``latest``,
@@ -182,6 +182,8 @@ class _Pairing:
         c = s[s["modality"].isin([sp["modality"]] if sp.get("modality") else MASK_MODALITIES)]
         if sp.get("roi"):
             c = c[c["roi_names"].map(lambda v: any(re.search(sp["roi"], n, re.I) for n in str(v).split("|") if n))]
+        if sp.get("file"):  # a reader's files named by a pattern of the export (e.g. "reader2/")
+            c = c[c["files"].map(lambda fs: any(re.search(sp["file"], f) for f in fs))]
         ref = self.chosen.get(f"image_{sp['on']}")
         if ref is None:
             self.row(item, fail, f"no {sp['on']} image chosen to link the mask to")
