@@ -272,7 +272,8 @@ def test_feature_study_from_the_export_keeps_hospital_ids_out_of_results(export,
     assert set(pairing.loc[pairing["status"] == "excluded", "patient_id"]) == {"P004", "P005"}
     assert set(pd.read_parquet(results / "manifest/validated.parquet")["split"]) == {"not split"}
     feats = pd.read_parquet(results / "radiomics/features.parquet")
-    assert len(feats) == 3
+    assert len(feats) == 3 and len(pd.read_csv(results / "tables/radiomics_features.csv")) == 3
+    assert not (results / "models").exists() and not (results / "tables/discrimination.csv").exists()
     assert (results / "qc/montages/P001.png").is_file() and (results / "figures/hyperimages.png").is_file()
     needles = _needles(ids)
     raw = b"".join(f.read_bytes() for f in tree.rglob("*") if f.is_file())

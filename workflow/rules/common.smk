@@ -74,7 +74,7 @@ IMAGING_TARGETS = [
 
 def final_targets():
     if config.get("stop_after") == "features":  # too few patients to train: images -> features, then stop
-        return [*IMAGING_TARGETS, f"{R}/radiomics/features.parquet",
+        return [*IMAGING_TARGETS, f"{R}/radiomics/features.parquet", f"{R}/tables/radiomics_features.csv",
                 *[f"{R}/tables/{t}.csv" for t in (COHORT.tables if COHORT else ())]]
     common = [
         f"{R}/tables/table1.csv",

@@ -27,7 +27,9 @@ rule radiomics_table:
     input:
         expand(f"{R}/radiomics/{{pid}}.parquet", pid=PIDS),
     output:
-        f"{R}/radiomics/features.parquet",
+        table=f"{R}/radiomics/features.parquet",
+        csv=[report(f"{R}/tables/radiomics_features.csv", caption="../report/radiomics_features.rst",
+                    category="2. Features")] if config.get("stop_after") == "features" else [],
     params:
         settings=step_params(config, "radiomics_table"),
     log:

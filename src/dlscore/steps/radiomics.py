@@ -8,6 +8,8 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from dlscore.tables import write_table
+
 
 def radiomics(config: Mapping[str, Any], predir: str, patient: str, raters: Sequence[str], out: str) -> None:
     import SimpleITK as sitk
@@ -28,6 +30,10 @@ def radiomics(config: Mapping[str, Any], predir: str, patient: str, raters: Sequ
     pd.DataFrame(rows).to_parquet(out, index=False)
 
 
-def gather(parts: Sequence[str], out: str) -> None:
-    """Concatenate per-patient parquet tables."""
-    pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True).to_parquet(out, index=False)
+def gather(parts: Sequence[str], out: str, csv: str | None = None, config: Mapping[str, Any] | None = None) -> None:
+    """Concatenate per-patient parquet tables; with ``csv`` also as a report table (a
+    features-only study, ``stop_after: features``)."""
+    df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    df.to_parquet(out, index=False)
+    if csv:
+        write_table(df, csv, config)
