@@ -34,7 +34,7 @@ def test_planned_sets_are_the_sets_the_steps_find():
 
 
 def test_registry_one_cohort_at_a_time():
-    assert set(REGISTRY) == {"phantom", "lgg", "ici", "nsclc_rg"}
+    assert set(REGISTRY) == {"phantom", "lgg", "ici", "nsclc_rg", "dicom_export"}
     assert active({"lgg": {"enabled": True}}).key == "lgg"
     assert active({"manifest": "m.csv"}) is None
     assert manifest_path({"results": "r", "ici": {"enabled": True}}) == "r/ici/manifest.csv"
