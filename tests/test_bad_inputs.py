@@ -80,6 +80,23 @@ def _rtstruct_outside(tmp):
     read_mask(tmp / "RS.dcm", read_series(tmp / "CT"), ["GTV"], "P09", "mask_r1")
 
 
+def _pet_cut_short(tmp):
+    """A PET series that stops half-way through the tumour (the step co-grids, then refuses)."""
+    from dlscore.cohorts.dicom_phantom import PetTags, write_rtstruct, write_series
+    from dlscore.steps.preprocess import preprocess
+    mask = np.zeros((8, 16, 16), bool)
+    mask[2:7, 4:12, 4:12] = True
+    ref = write_series(np.zeros((8, 16, 16)), (2.0, 2.0, 3.0), (0.0, 0.0, 0.0), tmp / "CT", "CT")
+    write_series(np.full((3, 8, 8), 5000.0), (4.0, 4.0, 3.0), (0.0, 0.0, 0.0), tmp / "PET", "PT", pet=PetTags(),
+                 study_uid=ref.study_uid, frame_of_reference=ref.frame_of_reference)  # z = 0..6 mm only
+    write_rtstruct(mask, (2.0, 2.0, 3.0), (0.0, 0.0, 0.0), ref, tmp / "RS.dcm", "GTV")
+    pd.DataFrame({"patient_id": ["P10"], "cohort": ["A"], "role": ["external"], "image_ct": ["CT"],
+                  "image_pet": ["PET"], "mask_r1": ["RS.dcm"]}).to_csv(tmp / "m.csv", index=False)
+    cfg = copy.deepcopy(load_config(REPO / "config/config.yaml"))
+    cfg["imaging"].update(raters=["r1"], roi_names=["GTV"])
+    preprocess(cfg, str(tmp / "m.csv"), "P10", str(tmp / "out"))
+
+
 def _set(col, value, row=0):
     def f(d, _tmp):
         d = d.copy()
@@ -257,6 +274,8 @@ CASES = [
          lambda t: _validate(t, _dicom("roi"))),
     Case("mask_is_ct_slice", "`mask_r1` is a CT slice, not an RTSTRUCT/SEG", V, "mask_r1 is a DICOM CT file, not an RTSTRUCT",
          lambda t: _validate(t, _dicom("mask_ct"))),
+    Case("pet_cut_short", "PET field of view ends inside the tumour", "preprocess",
+         "of the tumour lies outside the pet field of view", _pet_cut_short),
     Case("rtstruct_outside", "RTSTRUCT contours outside the image", "preprocess", "GTV extends outside the reference image",
          _rtstruct_outside),
     Case("empty_mask", "mask without a tumour voxel", "preprocess", "mask is empty", _preprocess_mask(0)),

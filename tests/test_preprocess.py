@@ -68,3 +68,18 @@ def test_written_images_carry_no_metadata(tmp_path):
     raw = (tmp_path / "x.nii.gz").read_bytes()
     import gzip
     assert b"DOE^JANE" not in gzip.decompress(raw)
+
+
+def test_tumour_outside_a_modality_field_of_view_is_measured():
+    """A PET that stops half-way through the tumour: the co-gridded PET there is fill, not
+    tissue; outside_fov says how much of the tumour that is (the preprocess step stops above
+    checks.max_tumour_outside_fov)."""
+    from dlscore.preprocess import outside_fov
+    ct = _img(np.zeros((10, 20, 20)))
+    mask = np.zeros((10, 20, 20), bool)
+    mask[2:8, 5:15, 5:15] = True  # slices z = 2..7 (4..14 mm)
+    full = _img(np.ones((12, 10, 10)), spacing=(2.0, 2.0, 2.0), origin=(0.0, 0.0, -2.0))
+    half = _img(np.ones((3, 10, 10)), spacing=(2.0, 2.0, 2.0), origin=(0.0, 0.0, 3.0))  # covers z = 3..7 mm
+    frac = outside_fov({"ct": ct, "pet": full, "mr": half}, "ct", mask)
+    assert frac["pet"] == 0.0
+    assert frac["mr"] == pytest.approx(4 / 6)  # the 4 slices at 8..14 mm lie beyond it

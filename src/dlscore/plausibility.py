@@ -29,7 +29,8 @@ def number(v) -> float | None:
 
 
 #: plausibility limits used when the config gives none (config ``checks``)
-DEFAULT_CHECKS = {"spacing_mm": [0.1, 20.0], "max_suv": 100.0, "max_tumour_volume_ml": 3000.0, "dcb_months": 6.0,
+DEFAULT_CHECKS = {"spacing_mm": [0.1, 20.0], "max_suv": 100.0, "max_tumour_volume_ml": 3000.0,
+                  "max_tumour_outside_fov": 0.01, "dcb_months": 6.0,
                   "marker_scale_ratio": 10.0}
 
 

@@ -102,6 +102,22 @@ def cogrid(images: Mapping[str, sitk.Image], reference: str) -> dict[str, sitk.I
     return out
 
 
+def outside_fov(images: Mapping[str, sitk.Image], reference: str, mask_zyx: np.ndarray) -> dict[str, float]:
+    """Fraction of the mask's voxels (``mask_zyx``, bool on the reference grid) that lie
+    outside each other modality's field of view (where :func:`cogrid` can only fill in)."""
+    ref = images[reference]
+    n = max(int(mask_zyx.sum()), 1)
+    out = {}
+    for name, img in images.items():
+        if name == reference:
+            continue
+        ones = sitk.Image(img.GetSize(), sitk.sitkUInt8) + 1
+        ones.CopyInformation(img)
+        cover = sitk.GetArrayFromImage(resample_to(ones, ref, sitk.sitkNearestNeighbor, 0.0)) > 0  # a copy: the image is a temporary
+        out[name] = float((mask_zyx & ~cover).sum() / n)
+    return out
+
+
 def canonical(image: sitk.Image) -> sitk.Image:
     """``image`` re-ordered to the canonical LPS orientation: index x -> patient left,
     y -> posterior, z -> superior, so axial slices are array planes whatever the file's

@@ -41,6 +41,22 @@ def _suv_note(path: str, suv: bool) -> str:
     return f"DICOM BQML x weight / dose (decay {info.decay_correction}{delay})"
 
 
+def _check_fov(images, reference: str, mask: np.ndarray, checks: Mapping[str, Any], patient: str, row) -> str:
+    """Per modality, the percentage of the tumour outside its field of view ("pet 0.0 %,
+    mr 0.0 %"); above ``limit`` (checks.max_tumour_outside_fov) an error: the fill value
+    would enter the hyper-images and the radiomics as if it were tissue."""
+    from dlscore.errors import InputError
+    from dlscore.preprocess import outside_fov
+    frac, limit = outside_fov(images, reference, mask), float(checks["max_tumour_outside_fov"])
+    for m, f in frac.items():
+        if f > limit:
+            raise InputError(f"{f:.1%} of the tumour lies outside the {m} field of view (limit "
+                             f"checks.max_tumour_outside_fov = {limit:.1%})", f"give a {m} series that covers the whole "
+                             f"tumour, or list {m} in imaging.optional_modalities and leave it empty for this patient",
+                             patient, row[f"image_{m}"])
+    return ", ".join(f"{m} {f:.1%}" for m, f in frac.items())
+
+
 def preprocess(config: Mapping[str, Any], manifest: str, patient: str, outdir: str) -> None:
     """Co-grid one patient's modalities and masks onto the reference grid (physical units),
     in the canonical LPS orientation (axial slices whatever the acquisition or file convention)."""
@@ -66,7 +82,7 @@ def preprocess(config: Mapping[str, Any], manifest: str, patient: str, outdir: s
                          f"image_{img_cfg['reference']}")
     grid = cogrid(images, img_cfg["reference"])
     raw_ref = grid[img_cfg["reference"]]
-    masks = {}
+    masks, fov = {}, ""
     for r in img_cfg["raters"]:
         path = row.get(f"mask_{r}")
         if not isinstance(path, str) or not path:
@@ -78,6 +94,7 @@ def preprocess(config: Mapping[str, Any], manifest: str, patient: str, outdir: s
         m_img = sitk.GetImageFromArray(arr.astype(np.uint8))
         m_img.CopyInformation(raw_ref)
         masks[r] = canonical(m_img)
+        fov = _check_fov(images, img_cfg["reference"], arr.astype(bool), checks, patient, row) if r == "r1" else fov
     grid = {m: canonical(img) for m, img in grid.items()}
     ref = grid[img_cfg["reference"]]
     out = Path(outdir)
@@ -86,6 +103,7 @@ def preprocess(config: Mapping[str, Any], manifest: str, patient: str, outdir: s
                           "size": list(ref.GetSize()), "modalities": "+".join(grid)}
     if suv_mod in images:
         qc["suv_conversion"] = _suv_note(row[f"image_{suv_mod}"], True)
+    qc["tumour_outside_fov"] = fov
     for r, m_img in masks.items():
         write_image(m_img, out / f"mask_{r}.nii.gz")
         if r == "r1":
