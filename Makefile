@@ -3,9 +3,14 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 CORES  ?= all
 CONFIG ?= config/demo.yaml
+# torch build: cpu (default, a few hundred MB) or cuda (GPU machines, several GB)
+TORCH  ?= cpu
+TORCH_INDEX_cpu  ?= https://download.pytorch.org/whl/cpu
+TORCH_INDEX_cuda ?= https://download.pytorch.org/whl/cu126
+$(if $(filter cpu cuda,$(TORCH)),,$(error TORCH must be cpu or cuda, not '$(TORCH)'))
+STAMP  := $(VENV)/.installed-$(TORCH)
 
 .PHONY: demo test test-long test-slurm install lint study clean
 
@@ -14,8 +19,17 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch first and pinned: 2.13.0 is the CPU build (an unpinned torch pulls a multi-GB CUDA build)
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	# switching TORCH in an existing venv: the other build goes first (pip would keep it)
+	if ls $(VENV)/.installed-* 2>/dev/null | grep -qv '$(STAMP)'; then $(BIN)/python -m pip uninstall -y -q torch; rm -f $(VENV)/.installed-*; fi
+	# torch first, pinned, the build TORCH names, from PyTorch's index for that build when it is
+	# reachable (else the configured package index, which may hold either build: printed below)
+	if $(BIN)/python -c "import urllib.request; urllib.request.urlopen('$(TORCH_INDEX_$(TORCH))/torch/', timeout=5)" >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip install --quiet torch==2.13.0 --index-url $(TORCH_INDEX_$(TORCH)); \
+	else \
+	  echo "$(TORCH_INDEX_$(TORCH)) is not reachable: torch==2.13.0 from the configured package index"; \
+	  $(BIN)/python -m pip install --quiet torch==2.13.0; \
+	fi
+	$(BIN)/python -c "import torch; print('installed torch', torch.__version__, '- CUDA', torch.version.cuda or 'none (CPU build)')"
 	$(BIN)/python -m pip install --quiet -e '.[test,slurm,tensorboard]'
 	touch $(STAMP)
 

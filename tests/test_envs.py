@@ -29,6 +29,9 @@ def test_every_rule_declares_env_threads_resources_log():
         for key in ("conda:", "threads:", "resources:", "log:", "benchmark:", "mem_mb=", "runtime="):
             assert key in body, f"{fname}: rule {rule} lacks {key}"
         env = re.search(r'conda:\s*\n\s*f"\{ENVS\}/(\w+\.yaml)"', body)
+        if 'f"{ENVS}/{DL_ENV}.yaml"' in body:  # the torch build of compute.torch: cpu or cuda
+            assert all((REPO / "envs" / f).exists() for f in ("dl.yaml", "dl_cuda.yaml"))
+            continue
         if rule == "cohort":  # the registered cohort's own environment
             from dlscore.cohorts import REGISTRY
             assert 'f"{ENVS}/{COHORT.env}.yaml"' in body
@@ -54,3 +57,10 @@ def test_env_files_pin_the_pyproject_versions():
             name, _, ver = line.partition("==")
             assert ver, f"{env.name}: {line} is not pinned"
             assert pins.get(name.lower()) == ver, f"{env.name}: {name}=={ver} but pyproject pins {pins.get(name.lower())}"
+
+
+def test_the_cuda_env_differs_from_the_cpu_env_only_by_the_torch_index():
+    cpu, cuda = (yaml.safe_load((REPO / "envs" / f).read_text()) for f in ("dl.yaml", "dl_cuda.yaml"))
+    pip = [next(d["pip"] for d in e["dependencies"] if isinstance(d, dict)) for e in (cpu, cuda)]
+    assert [x for x in pip[0] if not x.startswith("-")] == [x for x in pip[1] if not x.startswith("-")]
+    assert any("whl/cpu" in x for x in pip[0]) and any("whl/cu" in x and "cpu" not in x for x in pip[1])

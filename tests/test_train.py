@@ -124,3 +124,17 @@ def test_history_goes_to_tensorboard_per_member(tmp_path):
     assert [e.value for e in acc.Scalars("val_loss")] == pytest.approx([0.7, 0.65])
     assert [e.step for e in acc.Scalars("val_patient_auc")] == [1]  # NaN AUC is not written
     assert write_tensorboard(hist.iloc[:2], tmp_path / "tb") and not (tmp_path / "tb" / "member2").exists()  # replaced
+
+
+def test_a_job_given_a_gpu_never_trains_silently_on_the_cpu():
+    """SLURM hands the job a GPU but the env's torch cannot use it (a CPU build): stop and say
+    so; without a GPU variable the CPU is the honest choice."""
+    import torch
+
+    from dlscore.train import pick_device
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a usable GPU")
+    with pytest.raises(RuntimeError, match="was given a GPU .*SLURM_JOB_GPUS=0.*compute.torch: cuda"):
+        pick_device("auto", {"SLURM_JOB_GPUS": "0"})
+    assert pick_device("auto", {"CUDA_VISIBLE_DEVICES": ""}).type == "cpu"
+    assert pick_device("cpu", {"SLURM_JOB_GPUS": "0"}).type == "cpu"

@@ -46,10 +46,27 @@ def set_determinism(seed: int, threads: int | None = None) -> None:
         torch.set_num_threads(int(threads))
 
 
-def pick_device(prefer: str = "auto") -> torch.device:
+#: environment variables through which a scheduler hands a job its GPUs
+GPU_VARIABLES = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES")
+
+
+def pick_device(prefer: str = "auto", environ: Mapping[str, str] | None = None) -> torch.device:
+    """CUDA when torch sees a GPU, else the CPU (``prefer="cpu"`` forces the CPU). A job
+    that was given a GPU (:data:`GPU_VARIABLES`) but runs a torch that cannot use it stops
+    here instead of training silently on the CPU."""
     if prefer == "cpu":
         return torch.device("cpu")
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    env = os.environ if environ is None else environ
+    given = {k: env[k] for k in GPU_VARIABLES if env.get(k, "").strip() not in ("", "-1", "NoDevFiles")}
+    if given:
+        build = f"torch {torch.__version__} ({'CUDA ' + torch.version.cuda if torch.version.cuda else 'CPU-only build'})"
+        raise RuntimeError(f"this job was given a GPU ({', '.join(f'{k}={v}' for k, v in given.items())}) but {build} "
+                           "cannot use it. Fix: run with compute.torch: cuda (envs/dl_cuda.yaml) or install the CUDA "
+                           "build of torch in the venv (make install TORCH=cuda); or set device: cpu to train on the "
+                           "CPU deliberately")
+    return torch.device("cpu")
 
 
 def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -28,6 +28,7 @@ SIGNATURE = signature_enabled(config)
 KM_MODELS = km_models(config)
 ENDPOINTS = list(endpoints(config))
 ENVS = str(Path(workflow.basedir) / "envs")
+DL_ENV = {"cpu": "dl", "cuda": "dl_cuda"}[config["compute"]["torch"]]  # the torch build of --sdm conda
 try:  # nothing the manifest or config names may make a job write (or clean up) outside results/
     check_inside(R, [f"{R}/slices/{p}/r1.npz" for p in PIDS] + [f"{R}/models/{m}/weights.pt" for m in MODELS]
                  + [f"{R}/figures/km_{m}_{s}_{e}.png" for m in KM_MODELS for s in SURVIVAL_SETS for e in ENDPOINTS])

@@ -16,7 +16,7 @@ rule score:
     benchmark:
         f"{R}/benchmarks/score/{{model}}.tsv"
     conda:
-        f"{ENVS}/dl.yaml"
+        f"{ENVS}/{DL_ENV}.yaml"
     threads: 2
     resources:
         mem_mb=8000,
@@ -45,7 +45,7 @@ rule explain:
     benchmark:
         f"{R}/benchmarks/explain/{{model}}.tsv"
     conda:
-        f"{ENVS}/dl.yaml"
+        f"{ENVS}/{DL_ENV}.yaml"
     threads: 1
     resources:
         mem_mb=4000,

@@ -19,7 +19,7 @@ rule train:
     benchmark:
         f"{R}/benchmarks/train/{{model}}" + ("_fold{fold}" if FOLDS else "") + ".tsv"
     conda:
-        f"{ENVS}/dl.yaml"
+        f"{ENVS}/{DL_ENV}.yaml"
     threads: 2
     resources:
         mem_mb=8000,
@@ -47,7 +47,7 @@ if FOLDS:
         benchmark:
             f"{R}/benchmarks/fold_ensemble/{{model}}.tsv"
         conda:
-            f"{ENVS}/dl.yaml"
+            f"{ENVS}/{DL_ENV}.yaml"
         threads: 1
         resources:
             mem_mb=4000,
