@@ -47,7 +47,7 @@ class Cohort:
     takes_results: bool = False
     description: str = field(default="", compare=False)
 
-    def builder(self) -> Callable[..., tuple[pd.DataFrame, pd.DataFrame | None]]:
+    def builder(self) -> Callable[..., tuple[pd.DataFrame, Any]]:
         return import_module(f"dlscore.cohorts.{self.module}").build
 
     def run(self, config: Mapping[str, Any], outdir: str | Path | None = None,

@@ -274,8 +274,7 @@ def _check_paths(section: Mapping[str, Any], results: str | None) -> tuple[Path,
     if not section.get("key_file"):
         problems.append(InputError("no key file", "set dicom_export.key_file to a CSV hospital_id,patient_id kept "
                                    "outside results/ (created when create_key is true)", where="dicom_export.key_file"))
-    key = Path(str(section.get("key_file") or "key.csv")).resolve()
-    private = _private_dir(section)
+    key, private = _key_path(section), _private_dir(section)
     if results:
         res = Path(results).resolve()
         for what, p in (("key_file", key), ("private_dir", private)):
@@ -317,9 +316,12 @@ def _join_clinical(manifest: pd.DataFrame, clinical: pd.DataFrame, report: list[
     return out
 
 
+def _key_path(section: Mapping[str, Any]) -> Path:
+    return Path(str(section.get("key_file") or "key.csv")).resolve()
+
+
 def _private_dir(section: Mapping[str, Any]) -> Path:
-    key = Path(str(section.get("key_file") or "key.csv")).resolve()
-    return Path(section.get("private_dir") or key.parent / "dlscore_private").resolve()
+    return Path(section.get("private_dir") or _key_path(section).parent / "dlscore_private").resolve()
 
 
 def extra_inputs(section: Mapping[str, Any]) -> list[str]:
