@@ -39,8 +39,12 @@ def scheduled(results, *configs) -> dict[str, int]:
     if "Nothing to be done" in out:
         return {}
     table = out.split("Job stats:", 1)[1]
-    jobs = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M))
-    return {k: int(v) for k, v in jobs.items() if k not in ("job", "total", "all")}
+    jobs: dict[str, int] = {}
+    for rule, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M):
+        if rule not in ("job", "total", "all"):  # preprocess_c1, preprocess_c2 ... (chunks) count as preprocess
+            step = re.sub(r"_c\d+$", "", rule)
+            jobs[step] = jobs.get(step, 0) + int(n)
+    return jobs
 
 
 @pytest.fixture(scope="module")

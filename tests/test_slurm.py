@@ -4,7 +4,7 @@ Needs a running SLURM cluster: ``bash tests/slurm/cluster.sh start`` (as root; `
 it) makes a one-node cluster on localhost. The study runs with ``--profile profiles/slurm``
 (unchanged) and ``--executor slurm`` into one results folder and with ``--cores 2`` locally
 into another; every job must have gone through ``sbatch`` (seen by ``scontrol``), the
-per-patient jobs must be bundled (``group-components``), and every table must be
+per-patient work must be bundled (chunks of patients, one group job per chunk), and every table must be
 byte-identical to the local run's.
 
 The test cluster has no accounting database, so job states are read with ``squeue``
@@ -107,7 +107,7 @@ def test_jobs_went_through_sbatch(runs):
 
 def test_per_patient_jobs_are_bundled(runs):
     _, slurm, jobs = runs
-    # N_PATIENTS preprocess jobs (and their radiomics jobs) ran in ceil(N/50) group jobs
+    # N_PATIENTS patients' preprocessing and radiomics ran in ceil(N/40) group jobs (chunks)
     assert len(list((slurm / "preprocessed").iterdir())) == N_PATIENTS
     assert len(jobs) < N_PATIENTS, f"{len(jobs)} SLURM jobs for {N_PATIENTS} patients: not bundled"
 

@@ -56,6 +56,27 @@ def km_table(time, event, alpha: float = 0.05) -> pd.DataFrame:
                          "std_err": se, "lower": lower, "upper": upper})
 
 
+def km_at(time, event, horizon: float, weights: np.ndarray | None = None) -> np.ndarray:
+    """Kaplan-Meier survival at ``horizon`` (the step function's value there: events at
+    ``horizon`` count), for many replicates at once.
+
+    time, event: (n,); ``weights``: (B, n) non-negative integer counts per patient (a bootstrap
+    replicate's draws), or None for the sample itself (B = 1). Returns (B,). Computed as
+    lifelines' ``KaplanMeierFitter`` does (the sum of log(n_risk - n_event) - log(n_risk)
+    over the event times, in time order, exponentiated), so it equals its
+    ``survival_function_at_times`` to the last bit; checked against R's ``survfit`` too.
+    """
+    t, e = _check(time, event)
+    w = np.ones((1, t.size)) if weights is None else np.asarray(weights, dtype=float)
+    acc = np.zeros(w.shape[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for u in np.unique(t[(e == 1) & (t <= horizon)]):
+            d = w[:, (t == u) & (e == 1)].sum(axis=1)
+            n = w[:, t >= u].sum(axis=1)
+            acc = np.where(d > 0, acc + (np.log(n - d) - np.log(n)), acc)  # no event drawn at u: no step
+    return np.exp(acc)
+
+
 def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = 1.4901161193847656e-08) -> float:
     """R survival:::findq for one probability: x times (with the origin first), y = 1 - S."""
     keep = ~np.isnan(y)

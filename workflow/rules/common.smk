@@ -4,6 +4,7 @@ import sys
 
 sys.path.insert(0, SRC)
 
+from dlscore.chunks import patient_chunks
 from dlscore.cohorts import active as active_cohort, manifest_path
 from dlscore.folds import is_cv
 from dlscore.settings import step_params
@@ -21,6 +22,7 @@ try:  # the manifest's ids and cohort names become folder names: checked before 
     FOLDS = planned_model_folds(config, PLAN) if not scores_mode(config) else []
 except ManifestError as err:  # one clear message, no traceback
     raise WorkflowError(str(err)) from None
+PATIENT_CHUNKS = patient_chunks(PIDS, config["compute"]["patients_per_job"])  # chunk -> its patients (one job)
 SCORES_ONLY = scores_mode(config)
 MODELS = model_names(config)
 MARKERS = marker_names(config)  # scores-only: markers that are manifest columns

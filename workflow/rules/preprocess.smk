@@ -1,30 +1,37 @@
-# One imaging job per patient: co-gridding (results/preprocessed/{pid}/) and the slices of
-# every rater's mask (results/slices/{pid}/{rater}.npz). Slicing is cheap; a job of its own
-# per rater would double the per-job start-up cost that dominates on a laptop.
-rule preprocess:
-    input:
-        unpack(lambda wc: PATIENT[wc.pid].files),
-        manifest=lambda wc: MANIFEST,  # functions: the report shows no input path
-        checked=f"{R}/manifest/checked.parquet",  # runs after validation; paths come from the manifest
-    output:
-        pre=directory(f"{R}/preprocessed/{{pid}}"),
-        slices=directory(f"{R}/slices/{{pid}}"),
-    params:
-        settings=step_params(config, "preprocess"),
-    log:
-        f"{R}/logs/preprocess/{{pid}}.log",
-    benchmark:
-        f"{R}/benchmarks/preprocess/{{pid}}.tsv"
-    conda:
-        f"{ENVS}/imaging.yaml"
-    group:
-        "per_patient"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    script:
-        "../scripts/preprocess.py"
+# The imaging of every patient: co-gridding (results/preprocessed/{pid}/) and the slices of
+# every rater's mask (results/slices/{pid}/{rater}.npz). compute.patients_per_job patients
+# share one job (PATIENT_CHUNKS: a job's start-up costs more than a patient's work); each keeps
+# its own outputs and log, and a killed job's finished patients are restored, not recomputed
+# (dlscore.chunks).
+for CHUNK, CHUNK_PIDS in PATIENT_CHUNKS.items():
+
+    rule:
+        name:
+            f"preprocess_{CHUNK}"
+        input:
+            images=[f for p in CHUNK_PIDS for f in PATIENT[p].files.values()],
+            manifest=lambda wc: MANIFEST,  # functions: the report shows no input path
+            checked=f"{R}/manifest/checked.parquet",  # runs after validation; paths come from the manifest
+        output:
+            pre=[directory(f"{R}/preprocessed/{p}") for p in CHUNK_PIDS],
+            slices=[directory(f"{R}/slices/{p}") for p in CHUNK_PIDS],
+        params:
+            settings=step_params(config, "preprocess"),
+            patients=CHUNK_PIDS,
+        log:
+            [f"{R}/logs/preprocess/{p}.log" for p in CHUNK_PIDS],
+        benchmark:
+            f"{R}/benchmarks/preprocess/{CHUNK}.tsv"
+        conda:
+            f"{ENVS}/imaging.yaml"
+        group:
+            "patients"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10 + 2 * len(CHUNK_PIDS),  # minutes: a CT of 500 slices takes about 1 min
+        script:
+            "../scripts/preprocess.py"
 
 
 rule qc_table:

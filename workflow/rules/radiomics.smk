@@ -1,26 +1,33 @@
-rule radiomics:
-    input:
-        pre=f"{R}/preprocessed/{{pid}}",
-        params=config["radiomics"]["params"],
-    output:
-        f"{R}/radiomics/{{pid}}.parquet",
-    params:
-        settings=step_params(config, "radiomics"),
-        raters=lambda wc: PATIENT[wc.pid].raters,
-    log:
-        f"{R}/logs/radiomics/{{pid}}.log",
-    benchmark:
-        f"{R}/benchmarks/radiomics/{{pid}}.tsv"
-    conda:
-        f"{ENVS}/radiomics.yaml"
-    group:
-        "per_patient"
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=20,
-    script:
-        "../scripts/radiomics.py"
+# PyRadiomics features of every patient and rater (results/radiomics/{pid}.parquet), in
+# chunks of compute.patients_per_job patients as preprocess.smk.
+for CHUNK, CHUNK_PIDS in PATIENT_CHUNKS.items():
+
+    rule:
+        name:
+            f"radiomics_{CHUNK}"
+        input:
+            pre=[f"{R}/preprocessed/{p}" for p in CHUNK_PIDS],
+            params=config["radiomics"]["params"],
+        output:
+            [f"{R}/radiomics/{p}.parquet" for p in CHUNK_PIDS],
+        params:
+            settings=step_params(config, "radiomics"),
+            patients=CHUNK_PIDS,
+            raters=[PATIENT[p].raters for p in CHUNK_PIDS],
+        log:
+            [f"{R}/logs/radiomics/{p}.log" for p in CHUNK_PIDS],
+        benchmark:
+            f"{R}/benchmarks/radiomics/{CHUNK}.tsv"
+        conda:
+            f"{ENVS}/radiomics.yaml"
+        group:
+            "patients"
+        threads: 1
+        resources:
+            mem_mb=3000,
+            runtime=10 + 2 * len(CHUNK_PIDS),  # minutes
+        script:
+            "../scripts/radiomics.py"
 
 
 rule radiomics_table:

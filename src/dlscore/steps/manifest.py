@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -70,8 +71,16 @@ def split(config: Mapping[str, Any], checked: str, out_parquet: str, splits_csv:
 def patient_files(manifest: str, patient: str) -> dict[str, str]:
     """The input files of one patient (``image_<m>``, ``mask_<r>`` -> path), read from the
     manifest and resolved against its folder (never copied into results/)."""
+    return dict(_manifest_files(str(manifest), Path(manifest).stat().st_mtime_ns)[patient])
+
+
+@functools.lru_cache(maxsize=4)
+def _manifest_files(manifest: str, mtime_ns: int) -> dict[str, dict[str, str]]:
+    """patient -> its input files, for every patient of the manifest (read once per job and
+    manifest version: a chunk job asks for each of its patients)."""
     from dlscore.manifest import read_manifest, resolve_path
     df = read_manifest(manifest)
-    row = df.loc[df["patient_id"].astype(str).str.strip() == patient].iloc[0]
-    return {c: resolve_path(str(v).strip(), Path(manifest).parent) for c, v in row.items()
-            if str(c).startswith(("image_", "mask_")) and isinstance(v, str) and v.strip()}
+    return {str(row["patient_id"]).strip(): {c: resolve_path(str(v).strip(), Path(manifest).parent)
+                                            for c, v in row.items()
+                                            if str(c).startswith(("image_", "mask_")) and isinstance(v, str) and v.strip()}
+            for _, row in df.iterrows()}

@@ -27,6 +27,19 @@ def imaging(config: Mapping[str, Any], manifest: str, patient: str, predir: str,
     qc_path.write_text(json.dumps(qc, indent=1))
 
 
+def imaging_chunk(config, manifest: str, patients: Sequence[str], predirs: Sequence[str], slicedirs: Sequence[str],
+                  logs: Sequence[str], results: str) -> None:
+    """:func:`imaging` for every patient of a chunk job (``compute.patients_per_job``), each
+    with its own outputs and log; a patient a killed attempt finished is restored, not
+    recomputed (:func:`dlscore.chunks.run_chunk`). ``config``: the step's
+    :class:`~dlscore.settings.Settings` (its ``config_hash`` keys the restored outputs)."""
+    from dlscore.chunks import PatientWork, run_chunk
+    works = [PatientWork(p, tuple(patient_files(manifest, p).values()), (pre, sl), log)
+             for p, pre, sl, log in zip(patients, predirs, slicedirs, logs, strict=True)]
+    run_chunk("preprocess", works, lambda w: imaging(config, manifest, w.patient, *w.outputs), config.config_hash,
+              results)
+
+
 def _suv_note(path: str, suv: bool) -> str:
     """How the PET values became SUV, for the QC table (no identifier, no date)."""
     if not suv:

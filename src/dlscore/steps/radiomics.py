@@ -30,6 +30,18 @@ def radiomics(config: Mapping[str, Any], predir: str, patient: str, raters: Sequ
     pd.DataFrame(rows).to_parquet(out, index=False)
 
 
+def radiomics_chunk(config, predirs: Sequence[str], patients: Sequence[str], raters: Sequence[Sequence[str]],
+                    outs: Sequence[str], logs: Sequence[str], results: str) -> None:
+    """:func:`radiomics` for every patient of a chunk job, each with its own output and log
+    (:func:`dlscore.chunks.run_chunk`; ``config``: the step's Settings)."""
+    from dlscore.chunks import PatientWork, run_chunk
+    works = [PatientWork(p, (pre, config["radiomics"]["params"]), (out,), log)
+             for p, pre, out, log in zip(patients, predirs, outs, logs, strict=True)]
+    rater_of = dict(zip(patients, raters, strict=True))
+    run_chunk("radiomics", works, lambda w: radiomics(config, w.inputs[0], w.patient, rater_of[w.patient], w.outputs[0]),
+              config.config_hash, results)
+
+
 def gather(parts: Sequence[str], out: str, csv: str | None = None, config: Mapping[str, Any] | None = None) -> None:
     """Concatenate per-patient parquet tables; with ``csv`` also as a report table (a
     features-only study, ``stop_after: features``)."""
