@@ -127,19 +127,20 @@ def test_stratified_logrank_and_cox_match_survdiff_and_coxph(r_data, run_r):
 
 
 @pytest.mark.needs_r
-@pytest.mark.parametrize("horizon", [0.0, 180.0, 365.0, 883.0, 2000.0])  # 883: an event time of lung (a step there counts)
-def test_km_at_horizon_matches_survfit_and_its_bootstrap_replicates(r_data, run_r, horizon):
+def test_km_at_horizon_matches_survfit_and_its_bootstrap_replicates(r_data, run_r):
     """survival::lung: KM at a horizon as summary(survfit(...), times = h) (extend = TRUE), for
-    the sample and for weighted replicates (survfit with case weights = bootstrap counts)."""
+    the sample and for weighted replicates (survfit with case weights = bootstrap counts), at
+    0, 180, 365, 883 (an event time of lung: the step there counts) and 2000 days."""
     import numpy as np
 
     from dlscore.survival import km_at
     d = r_data("lung", "survival")
     t, e = d["time"].to_numpy(float), (d["status"] == 2).to_numpy(float)
     counts = np.random.default_rng(3).multinomial(len(t), np.full(len(t), 1 / len(t)), size=3)
-    got = km_at(t, e, horizon, np.vstack([np.ones(len(t)), counts]))
+    horizons = [0.0, 180.0, 365.0, 883.0, 2000.0]
+    got = np.concatenate([km_at(t, e, h, np.vstack([np.ones(len(t)), counts])) for h in horizons])
     ws = "list(rep(1, nrow(lung)), " + ", ".join("c(" + ",".join(map(str, c)) + ")" for c in counts) + ")"
-    out = run_r(f"data(lung); ws <- {ws}; v <- sapply(ws, function(w) {{ k <- lung$time > 0 & w > 0;"
-                f"summary(survfit(Surv(time, status == 2) ~ 1, lung[k, ], weights = w[k]), times = {horizon},"
-                " extend = TRUE)$surv }); " + r_json("v"), packages=("survival",))
+    out = run_r(f"data(lung); ws <- {ws}; v <- unlist(lapply(c({', '.join(map(str, horizons))}), function(h) "
+                "sapply(ws, function(w) { k <- w > 0; summary(survfit(Surv(time, status == 2) ~ 1, lung[k, ], "
+                "weights = w[k]), times = h, extend = TRUE)$surv }))); " + r_json("v"), packages=("survival",))
     assert got == pytest.approx(out, abs=1e-12)
