@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/profile_run.py [--config config/demo.yaml] [--extra more.yaml]
                                                [--keep DIR] [--set key=value ...]
+    .venv/bin/python benchmarks/profile_run.py --table RESULTS   # the rule table of a finished run
 
 Runs ``snakemake --cores 2`` on the study into a fresh results folder and prints a Markdown
 profile: wall time of the run, CPU of the Snakemake process itself (sampled with psutil,
@@ -85,7 +86,11 @@ def main() -> None:
     ap.add_argument("--extra", action="append", default=[], help="more config files, merged over --config")
     ap.add_argument("--set", action="append", default=[], help="key=value passed to --config")
     ap.add_argument("--keep", help="results folder to keep (default: a temporary one)")
+    ap.add_argument("--table", help="only print the rule table of this finished run's results folder")
     args = ap.parse_args()
+    if args.table:
+        _print_table(rule_table(Path(args.table)))
+        return
     tmp = Path(args.keep or tempfile.mkdtemp(prefix="profile_"))
     tmp.mkdir(parents=True, exist_ok=True)
     res = run([args.config, *args.extra], tmp / "results", args.set)
@@ -94,6 +99,10 @@ def main() -> None:
           f"python {platform.python_version()}, {datetime.now():%Y-%m-%d}; study {args.config} {' '.join(args.set)}\n")
     print(f"- run wall: {res['wall']:.0f} s; Snakemake process CPU: {res['cpu']:.0f} s; "
           f"start to first job: {res['first_job']:.0f} s; jobs: {int(df['jobs'].sum())}\n")
+    _print_table(df)
+
+
+def _print_table(df: pd.DataFrame) -> None:
     print("| rule | jobs | wall (s, summed) | CPU (s, summed) | wall per job (s) | patients | work inside (s) "
           "| overhead per patient (s) | overhead / work |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
