@@ -29,8 +29,8 @@ from dag import cohorts  # noqa: E402  (the demo's proportions at any size)
 
 
 def _snakemake(cfg: Path, results: Path, target: str) -> float:
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/demo.yaml", str(cfg),
-           "--config", f"results={results}", "--nolock", "-q", str(results / target)]
+    cmd = [sys.executable, "-m", "snakemake", str(results / target), "--cores", "2", "--configfile",
+           "config/demo.yaml", str(cfg), "--config", f"results={results}", "--nolock", "-q"]
     t = time.perf_counter()
     res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if res.returncode != 0:

@@ -149,3 +149,33 @@ def test_a_bug_stops_the_chunk_and_keeps_what_was_finished(tmp_path):
         run_chunk("step", _works(tmp_path, ["P1", "P2", "P3"]), run, "h", str(tmp_path))
     assert {p.name for p in (tmp_path / PARTIAL / "step").iterdir()} == {"P1"}
     assert "a bug, not a bad input" in (tmp_path / "logs/P2.log").read_text()
+
+
+TINY = {"phantom": {"cohorts": [{"name": "DEV", "role": "development", "n": 14, "second_rater": True},
+                                {"name": "EXT", "role": "external", "n": 5},
+                                {"name": "ICI", "role": "ici", "n": 5}]}}  # smaller: ECOG levels missing in DEV
+N_TINY = sum(c["n"] for c in TINY["phantom"]["cohorts"])
+
+
+def _per_patient_files(results: Path) -> dict[str, bytes]:
+    files = [f for d in ("preprocessed", "slices", "radiomics") for f in sorted((results / d).rglob("*")) if f.is_file()]
+    return {str(f.relative_to(results)): f.read_bytes() for f in [*files, results / "tables/qc.csv"]}
+
+
+@pytest.mark.slow
+def test_chunked_and_per_patient_jobs_write_byte_identical_outputs(tmp_path):
+    """The same 24-patient phantom study up to the radiomics table and the QC table, one job
+    per patient and 10 patients per job (3 chunks, the last one short): every per-patient file
+    (co-gridded images, masks, QC json, slices, radiomics) and the tables are byte-identical."""
+    from .conftest import config_override, run_snakemake
+    out = {}
+    for per_job in (1, 10):
+        cfg = config_override(tmp_path, f"per{per_job}.yaml", {**TINY, "compute": {"patients_per_job": per_job}})
+        results = tmp_path / f"per{per_job}"
+        res = run_snakemake(results, "config/demo.yaml", cfg,
+                            extra=["--cores", "2", str(results / "radiomics/features.parquet"),  # ends -q's list
+                                   str(results / "tables/qc.csv")])
+        out[per_job] = _per_patient_files(results)
+        assert len(list((results / "benchmarks/preprocess").iterdir())) == -(-N_TINY // per_job), res.stderr[-2000:]
+    assert len(out[1]) > N_TINY * 8 and out[1].keys() == out[10].keys()
+    assert [k for k in out[1] if out[1][k] != out[10][k]] == []
