@@ -10,8 +10,8 @@ files and log, and a patient's failure does not stop the others of its chunk.
 Snakemake removes the outputs of a job it reruns (after a failure, a kill or a power cut),
 finished patients included. :func:`run_chunk` therefore snapshots every finished patient's
 outputs (hard links: no second copy on disk) under ``<results>/.partial/<step>/<patient>``,
-keyed by the step's settings, the library's code and the patient's input files (size and
-modification time); a rerun restores a patient whose key still holds instead of computing it
+keyed by the step's settings, the library's code and the versions of the packages that
+compute, and the patient's input files (size and modification time); a rerun restores a patient whose key still holds instead of computing it
 again, and a finished chunk removes its snapshots. A stale snapshot (other settings, code or
 inputs) is never used: its key differs.
 """
@@ -69,11 +69,22 @@ def _signature(paths: Iterable[str]) -> list[tuple[str, int, int]]:
     return sig
 
 
+#: distributions whose version changes what the per-patient steps write
+COMPUTING_PACKAGES = ("numpy", "scipy", "SimpleITK", "pydicom", "pyradiomics-bhklab", "pandas", "pyarrow")
+
+
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """SHA-256 of the library's Python sources (every ``dlscore`` module), computed once."""
+    """SHA-256 of the library's Python sources (every ``dlscore`` module), the Python version
+    and the versions of :data:`COMPUTING_PACKAGES`, computed once."""
+    from importlib.metadata import PackageNotFoundError, version
     root = Path(__file__).resolve().parent
-    h = hashlib.sha256()
+    h = hashlib.sha256(sys.version.encode())
+    for dist in COMPUTING_PACKAGES:
+        try:
+            h.update(f"{dist}=={version(dist)}".encode())
+        except PackageNotFoundError:
+            h.update(f"{dist} absent".encode())
     for f in sorted(root.rglob("*.py")):
         h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
