@@ -11,8 +11,9 @@ Snakemake removes the outputs of a job it reruns (after a failure, a kill or a p
 finished patients included. :func:`run_chunk` therefore snapshots every finished patient's
 outputs (hard links: no second copy on disk) under ``<results>/.partial/<step>/<patient>``,
 keyed by the step's settings, the library's code and the versions of the packages that
-compute, and the patient's input files (size and modification time); a rerun restores a patient whose key still holds instead of computing it
-again, and a finished chunk removes its snapshots. A stale snapshot (other settings, code or
+compute, and the patient's input files (size and modification time); a rerun restores a
+patient whose key still holds instead of computing it again, and a finished chunk removes its
+snapshots. A stale snapshot (other settings, code or
 inputs) is never used: its key differs.
 """
 
