@@ -1,5 +1,11 @@
 """Per-patient QC montage: kept slices of every modality with the tumour outline and the
-dilated ROI square, next to the hyper-image channels the network sees."""
+dilated ROI square, next to the hyper-image channels the network sees.
+
+The panels are composed as one RGB array (:func:`montage_image`, pure numpy: sampling on a
+millimetre grid, outline and square painted in pixels, a scale bar in mm) and written with a
+single matplotlib axes for the labels. A figure of 20 matplotlib axes with tick labels cost
+0.65 s of CPU per patient; this costs a tenth of that, for hundreds of patients per study.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,14 @@ import numpy as np
 
 from dlscore.plots import new_figure, save
 
+PANEL_PX = 160                      # side of one panel in the PNG (pixels)
+GAP_PX = 10                         # white space between panels (pixels)
+FOV_FACTOR = 1.4                    # a modality panel shows 1.4 x the dilated ROI square
+RED = np.array([231, 76, 60], np.uint8)      # tumour outline
+YELLOW = np.array([241, 196, 15], np.uint8)  # ROI square (dashed)
+BAR = np.array([255, 255, 255], np.uint8)    # scale bar (with a black edge)
+OUTSIDE = 40                        # grey level shown outside the image
+
 
 def pick_rows(n: int, rows: int) -> list[int]:
     """At most ``rows`` indices spread evenly over ``range(n)`` (first and last included)."""
@@ -17,14 +31,113 @@ def pick_rows(n: int, rows: int) -> list[int]:
     return sorted({int(round(v)) for v in np.linspace(0, n - 1, rows)})
 
 
+def scale_bar_mm(fov_mm: float) -> float:
+    """Longest of 1, 2, 5, 10, 20, 50, 100 ... mm that is at most a third of ``fov_mm``."""
+    best = 1.0
+    for decade in (1.0, 10.0, 100.0, 1000.0):
+        for step in (1.0, 2.0, 5.0):
+            if step * decade <= fov_mm / 3:
+                best = step * decade
+    return best
+
+
+def _grid_index(centre_mm: float, half_mm: float, spacing_mm: float, n: int, px: int):
+    """Voxel index (nearest) of each of ``px`` pixel centres spanning centre +- half (mm),
+    and whether it lies inside ``range(n)``. Voxel i has its centre at i * spacing."""
+    mm = centre_mm - half_mm + (np.arange(px) + 0.5) * (2 * half_mm / px)
+    idx = np.rint(mm / spacing_mm).astype(int)
+    inside = (idx >= 0) & (idx < n)
+    return np.clip(idx, 0, n - 1), inside
+
+
+def outline(mask: np.ndarray) -> np.ndarray:
+    """(h, w) bool -> (h, w) bool: the mask's pixels with a 4-neighbour outside the mask
+    (pixels beyond the border count as outside)."""
+    m = np.pad(mask.astype(bool), 1)
+    interior = m[1:-1, 1:-1] & m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:]
+    return mask.astype(bool) & ~interior
+
+
+def _dashed_square(panel: np.ndarray, lo: float, hi: float, colour: np.ndarray, dash: int = 5) -> None:
+    """Paint a dashed square with corners (lo, lo)-(hi, hi) (pixel coordinates) into (p, p, 3)."""
+    p = panel.shape[0]
+    a, b = int(np.floor(lo)), int(np.floor(hi))
+    t = np.arange(max(a, 0), min(b, p - 1) + 1)
+    t = t[((t - a) // dash) % 2 == 0]
+    for edge in (a, b):
+        if 0 <= edge < p:
+            panel[edge, t] = colour
+            panel[t, edge] = colour
+
+
+def _scale_bar(panel: np.ndarray, length_px: float) -> None:
+    """White bar with a black edge, bottom left of a (p, p, 3) panel."""
+    p = panel.shape[0]
+    x0, y0, n = p // 16, p - p // 10, max(1, int(round(length_px)))
+    panel[y0 - 2:y0 + 3, x0 - 1:x0 + n + 1] = 0
+    panel[y0 - 1:y0 + 2, x0:x0 + n] = BAR
+
+
+def modality_panel(volume_yx: np.ndarray, mask_yx: np.ndarray, spacing_xy: Sequence[float], square,
+                   invert: bool, px: int = PANEL_PX) -> tuple[np.ndarray, float]:
+    """One modality on one slice -> ((px, px, 3) uint8, scale bar length in mm).
+
+    volume_yx: (y, x) in [0, 1]; mask_yx: (y, x) bool on the same grid; spacing_xy: (x, y)
+    voxel size (mm); square: the slice's :class:`~dlscore.slices.Square` (mm from the voxel
+    (0, 0) centre, x right, y down). The panel shows FOV_FACTOR x the square, sampled on a
+    square mm grid (anisotropic voxels keep their true aspect), nearest voxel per pixel."""
+    sx, sy = float(spacing_xy[0]), float(spacing_xy[1])
+    half = FOV_FACTOR * square.side_mm / 2
+    ix, in_x = _grid_index(square.centre_x_mm, half, sx, volume_yx.shape[1], px)
+    iy, in_y = _grid_index(square.centre_y_mm, half, sy, volume_yx.shape[0], px)
+    inside = in_y[:, None] & in_x[None, :]
+    v = np.clip(volume_yx[np.ix_(iy, ix)], 0.0, 1.0)
+    grey = np.where(inside, np.rint(255 * ((1 - v) if invert else v)), OUTSIDE).astype(np.uint8)
+    panel = np.repeat(grey[:, :, None], 3, axis=2)
+    panel[outline(mask_yx[np.ix_(iy, ix)] & inside)] = RED
+    scale = px / (2 * half)  # pixels per mm
+    _dashed_square(panel, (half - square.side_mm / 2) * scale, (half + square.side_mm / 2) * scale, YELLOW)
+    bar = scale_bar_mm(2 * half)
+    _scale_bar(panel, bar * scale)
+    return panel, bar
+
+
+def channel_panel(image: np.ndarray, px: int = PANEL_PX) -> np.ndarray:
+    """(s, s) hyper-image channel in [0, 1] -> (px, px, 3) uint8, nearest neighbour."""
+    idx = np.minimum((np.arange(px) * image.shape[0]) // px, image.shape[0] - 1)
+    grey = np.rint(255 * np.clip(image[np.ix_(idx, idx)], 0.0, 1.0)).astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def montage_image(volumes: Mapping[str, np.ndarray], mask_zyx: np.ndarray, slice_set, squares: Sequence,
+                  spacing_xyz: Sequence[float], rows: Sequence[int], px: int = PANEL_PX):
+    """The montage's pixels: (H, W, 3) uint8 with len(rows) rows of panels (modalities, then
+    hyper-image channels), white gaps of GAP_PX; and the scale bar (mm) of each row.
+    ``rows`` index the kept slices of ``slice_set`` (and ``squares``)."""
+    mods, nch = list(volumes), len(slice_set.channels)
+    ncol = len(mods) + nch
+    img = np.full((len(rows) * (px + GAP_PX) - GAP_PX, ncol * (px + GAP_PX) - GAP_PX, 3), 255, np.uint8)
+    bars = []
+    for r, i in enumerate(rows):
+        z = int(slice_set.z_index[i])
+        y0 = r * (px + GAP_PX)
+        for c, m in enumerate(mods):
+            panel, bar = modality_panel(volumes[m][z], mask_zyx[z], spacing_xyz[:2], squares[i], m == "pet", px)
+            img[y0:y0 + px, c * (px + GAP_PX):c * (px + GAP_PX) + px] = panel
+        bars.append(bar if mods else float("nan"))
+        for k in range(nch):
+            x0 = (len(mods) + k) * (px + GAP_PX)
+            img[y0:y0 + px, x0:x0 + px] = channel_panel(slice_set.images[i, k], px)
+    return img, bars
+
+
 def montage(volumes: Mapping[str, np.ndarray], mask_zyx: np.ndarray, slice_set, squares: Sequence,
             spacing_xyz: Sequence[float], patient: str, path, rows: int = 4) -> None:
     """volumes: modality -> (z, y, x) in [0, 1] on the mask's grid (canonical LPS: image
     right = patient left, top = anterior); slice_set: the patient's :class:`SliceSet`;
     squares: its :class:`~dlscore.slices.Square` list (same order).
-    Columns: each modality (field of view 1.4 x the dilated square, axes in mm of the slice)
+    Columns: each modality (field of view 1.4 x the dilated square, white scale bar in mm)
     then each hyper-image channel. A patient without kept slices gets a one-line figure."""
-    from matplotlib.patches import Rectangle
     n = len(slice_set.z_index)
     if n == 0:
         fig, ax = new_figure(4.0, 1.0)
@@ -33,48 +146,30 @@ def montage(volumes: Mapping[str, np.ndarray], mask_zyx: np.ndarray, slice_set, 
         save(fig, path)
         return
     sel = pick_rows(n, rows)
-    mods, chans = list(volumes), list(slice_set.channels)
-    ncol = len(mods) + len(chans)
-    w, h = 1.75 * ncol, 1.8 * len(sel) + 0.4
-    fig, _ = new_figure(w, h)
-    fig.clf()
-    # fixed margins in inches (tight_layout measured every tick label: a third of the figure's cost)
-    axes = fig.subplots(len(sel), ncol, squeeze=False, gridspec_kw=dict(
-        left=0.62 / w, right=1 - 0.08 / w, bottom=0.42 / h, top=1 - 0.62 / h, wspace=0.42, hspace=0.32))
-    sx, sy = float(spacing_xyz[0]), float(spacing_xyz[1])
-    ny, nx = mask_zyx.shape[1:]
-    extent = (-0.5 * sx, (nx - 0.5) * sx, (ny - 0.5) * sy, -0.5 * sy)
+    img, bars = montage_image(volumes, mask_zyx, slice_set, squares, spacing_xyz, sel)
+    _write(img, bars, list(volumes), slice_set, sel, patient, path)
+
+
+def _write(img: np.ndarray, bars: Sequence[float], mods: Sequence[str], slice_set, sel: Sequence[int],
+           patient: str, path, dpi: int = 100) -> None:
+    """The composed pixels at 1:1 in a PNG, with column titles, row labels and the title."""
+    left, top, bottom = 95, 62, 8  # margins (pixels)
+    h, w = img.shape[:2]
+    W, H = w + left + 8, h + top + bottom
+    fig, ax = new_figure(W / dpi, H / dpi)
+    ax.set_position((left / W, bottom / H, w / W, h / H))
+    ax.imshow(img, interpolation="nearest", aspect="equal")
+    ax.axis("off")
+    step = PANEL_PX + GAP_PX
+    titles = [m.upper() for m in mods] + [f"input: {ch}\n{slice_set.images.shape[-1]} px" for ch in slice_set.channels]
+    for c, t in enumerate(titles):
+        fig.text((left + c * step + PANEL_PX / 2) / W, 1 - (top - 4) / H, t, ha="center", va="bottom", fontsize=8)
     for r, i in enumerate(sel):
-        z = int(slice_set.z_index[i])
-        side, cx, cy = squares[i].side_mm, squares[i].centre_x_mm, squares[i].centre_y_mm
-        for c, m in enumerate(mods):
-            ax = axes[r, c]
-            ax.imshow(volumes[m][z], cmap="gray" if m != "pet" else "gray_r", vmin=0, vmax=1, extent=extent,
-                      interpolation="nearest")
-            ax.contour(np.arange(nx) * sx, np.arange(ny) * sy, mask_zyx[z].astype(float), levels=[0.5],
-                       colors="#e74c3c", linewidths=0.8)
-            ax.add_patch(Rectangle((cx - side / 2, cy - side / 2), side, side, fill=False, ec="#f1c40f", lw=0.9,
-                                   ls="--"))
-            half = 0.7 * side
-            ax.set_xlim(cx - half, cx + half)
-            ax.set_ylim(cy + half, cy - half)
-            ax.tick_params(labelsize=5, length=2)
-            if r == 0:
-                ax.set_title(m.upper(), fontsize=8)
-            if c == 0:
-                ax.set_ylabel(f"z = {slice_set.z_mm[i]:.1f} mm\ny from image corner (mm)", fontsize=6)
-            if r == len(sel) - 1:
-                ax.set_xlabel("x from image corner (mm)", fontsize=6)
-        for k, ch in enumerate(chans):
-            ax = axes[r, len(mods) + k]
-            ax.imshow(slice_set.images[i, k], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(f"input: {ch}\n{slice_set.images.shape[-1]} px", fontsize=7)
-    fig.suptitle(f"{patient}: {n} kept slices (showing {len(sel)}); red = tumour, yellow = ROI "
-                 f"(+{slice_set.meta.get('margin_mm', 0):g} mm)", fontsize=8)
-    fig.savefig(path, dpi=90)
+        bar = f"\nbar = {bars[r]:g} mm" if np.isfinite(bars[r]) else ""
+        fig.text((left - 8) / W, 1 - (top + r * step + PANEL_PX / 2) / H, f"z = {slice_set.z_mm[i]:.1f} mm{bar}",
+                 ha="right", va="center", fontsize=7)
+    fig.suptitle(f"{patient}: {len(slice_set.z_index)} kept slices (showing {len(sel)}); red = tumour, "
+                 f"yellow = ROI (+{slice_set.meta.get('margin_mm', 0):g} mm)", fontsize=8, y=1 - 6 / H, va="top")
+    fig.savefig(path, dpi=dpi)
     import matplotlib.pyplot as plt
     plt.close(fig)
-
