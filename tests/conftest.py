@@ -98,3 +98,33 @@ def config_override(folder, name: str, values: dict):
 def result_tables(results) -> dict:
     """Every CSV table of a workflow run: file name -> bytes (for byte-identity checks)."""
     return {f.name: f.read_bytes() for f in sorted((Path(results) / "tables").glob("*.csv"))}
+
+
+# One small phantom study, run once per pytest session and shared, read-only, by the whole-run
+# tests that need a finished clean run of it: the fault test (its clean run A), the rerun-scope
+# test (dry runs of edited configs against it) and the SLURM test (the local run that the SLURM
+# run must equal). `make test-all` (what .ci/run calls) runs them in one session, so the study
+# runs once instead of three times. Two models (a kill and an edit touch one, not the other),
+# montages on, two chunks of patients per step (both cores busy).
+SMALL_STUDY = {
+    "phantom": {"cohorts": [{"name": "DEV", "role": "development", "n": 30, "second_rater": True},
+                            {"name": "EXT", "role": "external", "n": 12, "ct_spacing": [0.8, 0.8, 2.5],
+                             "ct_size": [112, 112, 28], "pet_spacing": [4.07, 4.07, 2.5]},
+                            {"name": "ICI", "role": "ici", "n": 30}]},
+    "models": {"sres_petct": {"epochs": 4, "patience": 4}, "sres_ct": {"epochs": 2, "patience": 2}},
+    "run_models": ["sres_petct", "sres_ct"],
+    "stats": {"n_boot": 300},
+    # 72 patients: two chunk jobs per per-patient step; no GPU asked of the test SLURM cluster
+    "compute": {"patients_per_job": 36, "train_gpus": 0, "score_gpus": 0},
+}
+
+
+@pytest.fixture(scope="session")
+def small_study(tmp_path_factory):
+    """The finished clean run of SMALL_STUDY: (folder, config override file, results folder).
+    Consumers must not write into it (dry runs and reads only)."""
+    tmp = tmp_path_factory.mktemp("small_study")
+    override = config_override(tmp, "small.yaml", SMALL_STUDY)
+    results = tmp / "results"
+    run_snakemake(results, "config/demo.yaml", override)
+    return tmp, override, results

@@ -1,7 +1,8 @@
 """Faults and determinism of a whole (small) study, end to end through Snakemake.
 
-1. Run A, clean, and run B with the same config, killed with SIGKILL (the whole process
-   group: workflow and jobs, as a power cut) while patients are being preprocessed, rerun;
+1. Run A, clean (the session's shared small study, ``conftest.SMALL_STUDY``), and run B with
+   the same config, killed with SIGKILL (the whole process group: workflow and jobs, as a
+   power cut) while patients are being preprocessed, rerun;
    killed again in the middle of training (after its first epoch checkpoint), rerun to the
    end. Preprocessing outputs finished before the first kill are not recomputed; training
    resumes from its checkpoint; every table of B is byte-identical to A's (CPU). B recomputes
@@ -9,8 +10,8 @@
    (a third, clean run was dropped to keep CI short).
 2. Run C: same config but another seed -> the tables differ.
 
-Marked ``long`` (three workflow runs, ~8 min on 2 cores): not in the default ``make test``,
-run by ``.ci/run`` via ``make test-long``.
+Marked ``long`` (three workflow runs, A shared with other tests): not in the default
+``make test``; ``make test-long`` and ``make test-all`` (what ``.ci/run`` calls) run it.
 """
 
 from __future__ import annotations
@@ -24,19 +25,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import REPO, config_override, result_tables, run_snakemake, snakemake_cmd
+from .conftest import REPO, SMALL_STUDY, config_override, result_tables, run_snakemake, snakemake_cmd
 
 pytestmark = pytest.mark.long
-
-SMALL = {
-    "phantom": {"cohorts": [{"name": "DEV", "role": "development", "n": 30, "second_rater": True},
-                            {"name": "EXT", "role": "external", "n": 12, "ct_spacing": [0.8, 0.8, 2.5],
-                             "ct_size": [112, 112, 28], "pet_spacing": [4.07, 4.07, 2.5]},
-                            {"name": "ICI", "role": "ici", "n": 30}]},
-    "models": {"sres_petct": {"epochs": 4, "patience": 4}},
-    "run_models": ["sres_petct"],  # the demo also trains the modality ablations; one model suffices here
-    "stats": {"n_boot": 300},
-}
 
 
 def _run(results: Path, override: Path) -> None:
@@ -65,12 +56,11 @@ def _run_and_kill(results: Path, override: Path, ready, timeout: float = 900) ->
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(small_study, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faults")
-    same = config_override(tmp, "same.yaml", SMALL)
-    other = config_override(tmp, "other_seed.yaml", {**SMALL, "seed": 777})
-    a, b, c = tmp / "A", tmp / "B", tmp / "C"
-    _run(a, same)
+    _, same, a = small_study  # run A: the session's clean run of the small study
+    other = config_override(tmp, "other_seed.yaml", {**SMALL_STUDY, "seed": 777})
+    b, c = tmp / "B", tmp / "C"
 
     # B: kill during preprocessing; a patient's job is done when its qc.json has the kept
     # slices (the job's last write)
@@ -82,7 +72,7 @@ def runs(tmp_path_factory):
     # kill once some patients are surely finished (their last write is 2 s old; a job that
     # wrote qc.json an instant before the kill may still count as incomplete for Snakemake)
     _run_and_kill(b, same, lambda: len(done(2.0)) >= 3)
-    n_patients = sum(c_["n"] for c_ in SMALL["phantom"]["cohorts"])
+    n_patients = sum(c_["n"] for c_ in SMALL_STUDY["phantom"]["cohorts"])
     before = {p.parent.name: p.stat().st_mtime_ns for p in done(2.0)}
     assert 0 < len(before) < n_patients
     # B: rerun, kill in the middle of training (its first epoch checkpoint exists)

@@ -174,6 +174,7 @@ CV_SMALL = {
     "signature": {"clinical": ["age"]},
     "qc": {"montage": False},
     "stats": {"n_boot": 200},
+    "compute": {"patients_per_job": 24},  # 48 patients: two chunk jobs per step (both cores busy)
 }
 
 

@@ -92,6 +92,7 @@ def test_smoke_run_on_a_few_patients(tmp_path):
     out = tmp_path / "results"
     smoke = {"results": str(out), "lgg": {"data_dir": str(LGG), "patients": sorted(set(pick))},
              "stats": {"n_boot": 200}, "split": {"k": 3},  # the config's k-fold design, 3 folds for 10 patients
+             "compute": {"patients_per_job": 9},  # 18 patients: two chunk jobs per step
              "models": {"sres_mri": {"epochs": 2, "widths": [4, 8, 8, 8], "n_features": 16, "ensemble": 1},
                         "resnet_fusion": {"epochs": 1, "depth": 18, "width": 4, "n_features": 16}}}
     (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(smoke))

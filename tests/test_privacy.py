@@ -31,6 +31,7 @@ SMALL = {
     "models": {"sres_petct": {"epochs": 2, "patience": 2}},
     "run_models": ["sres_petct"],  # the demo also trains the modality ablations; one model suffices here
     "stats": {"n_boot": 200},
+    "compute": {"patients_per_job": 33},  # 66 patients: two chunk jobs per step (both cores busy)
 }
 
 

@@ -1,7 +1,7 @@
 """The config is the source of truth: after a finished run, editing one setting schedules
 exactly the jobs that read it and what lies downstream of them (``snakemake -n``), and an
-unchanged config schedules nothing. One small phantom study (two models, two epochs) is run
-once (~3 min on 2 cores); every edit is a dry run."""
+unchanged config schedules nothing. The session's small phantom study (conftest.SMALL_STUDY:
+two models) is run once and shared with other tests; every edit is a dry run."""
 
 from __future__ import annotations
 
@@ -10,21 +10,11 @@ import subprocess
 
 import pytest
 
-from tests.conftest import REPO, config_override, run_snakemake, snakemake_cmd
+from tests.conftest import REPO, config_override, snakemake_cmd
 
-pytestmark = pytest.mark.long  # one whole study: `make test-long`, run by .ci/run
+pytestmark = pytest.mark.long  # needs the shared whole study: `make test-long` / `make test-all`
 
-SMALL = {
-    "phantom": {"cohorts": [{"name": "DEV", "role": "development", "n": 30, "second_rater": True},
-                            {"name": "EXT", "role": "external", "n": 12},
-                            {"name": "ICI", "role": "ici", "n": 24}]},
-    "models": {"sres_petct": {"epochs": 2, "patience": 2}, "sres_ct": {"epochs": 2, "patience": 2}},
-    "run_models": ["sres_petct", "sres_ct"],
-    "qc": {"montage": False},
-    "stats": {"n_boot": 200},
-}
-
-IMAGING = {"preprocess", "qc_table", "radiomics", "radiomics_table", "hyperimage_figure"}
+IMAGING = {"preprocess", "qc_table", "qc_montages", "radiomics", "radiomics_table", "hyperimage_figure"}
 PER_MODEL = {"train", "score", "explain"}
 MODEL_STATS = {"cutoffs", "discrimination", "calibration", "clinical_utility", "reproducibility", "association", "signature",
                "survival", "clinical_validation", "summary"}
@@ -49,12 +39,9 @@ def scheduled(results, *configs) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("rerun")
-    base = config_override(tmp, "small.yaml", SMALL)
-    results = tmp / "results"
-    run_snakemake(results, "config/demo.yaml", base)
-    return tmp, base, results
+def study(small_study):
+    """The session's finished small study (conftest.SMALL_STUDY): only dry runs against it."""
+    return small_study
 
 
 def _edit(tmp, name, values):
@@ -68,7 +55,7 @@ def test_unchanged_config_schedules_nothing(study):
 
 @pytest.mark.parametrize("name,edit,expected", [
     ("report_notes", {"report_notes": ["a new caveat"]}, {"summary"}),
-    ("n_boot", {"stats": {"n_boot": 300}},
+    ("n_boot", {"stats": {"n_boot": 200}},  # the study has 300
      {"discrimination", "association", "clinical_validation", "summary"}),  # not the cutoffs, KM or signature
     ("at_risk_step", {"survival": {"at_risk_step": 3}}, {"survival", "summary"}),
     ("epochs", {"models": {"sres_ct": {"epochs": 3}}}, {"train", "score", "explain"} | MODEL_STATS),

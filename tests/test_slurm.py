@@ -23,20 +23,11 @@ import subprocess
 
 import pytest
 
-from .conftest import REPO, config_override, result_tables, run_snakemake
+from .conftest import REPO, SMALL_STUDY, result_tables, run_snakemake
 
 pytestmark = pytest.mark.slurm
 
-SMALL = {
-    "phantom": {"cohorts": [{"name": "DEV", "role": "development", "n": 24, "second_rater": True},
-                            {"name": "EXT", "role": "external", "n": 10},
-                            {"name": "ICI", "role": "ici", "n": 20}]},
-    "models": {"sres_petct": {"epochs": 2, "patience": 2}},
-    "run_models": ["sres_petct"],  # the demo also trains the modality ablations; one model suffices here
-    "stats": {"n_boot": 200},
-    "compute": {"train_gpus": 0, "score_gpus": 0},  # the test cluster's `gpu` partition has none
-}
-N_PATIENTS = sum(c["n"] for c in SMALL["phantom"]["cohorts"])
+N_PATIENTS = sum(c["n"] for c in SMALL_STUDY["phantom"]["cohorts"])
 
 
 def _cluster_up() -> str | None:
@@ -77,18 +68,18 @@ def _jobs() -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def runs(cluster, tmp_path_factory):
+def runs(cluster, small_study, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("slurm")
-    small = config_override(tmp, "small.yaml", SMALL)
-    local, slurm = tmp / "local", tmp / "slurm"
+    _, small, local = small_study  # the local run: the session's shared small study
+    slurm = tmp / "slurm"
     before = set(_jobs())
     run_snakemake(slurm, "config/demo.yaml", small,
                   extra=("--profile", "profiles/slurm", "--cores", "1",  # the profile's value (the helper passes 2)
                          "--slurm-status-command", "squeue",
                          "--slurm-init-seconds-before-status-checks", "1",
+                         "--seconds-between-status-checks", "2",  # a local test cluster: poll often
                          "--slurm-logdir", str(tmp / "slurm_logs")))
     jobs = {k: v for k, v in _jobs().items() if k not in before and v.get("WorkDir") == str(REPO)}
-    run_snakemake(local, "config/demo.yaml", small)
     return local, slurm, jobs
 
 
@@ -107,7 +98,7 @@ def test_jobs_went_through_sbatch(runs):
 
 def test_per_patient_jobs_are_bundled(runs):
     _, slurm, jobs = runs
-    # N_PATIENTS patients' preprocessing and radiomics ran in ceil(N/40) group jobs (chunks)
+    # N_PATIENTS patients' preprocessing and radiomics ran in ceil(N/patients_per_job) group jobs (chunks)
     assert len(list((slurm / "preprocessed").iterdir())) == N_PATIENTS
     assert len(jobs) < N_PATIENTS, f"{len(jobs)} SLURM jobs for {N_PATIENTS} patients: not bundled"
 
