@@ -4,7 +4,6 @@ byte-identical outputs) is in tests/test_workflow.py."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
-import yaml
 
 from dlscore.cohorts.dicom_export import build, extend_key, read_key
 from dlscore.cohorts.dicom_phantom import Identity, PetTags, write_rtstruct, write_seg, write_series

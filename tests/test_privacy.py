@@ -9,7 +9,6 @@ Also the end-to-end check of the DICOM path (series, PET in Bq/mL -> SUV, RTSTRU
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -4,7 +4,6 @@ Runs `snakemake --cores 2 --configfile config/demo.yaml` into a temporary result
 (~4-5 minutes on 2 CPU cores), builds the HTML report and runs `snakemake --lint`.
 """
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
