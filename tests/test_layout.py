@@ -93,3 +93,21 @@ def test_readme_layout_names_every_module():
     missing = [str(p.relative_to(SRC)) for p in _modules() if p.name != "__init__.py"
                and str(p.relative_to(SRC)) not in section and p.stem not in section]
     assert not missing, f"README 'Code layout' does not name: {missing}"
+
+
+def test_catalogue_files_match_the_repository():
+    """LICENSE agrees with pyproject; the catalogue's example config exists; config/README.md
+    names every config file (a new study file without a line there fails)."""
+    import tomllib
+
+    import yaml
+    root = REPO
+    license_name = tomllib.loads((root / "pyproject.toml").read_text())["project"]["license"]["text"]
+    assert (root / "LICENSE").read_text().startswith(f"{license_name} License")
+    usage = yaml.safe_load((root / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    flags = usage["mandatory-flags"]["flags"].split()
+    assert flags[0] == "--configfile" and (root / flags[1]).is_file()
+    assert usage["software-stack-deployment"]["conda"] is True and usage["report"] is True
+    documented = (root / "config/README.md").read_text()
+    missing = [p.name for p in sorted((root / "config").glob("*.yaml")) if f"`{p.name}`" not in documented]
+    assert not missing, f"config/README.md does not describe {missing}"
