@@ -138,3 +138,23 @@ def test_a_job_given_a_gpu_never_trains_silently_on_the_cpu():
         pick_device("auto", {"SLURM_JOB_GPUS": "0"})
     assert pick_device("auto", {"CUDA_VISIBLE_DEVICES": ""}).type == "cpu"
     assert pick_device("cpu", {"SLURM_JOB_GPUS": "0"}).type == "cpu"
+
+
+def test_every_epoch_is_logged_with_its_losses_auc_and_time(caplog):
+    """The job log shows progress: one line per epoch (what history.csv holds, plus seconds),
+    and why training stopped early. Validation labels inverted: its loss rises as training
+    learns, so patience 1 stops early."""
+    import logging
+    tr, va = _data(seed=0), _data(seed=1)
+    va = SliceData(va.x, 1 - va.y, va.patient)
+    with caplog.at_level(logging.INFO, logger="dlscore.train"):
+        _, hist = train_model(tr, va, {**SPEC, "epochs": 6, "patience": 1}, seed=5, progress=False, device="cpu")
+    lines = [r.getMessage() for r in caplog.records if r.name == "dlscore.train"]
+    assert lines[0] == "training on cpu: 64 slices of 16 patients, validation 64 slices of 16 patients, epochs 1-6 of 6"
+    epochs = [m for m in lines if m.startswith("epoch ")]
+    assert 1 < len(hist) < 6 and len(epochs) == len(hist)
+    for m, row in zip(epochs, hist.itertuples()):
+        assert m.startswith(f"epoch {row.epoch}/6: train loss {row.train_loss:.4f}, validation loss {row.val_loss:.4f}, "
+                            f"validation patient AUC {row.val_patient_auc:.3f}, ")
+        assert m.endswith(" s (best so far)") == bool(row.best)
+    assert lines[-1] == f"early stop after epoch {len(hist)}: no better validation loss in 1 epochs"

@@ -10,7 +10,9 @@ when training starts, training resumes from it (same result as an uninterrupted 
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,6 +23,8 @@ import torch
 from torch import nn
 
 from dlscore.models import build_model, safe_load
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -159,11 +163,11 @@ def _resume(ckpt: Path | None, dev, fingerprint: str) -> dict | None:
     state = safe_load(ckpt, dev, "checkpoint") if ckpt is not None and ckpt.exists() else None
     if state is not None and state.get("fingerprint", "") != fingerprint:
         import logging
-        logging.getLogger(__name__).warning("checkpoint %s is from another config or data: not resumed", ckpt)
+        log.warning("checkpoint %s is from another config or data: not resumed", ckpt)
         state = None
     elif state is not None:
         import logging
-        logging.getLogger(__name__).warning("resumed from checkpoint %s after epoch %d", ckpt, state["epoch"] + 1)
+        log.warning("resumed from checkpoint %s after epoch %d", ckpt, state["epoch"] + 1)
     return state
 
 
@@ -239,6 +243,24 @@ class SmoothedBCE(nn.Module):
         return self.loss(logits, y * (1 - self.eps) + 0.5 * self.eps)
 
 
+def _make_step(model: nn.Module, opt: torch.optim.Optimizer, y: np.ndarray, spec: Mapping[str, Any],
+               dev: torch.device) -> _Step:
+    """Class-balanced BCE (positives weighted by negatives / positives of ``y``, optional label
+    smoothing); on CUDA mixed precision (bfloat16 where the GPU has it: no loss scaling needed;
+    else float16 with a gradient scaler) and channels-last memory layout."""
+    n_pos = float(y.sum())
+    pos_weight = torch.tensor((len(y) - n_pos) / max(n_pos, 1.0), device=dev)
+    use_amp = dev.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    if use_amp:
+        model = model.to(memory_format=torch.channels_last)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    if float(spec.get("label_smoothing", 0.0)) > 0:
+        loss_fn = SmoothedBCE(float(spec["label_smoothing"]), loss_fn)
+    return _Step(model, opt, loss_fn, dev, use_amp, amp_dtype, scaler)
+
+
 def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed: int,
                 checkpoint: str | Path | None = None, device: str = "auto", threads: int | None = None,
                 progress: bool = True, fingerprint: str = "") -> tuple[dict, pd.DataFrame]:
@@ -253,8 +275,6 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
     model = build_model(spec, train.x.shape[1]).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=float(spec.get("lr", 1e-3)),
                            weight_decay=float(spec.get("weight_decay", 1e-4)))
-    n_pos = float(train.y.sum())
-    pos_weight = torch.tensor((len(train.y) - n_pos) / max(n_pos, 1.0), device=dev)
     epochs, bs, patience = int(spec.get("epochs", 40)), int(spec.get("batch_size", 64)), int(spec.get("patience", 8))
     history: list[dict] = []
     best_state, best_loss, start, stale = None, np.inf, 0, 0
@@ -265,21 +285,16 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
         opt.load_state_dict(state["optimizer"])
         best_state, best_loss, stale = state["best_state"], state["best_loss"], state["stale"]
         history, start = state["history"], state["epoch"] + 1
-    # CUDA: mixed precision (bfloat16 where the GPU has it: no loss scaling needed; else float16
-    # with a gradient scaler) and channels-last memory layout
-    use_amp = dev.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    if use_amp:
-        model = model.to(memory_format=torch.channels_last)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    if float(spec.get("label_smoothing", 0.0)) > 0:
-        loss_fn = SmoothedBCE(float(spec["label_smoothing"]), loss_fn)
-    step = _Step(model, opt, loss_fn, dev, use_amp, amp_dtype, scaler)
+    step = _make_step(model, opt, train.y, spec, dev)
+    model = step.model
     xt, yt = torch.from_numpy(train.x), torch.from_numpy(train.y.astype(np.float32))
+    log.info("training on %s: %d slices of %d patients, validation %d slices of %d patients, epochs %d-%d of %d",
+             dev, len(train.y), len(set(train.patient)), len(val.y), len(set(val.patient)), start + 1, epochs, epochs)
     for epoch in range(start, epochs):
         if stale >= patience:
+            log.info("early stop after epoch %d: no better validation loss in %d epochs", epoch, patience)
             break
+        t0 = time.perf_counter()
         train_loss = _epoch(step, xt, yt, bs, spec.get("augment", True), seed, epoch,
                             f"epoch {epoch + 1}/{epochs}" if progress else None)
         recalibrate_batchnorm(model, train.x, dev)
@@ -292,6 +307,8 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
             stale += 1
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": vloss,
                         "val_patient_auc": vauc, "best": improved})
+        log.info("epoch %d/%d: train loss %.4f, validation loss %.4f, validation patient AUC %.3f, %.1f s%s",
+                 epoch + 1, epochs, train_loss, vloss, vauc, time.perf_counter() - t0, " (best so far)" if improved else "")
         if ckpt is not None:
             _save_checkpoint(ckpt, {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                                     "best_state": best_state, "best_loss": float(best_loss), "stale": stale,
