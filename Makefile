@@ -45,12 +45,12 @@ demo:
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Whole-workflow fault, determinism and privacy runs (~18 min on 2 cores); .ci/run runs them after `make test`.
+# Whole-workflow fault, determinism and privacy runs; .ci/run runs them (with `make test`) through `make test-all`.
 test-long: $(STAMP)
 	$(BIN)/python -m pytest -m long $(PYTEST_ARGS)
 
 # SLURM integration test: needs a running cluster (`sudo bash tests/slurm/cluster.sh start`);
-# skipped with the reason otherwise. .ci/run starts the cluster and requires it.
+# skipped with the reason otherwise. .ci/run starts the cluster and requires it (DLSCORE_REQUIRE_SLURM=1).
 test-slurm: $(STAMP)
 	$(BIN)/python -m pytest -m slurm $(PYTEST_ARGS)
 

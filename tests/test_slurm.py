@@ -1,18 +1,19 @@
 """SLURM integration: a small phantom study through the real SLURM executor plugin.
 
 Needs a running SLURM cluster: ``bash tests/slurm/cluster.sh start`` (as root; `.ci/run` does
-it) makes a one-node cluster on localhost. The study runs with ``--profile profiles/slurm``
-(unchanged) and ``--executor slurm`` into one results folder and with ``--cores 2`` locally
-into another; every job must have gone through ``sbatch`` (seen by ``scontrol``), the
-per-patient work must be bundled (chunks of patients, one group job per chunk), and every table must be
-byte-identical to the local run's.
+it) makes a one-node cluster on localhost. The session's small study (``conftest.SMALL_STUDY``)
+runs with ``--profile profiles/slurm`` (unchanged) and ``--executor slurm`` into its own results
+folder; its local ``--cores 2`` run is the session's shared clean run (``small_study``). Every
+job must have gone through ``sbatch`` (seen by ``scontrol``), the per-patient work must be
+bundled (chunks of patients, one group job per chunk), and every table must be byte-identical
+to the local run's.
 
 The test cluster has no accounting database, so job states are read with ``squeue``
 (``--slurm-status-command squeue``; the cluster keeps finished jobs 600 s, MinJobAge).
 
-Marked ``slurm``: not in ``make test``; ``make test-slurm`` (run by ``.ci/run``). Skipped
-with the reason when no cluster answers, unless ``DLSCORE_REQUIRE_SLURM=1`` (CI), where a
-missing cluster is a failure.
+Marked ``slurm``: not in ``make test``; ``make test-slurm`` and ``make test-all`` (what
+``.ci/run`` calls) run it. Skipped with the reason when no cluster answers, unless
+``DLSCORE_REQUIRE_SLURM=1`` (CI), where a missing cluster is a failure.
 """
 
 from __future__ import annotations
