@@ -79,8 +79,10 @@ def test_pet_is_inverted_and_the_outside_of_the_image_is_marked():
     ys = _panel_mm(sq)[1]
     above = int(np.flatnonzero(ys < -0.5 * SPACING[1])[-1])  # a row above the image's first voxel
     for panel in (normal, pet):
-        grey = (panel[above] == panel[above, :, :1]).all(axis=1)  # not the yellow square's sides
-        assert grey.sum() > M.PANEL_PX - 10 and (panel[above, grey, 0] == M.OUTSIDE).all()
+        row = panel[above]
+        outside = (row == M.OUTSIDE).all(axis=1)
+        assert ((row[~outside] == M.YELLOW).all(axis=1)).all()  # the rest: the square's dashed sides
+        assert outside.sum() > M.PANEL_PX - 10
 
 
 def test_png_holds_every_panel_at_one_to_one(tmp_path):

@@ -21,7 +21,7 @@ FOV_FACTOR = 1.4                    # a modality panel shows 1.4 x the dilated R
 RED = np.array([231, 76, 60], np.uint8)      # tumour outline
 YELLOW = np.array([241, 196, 15], np.uint8)  # ROI square (dashed)
 BAR = np.array([255, 255, 255], np.uint8)    # scale bar (with a black edge)
-OUTSIDE = 40                        # grey level shown outside the image
+OUTSIDE = np.array([70, 90, 140], np.uint8)  # outside the image (field of view past its edge)
 
 
 def pick_rows(n: int, rows: int) -> list[int]:
@@ -92,8 +92,9 @@ def modality_panel(volume_yx: np.ndarray, mask_yx: np.ndarray, spacing_xy: Seque
     iy, in_y = _grid_index(square.centre_y_mm, half, sy, volume_yx.shape[0], px)
     inside = in_y[:, None] & in_x[None, :]
     v = np.clip(volume_yx[np.ix_(iy, ix)], 0.0, 1.0)
-    grey = np.where(inside, np.rint(255 * ((1 - v) if invert else v)), OUTSIDE).astype(np.uint8)
+    grey = np.rint(255 * ((1 - v) if invert else v)).astype(np.uint8)
     panel = np.repeat(grey[:, :, None], 3, axis=2)
+    panel[~inside] = OUTSIDE
     panel[outline(mask_yx[np.ix_(iy, ix)] & inside)] = RED
     scale = px / (2 * half)  # pixels per mm
     _dashed_square(panel, (half - square.side_mm / 2) * scale, (half + square.side_mm / 2) * scale, YELLOW)
@@ -169,7 +170,7 @@ def _write(img: np.ndarray, bars: Sequence[float], mods: Sequence[str], slice_se
         fig.text((left - 8) / W, 1 - (top + r * step + PANEL_PX / 2) / H, f"z = {slice_set.z_mm[i]:.1f} mm{bar}",
                  ha="right", va="center", fontsize=7)
     fig.suptitle(f"{patient}: {len(slice_set.z_index)} kept slices (showing {len(sel)}); red = tumour, "
-                 f"yellow = ROI (+{slice_set.meta.get('margin_mm', 0):g} mm)", fontsize=8, y=1 - 6 / H, va="top")
+                 f"yellow = ROI (+{slice_set.meta.get('margin_mm', 0):g} mm); blue = outside the image", fontsize=8, y=1 - 6 / H, va="top")
     fig.savefig(path, dpi=dpi)
     import matplotlib.pyplot as plt
     plt.close(fig)
