@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -73,6 +74,8 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
     seeds = [base + 7919 * m for m in range(k)]
     states, hists = [], []
     for m in range(k):
+        if k > 1:
+            logging.getLogger(__name__).info("ensemble member %d of %d (seed %d)", m + 1, k, seeds[m])
         state, h = train_model(tr, va, spec, seeds[m],
                                ckpt if m == 0 else ckpt.with_name(f"checkpoint_member{m + 1}.pt"),
                                config.get("device", "auto"), threads, progress=False,
