@@ -162,11 +162,9 @@ def _resume(ckpt: Path | None, dev, fingerprint: str) -> dict | None:
     """The state of an interrupted run in ``ckpt`` when it has this run's ``fingerprint``."""
     state = safe_load(ckpt, dev, "checkpoint") if ckpt is not None and ckpt.exists() else None
     if state is not None and state.get("fingerprint", "") != fingerprint:
-        import logging
         log.warning("checkpoint %s is from another config or data: not resumed", ckpt)
         state = None
     elif state is not None:
-        import logging
         log.warning("resumed from checkpoint %s after epoch %d", ckpt, state["epoch"] + 1)
     return state
 
