@@ -128,3 +128,48 @@ def small_study(tmp_path_factory):
     results = tmp / "results"
     run_snakemake(results, "config/demo.yaml", override)
     return tmp, override, results
+
+
+def numbers_not_from(text: str, sources) -> list[str]:
+    """The numbers printed in ``text`` that no value of ``sources`` (configs, tables, strings:
+    every number in them) gives at the printed precision. Left out: the References section,
+    quoted text, code spans, reference markers [n] and version strings."""
+    import math
+    import re
+
+    def values(obj):
+        if isinstance(obj, dict):
+            for v in obj.values():
+                yield from values(v)
+        elif isinstance(obj, (list, tuple)):
+            for v in obj:
+                yield from values(v)
+        elif hasattr(obj, "to_numpy"):  # a DataFrame
+            for v in obj.to_numpy().ravel():
+                yield from values(v)
+        elif isinstance(obj, bool) or obj is None:
+            return
+        elif isinstance(obj, (int, float)) or hasattr(obj, "dtype"):
+            try:
+                if math.isfinite(float(obj)):
+                    yield abs(float(obj))
+            except (TypeError, ValueError):
+                return
+        elif isinstance(obj, str):
+            yield from (float(m) for m in re.findall(r"\d+(?:\.\d+)?", obj))
+
+    known = sorted(set(values(list(sources))))
+    body = text.split("## References")[0]
+    for pattern in (r'"[^"]*"', r"`[^`]*`", r"\[\d+(?:, \d+)*\]", r"\d+\.\d+\.\d+\S*"):
+        body = re.sub(pattern, " ", body)
+    bad = []
+    for tok in re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?:e-?\d+)?(?![\w])", body):
+        y = float(tok)
+        if "e" in tok:
+            ok = any(abs(x - y) <= 0.05 * y for x in known)
+        else:
+            half = 0.5 * 10 ** -len(tok.split(".")[1]) + 1e-9 if "." in tok else 1e-9
+            ok = any(abs(x - y) <= half for x in known)
+        if not ok:
+            bad.append(tok)
+    return bad

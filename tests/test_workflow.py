@@ -66,7 +66,8 @@ def test_tables_and_figures_exist(demo):
               "figures/forest_sres_petct_ICI_pfs.png", "tables/hr_difference.csv", "tables/cox_multivariable.csv",
               "figures/hyperimages.png", "figures/gradcam_sres_petct.png", "figures/deep_features_sres_petct.png",
               "models/sres_petct/model_card.json", "tables/signature_coefficients.csv",
-              "figures/roc_signatures.png", "figures/radiomics_dls_heatmap.png", "qc/montages/DEV-001.png"):
+              "figures/roc_signatures.png", "figures/radiomics_dls_heatmap.png", "qc/montages/DEV-001.png",
+              "methods.md", "tables/study_flow.csv", "figures/study_flow.png", "tables/tripod_ai.csv"):
         assert (demo / f).stat().st_size > 0, f
 
 
@@ -133,6 +134,24 @@ def test_at_risk_counts_match_the_data(demo):
     high = df[df["dls"] >= cut]
     for i in range(3):
         assert risk.loc["High DLS", f"t{i}"] == (high["pfs_time"] >= i * step).sum()
+
+
+def test_methods_text_quotes_only_this_run(demo):
+    """Every number of methods.md is a setting of the run or a value of its tables; the flow's
+    counts are the tables' n."""
+    from dlscore.config import load_config
+    from tests.conftest import numbers_not_from
+    cfg = load_config(REPO / "config/demo.yaml")
+    tables = [pd.read_csv(f) for f in sorted((demo / "tables").glob("*.csv"))] + [
+        pd.read_csv(demo / "manifest/splits.csv")]
+    text = (demo / "methods.md").read_text()
+    assert numbers_not_from(text, [cfg, {"level": 95}, *tables]) == []
+    assert "sres_ct" in text and "## References" in text
+    flow = pd.read_csv(demo / "tables/study_flow.csv")
+    disc = pd.read_csv(demo / "tables/discrimination.csv")
+    ext = disc[(disc["model"] == "sres_petct") & (disc["analysis"] == "primary") & (disc["set"] == "EXT (external)")]
+    row = flow[(flow["level"] == "analysis") & (flow["set"] == "EXT (external)")].iloc[0]
+    assert row["n"] == ext["n"].iloc[0] == 40 and row["excluded"] == 0
 
 
 def test_report_builds(demo):

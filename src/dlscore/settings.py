@@ -54,6 +54,8 @@ STEPS: dict[str, tuple[str, ...]] = {
     "hyperimage_figure": ("slices",),
     "summary": ("study", "label_name", "report_notes", "survival", *MODELS),
     "provenance": ("seed", "results", "signature.features", *COHORT),
+    "manuscript": ("study", "seed", "label_name", "imaging", "slices", "split", "radiomics.bin_width", "signature",
+                   "models", "stats", "survival", "clinical.dcb", *MODELS),
 }
 
 #: the steps whose outputs a step reads (directly or not): its table's config_hash covers them
@@ -82,6 +84,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "hyperimage_figure": ("preprocess", "split"),
     "summary": ("survival", "clinical_validation", "discrimination", "reproducibility", "calibration", "signature"),
     "provenance": ("split",),
+    "manuscript": ("summary", "provenance", "split"),
 }
 
 _MISSING = object()

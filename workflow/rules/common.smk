@@ -66,6 +66,9 @@ def forest_figures():
 
 from dlscore.steps.survival import CLINICAL_TABLES
 from dlscore.steps.signature import SIGNATURE_TABLES
+from dlscore.steps.report import MANUSCRIPT_TABLES
+
+MANUSCRIPT_OUTPUTS = ["tables/study_flow.csv", "figures/study_flow.png", "methods.md", "tables/tripod_ai.csv"]
 
 
 IMAGING_TARGETS = [
@@ -86,6 +89,7 @@ def final_targets():
         *[f"{R}/tables/{t}.csv" for t in CLINICAL_TABLES],
         f"{R}/tables/provenance.csv",
         f"{R}/summary.html",
+        *[f"{R}/{o}" for o in MANUSCRIPT_OUTPUTS],
         *km_figures().values(),
         *forest_figures().values(),
     ]
@@ -119,6 +123,17 @@ def summary_tables(wildcards):
         tables.update(discrimination=f"{R}/tables/discrimination.csv",
                       reproducibility=f"{R}/tables/reproducibility.csv", calibration=f"{R}/tables/calibration.csv")
     return tables
+
+
+def manuscript_tables():
+    """The tables the manuscript step reads (name -> path): those of MANUSCRIPT_TABLES this study writes."""
+    imaging_only = ("discrimination", "comparisons", "calibration", "reproducibility")
+    return {k: f"{R}/{v}" for k, v in MANUSCRIPT_TABLES.items() if not (SCORES_ONLY and k in imaging_only)}
+
+
+def produced_outputs():
+    """Every output of the run, relative to the results folder (the TRIPOD+AI checklist points at them)."""
+    return sorted({str(Path(f).relative_to(R)) for f in final_targets()} | {"manifest/splits.csv"})
 
 
 def signature_inputs(wildcards):

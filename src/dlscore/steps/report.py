@@ -51,3 +51,51 @@ def provenance(config: Mapping[str, Any], validated: str, out: str, checksums_ou
             ("data_sha256", data_digest)]
     rows += [(f"version:{k}", v) for k, v in package_versions().items()]
     write_table(pd.DataFrame(rows, columns=["key", "value"]), out, config)
+
+
+#: tables the manuscript step reads when the study has them (name -> path under results/)
+MANUSCRIPT_TABLES = {"splits": "manifest/splits.csv", "provenance": "tables/provenance.csv",
+                     "survival": "tables/survival.csv", "dcb": "tables/dcb.csv",
+                     "discrimination": "tables/discrimination.csv", "cutoffs": "tables/cutoffs.csv",
+                     "comparisons": "tables/comparisons.csv", "calibration": "tables/calibration.csv",
+                     "reproducibility": "tables/reproducibility.csv"}
+
+
+def _flow_analyses(config: Mapping[str, Any], frames: Mapping[str, pd.DataFrame], paths: Mapping[str, str]):
+    """The analyses of the study flow: the primary model's AUC, its KM per endpoint, its DCB."""
+    from dlscore.flow import Analysis, primary_rows
+    from dlscore.study import endpoints, km_models
+    out = []
+    if "discrimination" in frames:
+        d = primary_rows(frames["discrimination"], config["primary_model"], analysis="primary")
+        out.append(Analysis(f"AUC ({config['label_name']})", d, {"label": "unknown label"}, paths["discrimination"]))
+    lead = (km_models(config) or [config["primary_model"]])[0]
+    for ep, spec in endpoints(config).items():
+        rows = primary_rows(frames["survival"], lead, endpoint=ep)
+        out.append(Analysis(f"{spec['label']} ({lead})", rows, {spec["time"]: f"no {ep} time",
+                                                                spec["event"]: f"no {ep} event"}, paths["survival"]))
+    dcb_col = config["clinical"].get("dcb")
+    if "dcb" in frames and dcb_col:
+        out.append(Analysis(f"Durable clinical benefit ({lead})", primary_rows(frames["dcb"], lead),
+                            {dcb_col: "DCB not assessable"}, paths["dcb"], n_column="auc_n"))
+    return out
+
+
+def manuscript(config: Mapping[str, Any], validated: str, tables: Mapping[str, str], produced,
+               outputs: Mapping[str, str]) -> None:
+    """Figure 1 (study flow) and its table, ``methods.md`` and the TRIPOD+AI checklist of the
+    run: ``tables`` name -> CSV path (:data:`MANUSCRIPT_TABLES` that the study has),
+    ``produced`` the run's outputs (paths relative to results/), ``outputs`` flow_table,
+    flow_figure, methods, tripod."""
+    from pathlib import Path
+    from dlscore.flow import study_flow
+    from dlscore.methods import methods_markdown
+    from dlscore.plots.flow import plot_flow
+    from dlscore.tripod import checklist
+    frames = {k: pd.read_csv(v) for k, v in tables.items()}
+    flow = study_flow(pd.read_parquet(validated), _flow_analyses(config, frames, MANUSCRIPT_TABLES),
+                      config["imaging"]["modalities"] if "imaging" in config else ())
+    write_table(flow, outputs["flow_table"], config)
+    plot_flow(flow, outputs["flow_figure"], f"Study flow: {config['study']}")
+    Path(outputs["methods"]).write_text(methods_markdown(config, {**frames, "study_flow": flow}))
+    write_table(checklist(produced), outputs["tripod"], config)
