@@ -160,7 +160,7 @@ def check_config(config: Mapping[str, Any], schema: str | Path = SCHEMA) -> None
         from dlscore.study import model_names
         names = set(model_names(config)) if scores else set(config["run_models"])
         names |= set((config.get("clinical", {}).get("reference_markers") or {}))
-        for key in ("hr_difference", "auc_comparisons"):
+        for key in ("hr_difference", "auc_comparisons", "four_groups"):
             for pair in config.get("clinical", {}).get(key, []) or []:
                 for name in pair:
                     if name not in names:

@@ -50,12 +50,13 @@ STEPS: dict[str, tuple[str, ...]] = {
     "association": ("seed", "stats", "association", "label_name"),
     "reproducibility": ("stats.alpha", "stats.icc_form"),
     "survival": ("stats.alpha", "survival", *MODELS),
-    "clinical_validation": ("seed", "stats", "survival.splits", "survival.endpoints", "clinical", *MODELS),
+    "clinical_validation": ("seed", "stats", "survival.splits", "survival.endpoints", "survival.at_risk_step",
+                            "survival.time_origin", "clinical", *MODELS),
     "hyperimage_figure": ("slices",),
     "summary": ("study", "label_name", "report_notes", "survival", *MODELS),
     "provenance": ("seed", "results", "signature.features", *COHORT),
     "manuscript": ("study", "seed", "label_name", "imaging", "slices", "split", "radiomics.bin_width", "signature",
-                   "models", "stats", "survival", "clinical.dcb", *MODELS),
+                   "models", "stats", "survival.endpoints", "survival.time_origin", "clinical.dcb", *MODELS),
 }
 
 #: the steps whose outputs a step reads (directly or not): its table's config_hash covers them

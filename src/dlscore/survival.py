@@ -235,3 +235,43 @@ def _group_hr(t: np.ndarray, e: np.ndarray, h: np.ndarray, alpha: float, strata=
     level = f"{100 * (1 - alpha):g}%"
     return {"estimable": "yes", "hr": float(s["exp(coef)"]), "hr_ci_low": float(np.exp(s[f"coef lower {level}"])),
             "hr_ci_high": float(np.exp(s[f"coef upper {level}"])), "hr_p": float(s["p"])}
+
+
+def four_groups(a, b, names_a: tuple[str, str], names_b: tuple[str, str]) -> np.ndarray:
+    """Group label of every patient from two 0/1 markers (NaN: missing), ``"<a name>, <b name>"``
+    with each marker's (name when 1, name when 0), e.g. "High DLS, IHC+", as the PET/CT paper's
+    figure 5 (DLS high/low x IHC positive/negative); "" when a marker is missing.
+    a, b: (n,) 0/1 or NaN."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    out = [f"{names_a[0] if x == 1 else names_a[1]}, {names_b[0] if y == 1 else names_b[1]}" for x, y in zip(a, b)]
+    return np.where(np.isnan(a) | np.isnan(b), "", np.array(out, dtype=object)).astype(object)
+
+
+def pairwise_logrank(time, event, groups) -> pd.DataFrame:
+    """Log-rank test of every pair of groups (each pair alone, as R ``survdiff`` on the two
+    groups' patients), with Holm-adjusted p over the pairs.
+
+    time: (n,), event: (n,) 0/1, groups: (n,) labels. Columns: group_a, group_b, n, events,
+    chi2, p, p_holm; a pair without events gets NaN and a note."""
+    from itertools import combinations
+
+    from statsmodels.stats.multitest import multipletests
+    t, e = _check(time, event)
+    g = np.asarray(groups, dtype=object)
+    rows = []
+    for x, y in combinations(list(dict.fromkeys(g)), 2):
+        sx, sy = g == x, g == y
+        row = {"group_a": x, "group_b": y, "n": int(sx.sum() + sy.sum()), "events": int(e[sx | sy].sum()),
+               "chi2": np.nan, "p": np.nan, "note": ""}
+        if row["events"] == 0:
+            row["note"] = "not computable: no events in these two groups"
+        else:
+            lr = logrank_test(t[sx], t[sy], e[sx], e[sy])
+            row.update(chi2=float(lr.test_statistic), p=float(lr.p_value))
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["group_a", "group_b", "n", "events", "chi2", "p", "note"])
+    ok = out["p"].notna()
+    out["p_holm"] = np.nan
+    if ok.any():
+        out.loc[ok, "p_holm"] = multipletests(out.loc[ok, "p"], method="holm")[1]
+    return out

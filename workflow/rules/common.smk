@@ -60,6 +60,12 @@ def km_figures():
     return {(m, c, e): f"{R}/figures/km_{m}_{c}_{e}.png" for m in KM_MODELS for c in SURVIVAL_SETS for e in ENDPOINTS}
 
 
+def four_group_figures():
+    pairs = config.get("clinical", {}).get("four_groups") or []
+    return {(a, b, c, e): f"{R}/figures/km4_{a}_{b}_{c}_{e}.png" for a, b in pairs for c in SURVIVAL_SETS
+            for e in ENDPOINTS}
+
+
 def forest_figures():
     return {(m, c, e): f"{R}/figures/forest_{m}_{c}_{e}.png" for m in KM_MODELS for c in SURVIVAL_SETS for e in ENDPOINTS}
 
@@ -92,6 +98,7 @@ def final_targets():
         *[f"{R}/{o}" for o in MANUSCRIPT_OUTPUTS],
         *km_figures().values(),
         *forest_figures().values(),
+        *four_group_figures().values(),
     ]
     if SIGNATURE:
         common += [*[f"{R}/tables/{t}.csv" for t in SIGNATURE_TABLES], f"{R}/figures/roc_signatures.png",

@@ -35,10 +35,13 @@ rule clinical_validation:
            for t in CLINICAL_TABLES},
         forest=[report(f, caption="../report/forest.rst", category="4. Survival and benefit")
                 for f in forest_figures().values()],
+        four=[report(f, caption="../report/km4.rst", category="4. Survival and benefit")
+              for f in four_group_figures().values()],
     params:
         settings=step_params(config, "clinical_validation"),
         models=MODELS,
         forest_keys=list(forest_figures()),
+        four_keys=list(four_group_figures()),
     log:
         f"{R}/logs/clinical_validation.log",
     benchmark:

@@ -68,7 +68,7 @@ def _flow_analyses(config: Mapping[str, Any], frames: Mapping[str, pd.DataFrame]
     out = []
     if "discrimination" in frames:
         d = primary_rows(frames["discrimination"], config["primary_model"], analysis="primary")
-        out.append(Analysis(f"AUC ({config['label_name']})", d, {"label": "unknown label"}, paths["discrimination"]))
+        out.append(Analysis(f"AUC, {config['label_name']}", d, {"label": "unknown label"}, paths["discrimination"]))
     lead = (km_models(config) or [config["primary_model"]])[0]
     for ep, spec in endpoints(config).items():
         rows = primary_rows(frames["survival"], lead, endpoint=ep)

@@ -82,7 +82,8 @@ def _survival_row(config, model: str, set_name: str, slug: str | None, g: pd.Dat
 
 #: tables written by :func:`clinical_validation` (rule outputs use the same names)
 CLINICAL_TABLES = ("cox_univariable", "cox_multivariable", "dcb", "dcb_logistic", "dcb_validation", "auc_comparisons",
-                   "cindex", "hr_difference", "subgroups", "nomogram", "survival_calibration", "marker_coverage")
+                   "cindex", "hr_difference", "subgroups", "nomogram", "survival_calibration", "marker_coverage",
+                   "four_groups", "four_groups_logrank")
 
 
 def _marker_frame(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str],
@@ -133,7 +134,8 @@ def _cohort(config: Mapping[str, Any], validated: str, score_files: Mapping[str,
 
 
 def clinical_validation(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs: str,
-                        outs: Mapping[str, str], forest_figs: Mapping[tuple[str, str, str], str]) -> None:
+                        outs: Mapping[str, str], forest_figs: Mapping[tuple[str, str, str], str],
+                        four_figs: Mapping[tuple[str, str, str, str], str] | None = None) -> None:
     """Cox (univariable, multivariable with Schoenfeld check), DCB (rates, AUC, logistic),
     C-index of marker + clinical vs clinical-only (fitted on the development cohort),
     bootstrap CI of HR differences and subgroup analyses, per set and endpoint (the analyses
@@ -141,7 +143,8 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
 
     ``outs`` keys: :data:`CLINICAL_TABLES`. The nomogram (points table) and the survival
     calibration at ``clinical.calibration_months`` are for the marker + clinical Cox model
-    fitted on the development cohort."""
+    fitted on the development cohort. ``four_figs``: (a, b, set slug, endpoint) -> the four-group
+    KM figure of each ``clinical.four_groups`` pair."""
     from dlscore import validation as v
     from dlscore.study import endpoints
     cl = config.get("clinical", {})
@@ -172,6 +175,13 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
                 rows, sub, why = v.subgroup_rows(co, m, g, set_name, ep, spec, cl.get("subgroups", []), dcb)
                 T["subgroups"] += rows
                 _forest(config, forest_figs.get((m, slugs[set_name], ep)), sub, why, set_name, spec, co.labels[m], m)
+    for a, b in cl.get("four_groups", []):
+        for ep, spec in endpoints(config).items():
+            for set_name, g in co.sets:
+                fig = (four_figs or {}).get((a, b, slugs[set_name], ep))
+                rows, pairs = _four_groups(config, co, a, b, g, set_name, ep, spec, fig)
+                T["four_groups"] += rows
+                T["four_groups_logrank"] += pairs
     if dcb:
         uni_rows, uni_dev = v.dcb_univariable(co, dcb)
         _dcb_tables(co, dcb, v.select_covariates(list(co.covs), uni_dev, p_enter, forced),
@@ -212,3 +222,52 @@ def _dcb_tables(co, dcb: str, selected: list[str], comparisons, T: dict[str, lis
                                  if a in co.labels and b in co.labels]
     for m in co.markers:
         T["dcb_validation"] += v.dcb_frozen_rows(co, m, dcb, selected)
+
+
+def _group_names(config, marker: str) -> tuple[str, str]:
+    """Legend names of a marker's two groups: a reference marker's ``short`` (default: its name)
+    with + / -, else the model's high / low names."""
+    from dlscore.study import group_labels
+    ref = (config["clinical"].get("reference_markers") or {}).get(marker)
+    if ref is None:
+        return group_labels(config, marker)
+    short = ref.get("short", marker)
+    return f"{short}+", f"{short}\u2212"
+
+
+def _four_groups(config, co, a: str, b: str, g: pd.DataFrame, set_name: str, ep: str, spec, fig: str | None):
+    """Rows of the four-group tables (per group: n, events, median; per pair: log-rank) of
+    markers ``a`` x ``b`` in one set and endpoint, and its KM figure (a placeholder saying why
+    when it cannot be drawn)."""
+    from dlscore.plots import placeholder_figure
+    from dlscore.plots.km import plot_km_groups
+    from dlscore.survival import four_groups, median_with_ci, pairwise_logrank
+    key = {"marker_a": a, "marker_b": b, "set": set_name, "endpoint": ep}
+    g = g.dropna(subset=[spec["time"], spec["event"], f"high:{a}", f"high:{b}"])
+    na, nb = _group_names(config, a), _group_names(config, b)
+    labels = four_groups(g[f"high:{a}"], g[f"high:{b}"], na, nb)
+    order = [f"{x}, {y}" for x in na for y in nb if f"{x}, {y}" in set(labels)]
+    if len(order) < 2 or not g[spec["event"]].any():
+        why = "fewer than two groups" if len(order) < 2 else "no events"
+        if fig:
+            placeholder_figure(fig, f"{set_name}: four groups not computable: {why}")
+        return [{**key, "note": f"not computable: {why}"}], []
+    t, e = g[spec["time"]].to_numpy(float), g[spec["event"]].to_numpy(int)
+    alpha = float(config["stats"]["alpha"])
+    rows = []
+    for name in order:
+        sel = labels == name
+        med, lo, hi = median_with_ci(t[sel], e[sel], alpha)
+        rows.append({**key, "group": name, "n": int(sel.sum()), "events": int(e[sel].sum()), "median": med,
+                     "median_ci_low": lo, "median_ci_high": hi, "unit": spec["unit"]})
+    pairs = pairwise_logrank(t, e, labels)
+    pairs.insert(0, "endpoint", ep)
+    pairs.insert(0, "set", set_name)
+    if fig:
+        txt = "Pairwise log-rank,\nHolm-adjusted p:\n" + "\n".join(
+            f"{r.group_a} vs\n  {r.group_b}: {r.p_holm:.3g}" if np.isfinite(r.p_holm) else
+            f"{r.group_a} vs\n  {r.group_b}: n/a" for r in pairs.itertuples())
+        plot_km_groups(t, e, {n: labels == n for n in order}, fig, spec["label"], spec["unit"],
+                       float(config["survival"]["at_risk_step"]), f"{set_name}: {spec['label']}",
+                       config["survival"].get("time_origin", "start of immunotherapy"), txt)
+    return rows, pairs.assign(method="log-rank per pair, Holm-adjusted over the pairs").to_dict("records")
