@@ -99,7 +99,7 @@ def test_every_number_of_the_methods_text_comes_from_the_run(config):
     t = _tables()
     text = methods_markdown(config, t)
     assert numbers_not_from(text, [config, _level(config), *t.values()]) == []
-    assert "0.77 (95 % CI 0.50-0.99)" in text and "p = 0.00043" in text and "0.499" in text
+    assert "0.77 (95 % CI 0.50-0.99)" in text and "p = 0.00043" in text and "sres_petct 0.4987" in text
     # a number that is in neither is caught (the check itself can fail)
     assert numbers_not_from(text.replace("## Software", "AUC 0.8123\n\n## Software"),
                             [config, _level(config), *t.values()]) == ["0.8123"]
@@ -134,3 +134,13 @@ def test_tripod_items_are_answered_only_by_outputs_the_run_produced():
     assert c.loc["23b", "status"] == "author" and c.loc["23b", "missing_outputs"] == "tables/subgroup_auc.csv"
     assert c.loc["10", "status"] == "partly"  # counts from the run, the justification from the authors
     assert (checklist([])["status"] == "author").all()
+
+
+def test_a_study_without_labels_or_development_cohort_says_so(config):
+    """A tables-only immunotherapy study: no label, nothing trained, no split drawn."""
+    t = _tables()
+    t["splits"] = pd.DataFrame({"cohort": ["ICI"], "split": ["ici"], "n": [15], "n_labelled": [0],
+                                "n_positive": [np.nan]})
+    text = methods_markdown(config, t)
+    assert "ici 15, label not recorded" in text and " positive)" not in text.split("## Image")[0]
+    assert "No model was developed in this run" in text and "split at random" not in text

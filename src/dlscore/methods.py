@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
-from dlscore.study import km_models, model_names, scores_mode
+from dlscore.study import endpoints, km_models, model_names, scores_mode, signature_enabled
 
 #: key -> reference (Vancouver style)
 REFERENCES = {
@@ -83,23 +83,32 @@ def _first(table: pd.DataFrame | None, column: str) -> str | None:
     return str(vals.iloc[0]) if len(vals) else None
 
 
+def _positives(r) -> str:
+    """' (k positive)', ' (k of m labelled positive)' or '' when the set has no label."""
+    labelled = getattr(r, "n_labelled", r.n)
+    if not labelled or pd.isna(r.n_positive):
+        return ", label not recorded"
+    of = "" if labelled == r.n else f" of {_num(labelled, 0)} labelled"
+    return f" ({_num(r.n_positive, 0)}{of} positive)"
+
+
 def _patients(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) -> str:
     splits, flow = t["splits"], t["study_flow"]
     cohorts = flow[flow["level"] == "cohort"].set_index("set")["n"]
     lines = [f"The study analysed {_num(flow.loc[flow['level'] == 'manifest', 'n'].iloc[0], 0)} patients from "
              f"{len(cohorts)} cohorts (Figure 1, `tables/study_flow.csv`); the label was \"{s['label_name']}\"."]
     for cohort, g in splits.groupby("cohort", sort=False):
-        parts = [f"{r.split} {_num(r.n, 0)} ({_num(r.n_positive, 0)} positive)" for r in g.itertuples()]
+        parts = [f"{r.split} {_num(r.n, 0)}{_positives(r)}" for r in g.itertuples()]
         lines.append(f"- {cohort}: {_num(cohorts.get(cohort, g['n'].sum()), 0)} patients; {', '.join(parts)}.")
-    sp = s["split"]
-    method = sp["method"]
-    if method == "holdout":
+    sp, dev = s["split"], set(splits["split"]) & {"training", "validation", "development"}
+    if not dev or scores_mode(s):
+        lines.append("No model was developed in this run: every cohort was analysed as given.")
+    elif sp["method"] == "holdout":
         lines.append(f"The development cohort was split at random, stratified by label, into training and "
                      f"validation sets (validation fraction {sp['validation_fraction']}; seed {s['seed']}); the "
-                     "external and immunotherapy cohorts were held out whole and never used for training or for "
-                     "choosing a cutoff.")
+                     "held-out cohorts were never used for training or for choosing a cutoff.")
     else:
-        how = (f"stratified {sp['k']}-fold cross-validation by patient" if method == "kfold"
+        how = (f"stratified {sp['k']}-fold cross-validation by patient" if sp["method"] == "kfold"
                else f"leave-one-site-out cross-validation (one fold per value of `{sp['site_column']}`)")
         lines.append(f"Networks were trained by {how} (seed {s['seed']}); within each fold a fraction "
                      f"{sp['validation_fraction']} of the training patients was kept for early stopping. Every "
@@ -151,7 +160,7 @@ def _network(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) -
 
 def _radiomics(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) -> str:
     sig = s["signature"]
-    if not sig.get("enabled"):
+    if not signature_enabled(s):
         return ""
     rad = s.get("radiomics") or {}
     bins = ", ".join(f"{m.upper()} {w}" for m, w in (rad.get("bin_width") or {}).items())
@@ -169,10 +178,13 @@ def _statistics(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs
     d = t.get("discrimination")
     out = [f"Tests were two-sided at alpha = {st['alpha']}; intervals are {level} CIs."]
     cuts = t.get("cutoffs")
-    if cuts is not None and len(cuts):
-        out.append(f"The DLS cutoff was the {cuts['rule'].iloc[0]} {cite('youden')}, fixed before any held-out "
-                   "patient was analysed (" + "; ".join(f"{r.model} {_num(r.cutoff, 3)}" for r in cuts.itertuples())
-                   + ").")
+    if cuts is not None and len(cuts) and "rule" in cuts:
+        youden = cuts["rule"].astype(str).str.contains("Youden").any()
+        out.append("Cutoffs splitting patients into high and low groups: " + "; ".join(
+            f"{r.model} {float(r.cutoff):.4g} ({r.rule})" for r in cuts.itertuples())
+            + (f" {cite('youden')}" if youden else "") + "." + (
+                " A cutoff chosen on the training split was fixed before any held-out patient was analysed."
+                if cuts["rule"].astype(str).str.contains("training").any() else ""))
     if (m := _first(d, "auc_ci_method")) is not None:
         out.append(f"AUC CIs: {m} {cite('delong', 'sun_xu')}; accuracy, sensitivity, specificity, PPV and NPV at "
                    f"the cutoff: {_first(d, 'metric_ci_method')}.")
@@ -184,8 +196,8 @@ def _statistics(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs
         out.append(f"Inter-reader agreement of the DLS: {st['icc_form']} {cite('shrout')}, CI by {m}.")
     sv = t.get("survival")
     if (m := _first(sv, "hr_method")) is not None:
-        eps = "; ".join(f"{v['label']} in {v['unit']}" for v in s["survival"]["endpoints"].values())
-        out.append(f"Survival endpoints: {eps}. They were compared between DLS-high and DLS-low patients by Kaplan-Meier curves "
+        eps = "; ".join(f"{v['label']} in {v['unit']}" for v in endpoints(s).values())
+        out.append(f"Survival endpoints: {eps}. They were compared between the high and low groups by Kaplan-Meier curves "
                    f"(median CI: {_first(sv, 'median_ci_method')}), the log-rank test and {m} {cite('lifelines')}; "
                    f"time origin: {s['survival'].get('time_origin', 'not stated')}.")
     out.append(f"Bootstrap intervals used up to {st['n_boot']} replicates (seeded).")

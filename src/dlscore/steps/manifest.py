@@ -59,7 +59,10 @@ def split(config: Mapping[str, Any], checked: str, out_parquet: str, splits_csv:
                            int(sp["k"]), str(sp["site_column"]))
     df.to_parquet(out_parquet, index=False)
     by = ["cohort", "split", "fold"] if "fold" in df else ["cohort", "split"]
-    tab = df.groupby(by, dropna=False).agg(n=("patient_id", "size"), n_positive=("label", "sum")).reset_index()
+    tab = df.groupby(by, dropna=False).agg(n=("patient_id", "size"), n_labelled=("label", "count"),
+                                           n_positive=("label", "sum")).reset_index()
+    # no label in a group: its number of positives is unknown, not 0
+    tab["n_positive"] = tab["n_positive"].where(tab["n_labelled"] > 0)
     if "fold" in tab:
         tab["fold"] = tab["fold"].astype("Int64")
     if sp["method"] == "leave_site_out":  # which institution each fold holds out
