@@ -150,10 +150,9 @@ def test_km_at_horizon_matches_survfit_and_its_bootstrap_replicates(r_data, run_
 def test_four_groups_pairwise_logrank_matches_survdiff_per_pair_and_p_adjust(r_data, run_r):
     """survival::lung, four groups sex x (ph.ecog >= 1), as the PET/CT paper's DLS x IHC figure:
     every pair's chi-square equals survdiff on the two groups' patients; Holm as R p.adjust."""
-    from dlscore.survival import four_groups, pairwise_logrank
+    from dlscore.survival import cross_groups, pairwise_logrank
     d = r_data("lung", "survival").dropna(subset=["ph.ecog"])
-    labels = four_groups((d["sex"] == 2).astype(float), (d["ph.ecog"] >= 1).astype(float), ("female", "male"),
-                         ("ECOG 1+", "ECOG 0"))
+    labels = cross_groups(np.where(d["sex"] == 2, "female", "male"), np.where(d["ph.ecog"] >= 1, "ECOG 1+", "ECOG 0"))
     res = pairwise_logrank(d["time"], (d["status"] == 2).astype(int), labels)
     assert len(res) == 6 and set(res["group_a"]) | set(res["group_b"]) == set(labels)
     code = ("data(lung); l <- lung[!is.na(lung$ph.ecog), ]; l$g <- paste(l$sex == 2, l$ph.ecog >= 1);"
@@ -164,7 +163,7 @@ def test_four_groups_pairwise_logrank_matches_survdiff_per_pair_and_p_adjust(r_d
     assert res["chi2"].tolist() + res["p"].tolist() + res["p_holm"].tolist() == pytest.approx(out, rel=1e-9)
 
 
-def test_four_groups_marks_patients_missing_a_marker():
-    from dlscore.survival import four_groups
-    out = four_groups([1, 0, np.nan, 1], [0, 0, 1, np.nan], ("High DLS", "Low DLS"), ("IHC+", "IHC-"))
+def test_cross_groups_marks_patients_missing_a_grouping():
+    from dlscore.survival import cross_groups
+    out = cross_groups(["High DLS", "Low DLS", None, "High DLS"], ["IHC-", "IHC-", "IHC+", np.nan])
     assert out.tolist() == ["High DLS, IHC-", "Low DLS, IHC-", "", ""]

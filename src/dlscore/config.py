@@ -162,7 +162,7 @@ def check_config(config: Mapping[str, Any], schema: str | Path = SCHEMA) -> None
         names |= set((config.get("clinical", {}).get("reference_markers") or {}))
         for key in ("hr_difference", "auc_comparisons", "four_groups"):
             for pair in config.get("clinical", {}).get(key, []) or []:
-                for name in pair:
+                for name in pair[:1] if key == "four_groups" else pair:  # four_groups: b may be a column
                     if name not in names:
                         problems.append(InputError(f"clinical.{key} names '{name}', which is neither a model nor "
                                                    f"a marker ({sorted(names)})", "use the names of run_models, "

@@ -237,14 +237,12 @@ def _group_hr(t: np.ndarray, e: np.ndarray, h: np.ndarray, alpha: float, strata=
             "hr_ci_high": float(np.exp(s[f"coef upper {level}"])), "hr_p": float(s["p"])}
 
 
-def four_groups(a, b, names_a: tuple[str, str], names_b: tuple[str, str]) -> np.ndarray:
-    """Group label of every patient from two 0/1 markers (NaN: missing), ``"<a name>, <b name>"``
-    with each marker's (name when 1, name when 0), e.g. "High DLS, IHC+", as the PET/CT paper's
-    figure 5 (DLS high/low x IHC positive/negative); "" when a marker is missing.
-    a, b: (n,) 0/1 or NaN."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    out = [f"{names_a[0] if x == 1 else names_a[1]}, {names_b[0] if y == 1 else names_b[1]}" for x, y in zip(a, b)]
-    return np.where(np.isnan(a) | np.isnan(b), "", np.array(out, dtype=object)).astype(object)
+def cross_groups(a, b) -> np.ndarray:
+    """Group label of every patient crossing two groupings, ``"<a level>, <b level>"`` (e.g.
+    "High DLS, IHC+" or "High DLS, adenocarcinoma", as the PET/CT paper's figure 5); "" when
+    either is missing. a, b: (n,) level names, None/NaN where missing."""
+    miss = lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or v == ""  # noqa: E731
+    return np.array(["" if miss(x) or miss(y) else f"{x}, {y}" for x, y in zip(a, b)], dtype=object)
 
 
 def pairwise_logrank(time, event, groups) -> pd.DataFrame:

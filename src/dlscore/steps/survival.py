@@ -224,50 +224,56 @@ def _dcb_tables(co, dcb: str, selected: list[str], comparisons, T: dict[str, lis
         T["dcb_validation"] += v.dcb_frozen_rows(co, m, dcb, selected)
 
 
-def _group_names(config, marker: str) -> tuple[str, str]:
-    """Legend names of a marker's two groups: a reference marker's ``short`` (default: its name)
-    with + / -, else the model's high / low names."""
+def _levels(config, co, name: str, g: pd.DataFrame) -> tuple[pd.Series, list[str]] | str:
+    """Level name of every patient of ``g`` for one side of a ``clinical.four_groups`` pair, and
+    the levels in print order: a model or marker (high / low at its cutoff; a reference marker
+    by its ``short`` name with + / -), or a categorical manifest column (e.g. histology). A
+    string says why it cannot be used."""
     from dlscore.study import group_labels
-    ref = (config["clinical"].get("reference_markers") or {}).get(marker)
-    if ref is None:
-        return group_labels(config, marker)
-    short = ref.get("short", marker)
-    return f"{short}+", f"{short}\u2212"
+    if name in co.labels:
+        ref = (config["clinical"].get("reference_markers") or {}).get(name)
+        hi, lo = (f"{ref.get('short', name)}+", f"{ref.get('short', name)}\u2212") if ref else group_labels(config, name)
+        return g[f"high:{name}"].map({1.0: hi, 0.0: lo}), [hi, lo]
+    if name in g:
+        col = g[name].astype(object).where(g[name].notna())
+        return col.map(lambda v: v if v is None or pd.isna(v) else str(v)), sorted(col.dropna().astype(str).unique())
+    return f"'{name}' is neither a model, a marker nor a manifest column"
 
 
 def _four_groups(config, co, a: str, b: str, g: pd.DataFrame, set_name: str, ep: str, spec, fig: str | None):
     """Rows of the four-group tables (per group: n, events, median; per pair: log-rank) of
-    markers ``a`` x ``b`` in one set and endpoint, and its KM figure (a placeholder saying why
-    when it cannot be drawn)."""
+    ``a`` x ``b`` (:func:`_levels`) in one set and endpoint, and its KM figure (a placeholder
+    saying why when it cannot be drawn)."""
     from dlscore.plots import placeholder_figure
     from dlscore.plots.km import plot_km_groups
-    from dlscore.survival import four_groups, median_with_ci, pairwise_logrank
+    from dlscore.survival import cross_groups, median_with_ci, pairwise_logrank
     key = {"marker_a": a, "marker_b": b, "set": set_name, "endpoint": ep}
-    g = g.dropna(subset=[spec["time"], spec["event"], f"high:{a}", f"high:{b}"])
-    na, nb = _group_names(config, a), _group_names(config, b)
-    labels = four_groups(g[f"high:{a}"], g[f"high:{b}"], na, nb)
-    order = [f"{x}, {y}" for x in na for y in nb if f"{x}, {y}" in set(labels)]
-    if len(order) < 2 or not g[spec["event"]].any():
-        why = "fewer than two groups" if len(order) < 2 else "no events"
+    g = g.dropna(subset=[spec["time"], spec["event"]])
+    sides = [_levels(config, co, m, g) for m in (a, b)]
+    why = next((x for x in sides if isinstance(x, str)), None)
+    if why is None:
+        labels = cross_groups(sides[0][0].to_numpy(), sides[1][0].to_numpy())
+        order = [f"{x}, {y}" for x in sides[0][1] for y in sides[1][1] if f"{x}, {y}" in set(labels)]
+        g, labels = g[labels != ""], labels[labels != ""]
+        why = "fewer than two groups" if len(order) < 2 else "no events" if not g[spec["event"]].any() else None
+    if why:
         if fig:
-            placeholder_figure(fig, f"{set_name}: four groups not computable: {why}")
+            placeholder_figure(fig, f"{set_name}: groups not computable: {why}")
         return [{**key, "note": f"not computable: {why}"}], []
     t, e = g[spec["time"]].to_numpy(float), g[spec["event"]].to_numpy(int)
-    alpha = float(config["stats"]["alpha"])
     rows = []
     for name in order:
         sel = labels == name
-        med, lo, hi = median_with_ci(t[sel], e[sel], alpha)
+        med, lo, hi = median_with_ci(t[sel], e[sel], float(config["stats"]["alpha"]))
         rows.append({**key, "group": name, "n": int(sel.sum()), "events": int(e[sel].sum()), "median": med,
                      "median_ci_low": lo, "median_ci_high": hi, "unit": spec["unit"]})
     pairs = pairwise_logrank(t, e, labels)
-    pairs.insert(0, "endpoint", ep)
-    pairs.insert(0, "set", set_name)
     if fig:
         txt = "Pairwise log-rank,\nHolm-adjusted p:\n" + "\n".join(
-            f"{r.group_a} vs\n  {r.group_b}: {r.p_holm:.3g}" if np.isfinite(r.p_holm) else
-            f"{r.group_a} vs\n  {r.group_b}: n/a" for r in pairs.itertuples())
+            f"{r.group_a} vs\n  {r.group_b}: " + (f"{r.p_holm:.3g}" if np.isfinite(r.p_holm) else "n/a")
+            for r in pairs.itertuples())
         plot_km_groups(t, e, {n: labels == n for n in order}, fig, spec["label"], spec["unit"],
                        float(config["survival"]["at_risk_step"]), f"{set_name}: {spec['label']}",
                        config["survival"].get("time_origin", "start of immunotherapy"), txt)
-    return rows, pairs.assign(method="log-rank per pair, Holm-adjusted over the pairs").to_dict("records")
+    return rows, [{**key, **r, "method": "log-rank per pair, Holm-adjusted over the pairs"}
+                  for r in pairs.to_dict("records")]
