@@ -35,7 +35,7 @@ def test_tests_match_r(run_r, sample):
         "k <- kruskal.test(x, factor(g)); a <- oneway.test(x ~ factor(g), var.equal = TRUE);"
         "s <- suppressWarnings(cor.test(x, g, method = 'spearman', exact = FALSE));"
         "pb <- cor.test(x, b); tk <- TukeyHSD(aov(x ~ factor(g)))$`factor(g)`;"
-        "f <- fisher.test(matrix(c(7, 2, 3, 9), 2)); ch <- chisq.test(matrix(c(7, 2, 3, 9, 4, 4), 2), correct = FALSE);"
+        "f <- fisher.test(matrix(c(7, 2, 3, 9), 2)); ch <- fisher.test(matrix(c(7, 2, 3, 9, 4, 4), 2));"
         + r_json("w$statistic", "w$p.value", "we$statistic", "we$p.value", "k$statistic", "k$p.value",
                  "a$statistic", "a$p.value", "s$estimate", "s$p.value", "pb$estimate", "pb$p.value",
                  "tk[, 'diff']", "tk[, 'lwr']", "tk[, 'upr']", "tk[, 'p adj']", "f$p.value", "ch$p.value"),
@@ -124,3 +124,34 @@ def test_anova_and_tukey_keep_a_one_patient_group_as_R_does(r_data, run_r):
     assert post["mean_diff"].tolist() == pytest.approx(out[4:10], abs=1e-9)
     assert [*post["tukey_ci_low"], *post["tukey_ci_high"]] == pytest.approx(out[10:22], abs=1e-6)
     assert post["tukey_p"].tolist() == pytest.approx(out[22:], abs=1e-6)
+
+
+@pytest.mark.needs_r
+def test_fisher_rxc_matches_r_fisher_test_on_birthwt(r_data, run_r):
+    """MASS::birthwt (data we did not make): race x smoke (3 x 2), race x ptl (3 x 4), low x ftv
+    (2 x 6, sparse), smoke x ht: exact p as R's fisher.test. race x ftv (3 x 6) has too many
+    tables to enumerate within the budget: a seeded Monte Carlo p, named, within its sampling
+    error of R's exact p."""
+    from dlscore.stats.exact import fisher_exact_rxc
+    d = r_data("birthwt", "MASS")
+    pairs = [("race", "smoke"), ("race", "ptl"), ("low", "ftv"), ("smoke", "ht"), ("race", "ftv")]
+    out = run_r("data(birthwt); v <- c(" + ",".join(
+        f"fisher.test(table(birthwt${a}, birthwt${b}), workspace = 2e7)$p.value" for a, b in pairs) + ");"
+        + r_json("v"), packages=("MASS",))
+    ours = [fisher_exact_rxc(pd.crosstab(d[a], d[b]).to_numpy()) for a, b in pairs[:4]]
+    assert all(m == "Fisher's exact" for _, m in ours)
+    assert [p for p, _ in ours] == pytest.approx(out[:4], rel=1e-7)
+    race_ftv = pd.crosstab(d["race"], d["ftv"]).to_numpy()
+    p_mc, method = fisher_exact_rxc(race_ftv, n_sim=20_000, seed=3)
+    assert "Monte Carlo" in method and "20000" in method
+    assert abs(p_mc - out[4]) < 4 * np.sqrt(out[4] * (1 - out[4]) / 20_000)
+    assert fisher_exact_rxc(race_ftv, max_tables=100, n_sim=2000, seed=3) == \
+        fisher_exact_rxc(race_ftv, max_tables=100, n_sim=2000, seed=3)  # seeded: the same p every run
+
+
+def test_fisher_rxc_degenerate_tables():
+    from dlscore.stats.exact import fisher_exact_rxc
+    assert fisher_exact_rxc(np.array([[3, 0], [4, 0]]))[1] == "not testable (one level)"
+    p, m = fisher_exact_rxc(np.array([[5, 0, 0], [0, 5, 0], [0, 0, 5]]))
+    assert m == "Fisher's exact" and 0 < p < 1e-5
+    assert fisher_exact_rxc(np.array([[2, 2, 2], [2, 2, 2]]))[0] == pytest.approx(1.0)

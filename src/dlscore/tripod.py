@@ -63,7 +63,7 @@ ITEMS: tuple[Item, ...] = (
     Item("20a", "Results: participants", "Flow of participants", ("figures/study_flow.png", "tables/study_flow.csv"),
          ""),
     Item("20b-c", "Results: participants", "Characteristics per data source; outcomes",
-         ("tables/table1.csv", "tables/table1_by_label.csv"), ""),
+         ("tables/table1.csv", "tables/table1_by_label.csv", "tables/table2.csv"), ""),
     Item("21", "Results: model development", "Participants and outcome events in each analysis",
          ("tables/study_flow.csv", "manifest/splits.csv"), ""),
     Item("22", "Results: model specification", "Full model or how to access it", ("methods.md",),

@@ -90,6 +90,7 @@ def final_targets():
                 *[f"{R}/tables/{t}.csv" for t in (COHORT.tables if COHORT else ())]]
     common = [
         f"{R}/tables/table1.csv",
+        f"{R}/tables/table2.csv",
         f"{R}/tables/dls_by_group.csv",
         f"{R}/tables/survival.csv",
         *[f"{R}/tables/{t}.csv" for t in CLINICAL_TABLES],

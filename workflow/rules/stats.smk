@@ -2,8 +2,10 @@ rule association:
     input:
         validated=f"{R}/manifest/validated.parquet",
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
+        cutoffs=f"{R}/tables/cutoffs.csv",
     output:
         table1=report(f"{R}/tables/table1.csv", caption="../report/table1.rst", category="1. Patients"),
+        table2=report(f"{R}/tables/table2.csv", caption="../report/table2.rst", category="1. Patients"),
         table1_label=report(f"{R}/tables/table1_by_label.csv", caption="../report/table1.rst", category="1. Patients"),
         correlations=report(f"{R}/tables/correlations.csv", caption="../report/correlations.rst",
                              category="5. Association"),

@@ -11,3 +11,5 @@ with job_log(snakemake.log[0]):
                        snakemake.output.table1, snakemake.output.table1_label,
                        snakemake.output.correlations, snakemake.output.groups,
                        snakemake.output.cohort_means)
+    stats.table_two(from_snakemake(snakemake, "association"), snakemake.input.validated,
+                    dict(zip(models, snakemake.input.scores)), snakemake.input.cutoffs, snakemake.output.table2)

@@ -10,8 +10,9 @@ Mann-Whitney (2 groups)                ``wilcox.test(x, y)``: exact when both gr
                                        have < 50 values and no ties, else normal
                                        approximation with continuity correction
 Kruskal-Wallis (> 2 groups)            ``kruskal.test`` (tie-corrected)
-Fisher's exact (2 x 2)                 ``fisher.test`` (two-sided)
-chi-square (larger tables)             ``chisq.test`` (no continuity correction)
+Fisher's exact (2 x 2 and r x c)       ``fisher.test`` (two-sided; r x c exact while
+                                       enumerable, else ``simulate.p.value = TRUE``:
+                                       :mod:`dlscore.stats.exact`)
 Spearman rho, p by t approximation     ``cor.test(method = "spearman", exact = FALSE)``
 point-biserial r (= Pearson on 0/1)    ``cor.test(method = "pearson")``
 one-way ANOVA                          ``oneway.test(var.equal = TRUE)`` / ``aov``
@@ -48,18 +49,12 @@ def mann_whitney(x, y) -> tuple[float, float, str]:
                                                      else "Mann-Whitney, normal approx. with continuity correction")
 
 
-def categorical_test(table: np.ndarray) -> tuple[float, str]:
-    """p of Fisher's exact test for a 2 x 2 table, else Pearson chi-square (no correction).
-
-    table: (r, c) counts, rows/columns with zero total removed first.
-    """
-    t = np.asarray(table, dtype=float)
-    t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
-    if t.shape[0] < 2 or t.shape[1] < 2:
-        return float("nan"), "not testable (one level)"
-    if t.shape == (2, 2):
-        return float(_st.fisher_exact(t.astype(int)).pvalue), "Fisher's exact"
-    return float(_st.chi2_contingency(t, correction=False)[1]), "chi-square"
+def categorical_test(table: np.ndarray, seed: int = 0) -> tuple[float, str]:
+    """p of Fisher's exact test for an r x c table of counts and the method used (exact, or
+    a seeded Monte Carlo estimate when the table has too many to enumerate:
+    :func:`dlscore.stats.exact.fisher_exact_rxc`). Rows/columns with zero total are dropped."""
+    from dlscore.stats.exact import fisher_exact_rxc
+    return fisher_exact_rxc(np.asarray(table), seed=seed)
 
 
 def show_level(v) -> str:
@@ -72,11 +67,12 @@ def _fmt_num(v: float) -> str:
 
 
 def table_one(df: pd.DataFrame, group: str, continuous: Sequence[str] = (),
-              categorical: Sequence[str] = ()) -> pd.DataFrame:
+              categorical: Sequence[str] = (), seed: int = 0) -> pd.DataFrame:
     """Patient characteristics by ``group`` (e.g. label or cohort).
 
     Continuous: median [IQR] (Mann-Whitney for 2 groups, Kruskal-Wallis for more);
-    categorical: n (%) of non-missing (Fisher 2 x 2, else chi-square). Missing values are
+    categorical: n (%) of non-missing (Fisher's exact, r x c; Monte Carlo with ``seed`` when
+    too large to enumerate, the method named). Missing values are
     counted in their own row, never imputed. Columns: variable, level, overall, one per group
     value (header ``<group>=<value>``), p, test; the first row gives the patient counts.
     """
@@ -116,7 +112,7 @@ def table_one(df: pd.DataFrame, group: str, continuous: Sequence[str] = (),
             continue
         cats = sorted(d[var].dropna().unique(), key=str)
         counts = np.array([[int((g[var] == c).sum()) for lv, g in parts.items()] for c in cats])
-        p, test = categorical_test(counts) if len(cats) else (float("nan"), "")
+        p, test = categorical_test(counts, seed) if len(cats) else (float("nan"), "")
         n_lv = {lv: int(g[var].notna().sum()) for lv, g in parts.items()}
         n_all = int(d[var].notna().sum())
         for i, c in enumerate(cats):

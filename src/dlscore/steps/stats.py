@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from dlscore.evaluation import evaluation_sets, scored
@@ -22,8 +23,8 @@ def association(config: Mapping[str, Any], validated: str, score_files: Mapping[
     man = pd.read_parquet(validated)
     cont = [c for c in ac.get("continuous", []) if c in man]
     cat = [c for c in ac.get("categorical", []) if c in man]
-    write_table(table_one(man, "cohort", cont, cat), table1_out, config)
-    by_label = [table_one(g, "label", cont, cat).assign(cohort=coh, label_name=config.get("label_name", "label"))
+    write_table(table_one(man, "cohort", cont, cat, seed), table1_out, config)
+    by_label = [table_one(g, "label", cont, cat, seed).assign(cohort=coh, label_name=config.get("label_name", "label"))
                 for coh, g in man.groupby("cohort", sort=False) if g["label"].notna().any()]
     write_table(pd.concat(by_label, ignore_index=True) if by_label else pd.DataFrame({"note": ["no labels"]}),
                 table1_label_out, config)
@@ -57,3 +58,27 @@ def association(config: Mapping[str, Any], validated: str, score_files: Mapping[
     write_table(pd.DataFrame(grp) if grp else pd.DataFrame({"note": ["no association.groups column in the manifest"]}),
                 groups_out, config)
     write_table(pd.DataFrame(means), cohort_means_out, config)
+
+
+def table_two(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs: str,
+              out: str) -> None:
+    """Table 2: characteristics of each outcome set (``survival.splits``; the ICI cohorts) by the
+    lead model's group (high / low at its cutoff), with the Table 1 tests (patients without a
+    score have no group and are not in it; the study flow counts them)."""
+    from dlscore.stats.association import table_one
+    from dlscore.study import group_labels, km_models
+    ac = config.get("association", {})
+    lead = km_models(config)[0]
+    cut = float(pd.read_csv(cutoffs).set_index("model").at[lead, "cutoff"])
+    df = scored(validated, score_files[lead])
+    hi, lo = group_labels(config, lead)
+    df["group"] = np.where(df["dls"] >= cut, hi, lo) if np.isfinite(cut) else None
+    cont = [c for c in ac.get("continuous", []) if c in df]
+    label = str(config.get("label_name", "label"))
+    df[label] = df["label"]
+    cat = [c for c in ac.get("categorical", []) if c in df] + ([label] if df["label"].notna().any() else [])
+    parts = [table_one(g, "group", cont, cat, int(config["seed"])).assign(
+                 set=es.name, model=lead, grouping=f"{lead} >= {cut:.4g}")
+             for es, g in evaluation_sets(df, config["survival"]["splits"]) if g["group"].notna().any()]
+    write_table(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {"note": [f"not computable: no {lead} group in the survival.splits sets"]}), out, config)
