@@ -118,6 +118,7 @@ def final_targets():
         *[f"{R}/figures/deep_features_{m}.png" for m in MODELS],
         *IMAGING_TARGETS,
         *[f"{R}/figures/roc_{m}.png" for m in MODELS],
+        f"{R}/figures/roc_comparators.png",
     ]
 
 

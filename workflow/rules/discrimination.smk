@@ -36,6 +36,8 @@ rule discrimination:
              for m in MODELS],
         subgroups=report(f"{R}/tables/subgroup_auc.csv", caption="../report/subgroup_auc.rst",
                          category="2. Discrimination"),
+        comparators=report(f"{R}/figures/roc_comparators.png", caption="../report/roc_comparators.rst",
+                           category="2. Discrimination"),
     params:
         settings=step_params(config, "discrimination"),
         models=MODELS,

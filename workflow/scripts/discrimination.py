@@ -10,4 +10,5 @@ with job_log(snakemake.log[0]):
     discrimination.discrimination(from_snakemake(snakemake, "discrimination"), snakemake.input.validated,
                                   dict(zip(models, snakemake.input.scores)), snakemake.input.cutoffs,
                                   snakemake.input.qc, snakemake.output.table, snakemake.output.comparisons,
-                                  dict(zip(models, snakemake.output.roc)), snakemake.output.subgroups)
+                                  dict(zip(models, snakemake.output.roc)), snakemake.output.subgroups,
+                                  snakemake.output.comparators)

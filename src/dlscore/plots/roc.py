@@ -29,15 +29,17 @@ def sensitivity_band(y, score, spec_grid: np.ndarray, n_boot: int = 500, seed: i
 
 
 def draw_roc(ax, curves: Sequence[tuple[str, np.ndarray, np.ndarray]], title: str = "", n_boot: int = 500,
-             seed: int = 0) -> None:
-    """ROC curves of (name, y, score) on ``ax``, bootstrap sensitivity bands, DeLong AUC in the legend."""
+             seed: int = 0, legend_below: bool = False) -> None:
+    """ROC curves of (name, y, score) on ``ax``, bootstrap sensitivity bands (none when ``n_boot``
+    is 0), DeLong AUC in the legend."""
     grid = np.linspace(0, 1, 101)
     for i, (name, y, s) in enumerate(curves):
         col = PALETTE[i % len(PALETTE)]
         r = auc_delong(y, s)
         _, sens, spec = roc_curve_points(y, s)
-        lo, hi = sensitivity_band(y, s, grid, n_boot, seed + i)
-        ax.fill_between(1 - grid, lo, hi, color=col, alpha=0.12, linewidth=0, step="post")
+        if n_boot:
+            lo, hi = sensitivity_band(y, s, grid, n_boot, seed + i)
+            ax.fill_between(1 - grid, lo, hi, color=col, alpha=0.12, linewidth=0, step="post")
         ax.plot(1 - spec, sens, color=col, lw=1.6,
                 label=f"{name} (n={r.n_pos + r.n_neg}): AUC {r.auc:.2f} ({r.ci_low:.2f}–{r.ci_high:.2f})")
     ax.plot([0, 1], [0, 1], ls="--", color="0.6", lw=0.8)
@@ -46,8 +48,9 @@ def draw_roc(ax, curves: Sequence[tuple[str, np.ndarray, np.ndarray]], title: st
     ax.set_xlabel("1 − specificity (false-positive rate)")
     ax.set_ylabel("Sensitivity (true-positive rate)")
     ax.set_title(title)
-    ax.legend(loc="lower right", frameon=False, title="AUC (95 % CI, DeLong); band: 95 % bootstrap CI",
-              title_fontsize=7)
+    where = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.16)} if legend_below else {"loc": "lower right"}
+    ax.legend(frameon=False, title="AUC (95 % CI, DeLong)" + ("; band: 95 % bootstrap CI" if n_boot else ""),
+              title_fontsize=7, fontsize=7, **where)
     ax.set_aspect("equal")
 
 
@@ -60,11 +63,19 @@ def plot_roc(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path, title: 
 
 
 def plot_roc_panels(panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, np.ndarray]]]], path,
-                    n_boot: int = 500, seed: int = 0) -> None:
-    """One ROC panel per (title, curves), side by side (e.g. one per cohort)."""
-    fig, _ = new_figure(4.4 * len(panels), 4.4)
+                    n_boot: int = 500, seed: int = 0, columns: int | None = None) -> None:
+    """One ROC panel per (title, curves) (e.g. one per cohort), side by side or ``columns`` per
+    row with each legend under its panel."""
+    cols = min(columns or len(panels), len(panels))
+    rows = -(-len(panels) // cols)
+    below = columns is not None
+    fig, _ = new_figure(4.4 * cols, (5.6 if below else 4.4) * rows)
     fig.clf()
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, (title, curves) in zip(axes, panels):
-        draw_roc(ax, curves, title, n_boot, seed)
+        draw_roc(ax, curves, title, n_boot, seed, legend_below=below)
+    for ax in axes[len(panels):]:
+        ax.axis("off")
+    if below:
+        fig.subplots_adjust(hspace=0.75, wspace=0.35)
     save(fig, path)

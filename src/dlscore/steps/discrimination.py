@@ -31,10 +31,11 @@ def cutoffs(config: Mapping[str, Any], validated: str, score_files: Mapping[str,
 
 def discrimination(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs_csv: str,
                    qc_table: str, table_out: str, comparisons_out: str, roc_figs: Mapping[str, str],
-                   subgroups_out: str) -> None:
+                   subgroups_out: str, comparators_fig: str | None = None) -> None:
     """AUC (primary and secondary labels) and metrics at the cutoff per model and evaluation
     set; paired DeLong comparisons with SUVmax (from the QC table) and between models; ROC;
-    AUC per level of the ``subgroup_aucs`` columns with unpaired DeLong tests between levels."""
+    AUC per level of the ``subgroup_aucs`` columns with unpaired DeLong tests between levels;
+    ``comparators_fig``: the primary model's ROC with its comparators' on the same axes."""
     from dlscore.plots.roc import plot_roc
     from dlscore.stats.discrimination import comparator_row, cutoff_of, primary_row, secondary_row, subgroup_auc_rows
     st = config["stats"]
@@ -66,17 +67,57 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
             if "auc" not in row:
                 continue
             curves.append((es.name, y, s))
+            if "suv_max" in sub and sub["suv_max"].notna().all():
+                labelled.setdefault("SUVmax (PET, rater-1 mask)", {})[es.name] = sub[
+                    ["patient_id", "label", "suv_max"]].rename(columns={"suv_max": "dls"})
             if np.isfinite(cut["cutoff"]) and "suv_max" in sub and sub["suv_max"].notna().all():
                 comps.append(comparator_row(y, s, sub["suv_max"].to_numpy(), {"model": model, "set": es.name},
                                             "SUVmax (PET, rater-1 mask)", alpha))
         plot_roc(curves, roc_figs[model], title=f"{model}: DLS for {config.get('label_name', 'the label')}", seed=seed)
+    suvmax = labelled.pop("SUVmax (PET, rater-1 mask)", {})
     comps += model_comparisons(labelled, alpha)
+    if comparators_fig:
+        _comparator_roc(config, {**labelled, **({"SUVmax (PET, rater-1 mask)": suvmax} if suvmax else {})}, comps,
+                        comparators_fig)
     write_table(pd.DataFrame(rows).sort_values(["model", "analysis", "label"], kind="stable"), table_out, config)
     if not comps:
         comps = [{"note": "no comparator in this study (SUVmax needs a PET modality: imaging.suv_modality)"}]
     write_table(pd.DataFrame(comps), comparisons_out, config)
     write_table(pd.DataFrame(by_subgroup) if by_subgroup else pd.DataFrame(
         {"note": ["no subgroup AUC: config subgroup_aucs lists no manifest column"]}), subgroups_out, config)
+
+
+def _comparator_roc(config: Mapping[str, Any], labelled: Mapping[str, Mapping[str, pd.DataFrame]],
+                    comps: list[dict], path: str) -> None:
+    """One panel per evaluation set: the primary model's ROC and those of its comparators (the
+    other models: modality ablations; SUVmax) on the same patients, each comparator's paired
+    DeLong p against the primary model (from the comparisons table) in the legend."""
+    from dlscore.plots import placeholder_figure
+    from dlscore.plots.roc import plot_roc_panels
+    primary = config["primary_model"]
+    p_of = {}
+    for c in comps:
+        other = str(c.get("comparator", "")).removeprefix("model ")
+        if c.get("model") == primary:
+            p_of[(c["set"], other)] = c["p"]
+        elif other == primary:
+            p_of[(c["set"], c["model"])] = c["p"]
+    panels = []
+    for set_name, d in (labelled.get(primary) or {}).items():
+        curves = [(primary, d["label"].astype(int).to_numpy(), d["dls"].to_numpy())]
+        for name, sets in labelled.items():
+            if name == primary or set_name not in sets or (set_name, name) not in p_of:
+                continue
+            m = d[["patient_id"]].merge(sets[set_name], on="patient_id")
+            short = "SUVmax" if name.startswith("SUVmax") else name
+            curves.append((f"{short} (p = {p_of[(set_name, name)]:.2g} vs {primary})", m["label"].astype(int).to_numpy(),
+                           m["dls"].to_numpy()))
+        if len(curves) > 1 and d["label"].nunique() == 2:
+            panels.append((set_name, curves))
+    if not panels:
+        placeholder_figure(path, "no comparator of the primary model in this study (another model, or SUVmax)")
+        return
+    plot_roc_panels(panels, path, n_boot=0, seed=int(config["seed"]), columns=2)
 
 
 def calibration(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], table_out: str,
