@@ -100,6 +100,7 @@ def final_targets():
         *km_figures().values(),
         *forest_figures().values(),
         *four_group_figures().values(),
+        f"{R}/figures/roc_dcb.png",
     ]
     if SIGNATURE:
         common += [*[f"{R}/tables/{t}.csv" for t in SIGNATURE_TABLES], f"{R}/figures/roc_signatures.png",

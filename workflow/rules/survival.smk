@@ -37,6 +37,7 @@ rule clinical_validation:
                 for f in forest_figures().values()],
         four=[report(f, caption="../report/km4.rst", category="4. Survival and benefit")
               for f in four_group_figures().values()],
+        dcb_roc=report(f"{R}/figures/roc_dcb.png", caption="../report/roc_dcb.rst", category="4. Survival and benefit"),
     params:
         settings=step_params(config, "clinical_validation"),
         models=MODELS,

@@ -10,4 +10,5 @@ with job_log(snakemake.log[0]):
                                dict(zip(snakemake.params.models, snakemake.input.scores)),
                                snakemake.input.cutoffs, {k: getattr(snakemake.output, k) for k in survival.CLINICAL_TABLES},
                                dict(zip(snakemake.params.forest_keys, snakemake.output.forest)),
-                               dict(zip(snakemake.params.four_keys, snakemake.output.four)))
+                               dict(zip(snakemake.params.four_keys, snakemake.output.four)),
+                               snakemake.output.dcb_roc)

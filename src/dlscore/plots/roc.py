@@ -30,11 +30,11 @@ def sensitivity_band(y, score, spec_grid: np.ndarray, n_boot: int = 500, seed: i
 
 def draw_roc(ax, curves: Sequence[tuple[str, np.ndarray, np.ndarray]], title: str = "", n_boot: int = 500,
              seed: int = 0, legend_below: bool = False) -> None:
-    """ROC curves of (name, y, score) on ``ax``, bootstrap sensitivity bands (none when ``n_boot``
+    """ROC curves of (name, y, score[, colour]) on ``ax``, bootstrap sensitivity bands (none when ``n_boot``
     is 0), DeLong AUC in the legend."""
     grid = np.linspace(0, 1, 101)
-    for i, (name, y, s) in enumerate(curves):
-        col = PALETTE[i % len(PALETTE)]
+    for i, (name, y, s, *colour) in enumerate(curves):  # an optional 4th item: the curve's colour
+        col = colour[0] if colour else PALETTE[i % len(PALETTE)]
         r = auc_delong(y, s)
         _, sens, spec = roc_curve_points(y, s)
         if n_boot:

@@ -135,7 +135,8 @@ def _cohort(config: Mapping[str, Any], validated: str, score_files: Mapping[str,
 
 def clinical_validation(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs: str,
                         outs: Mapping[str, str], forest_figs: Mapping[tuple[str, str, str], str],
-                        four_figs: Mapping[tuple[str, str, str, str], str] | None = None) -> None:
+                        four_figs: Mapping[tuple[str, str, str, str], str] | None = None,
+                        dcb_roc: str | None = None) -> None:
     """Cox (univariable, multivariable with Schoenfeld check), DCB (rates, AUC, logistic),
     C-index of marker + clinical vs clinical-only (fitted on the development cohort),
     bootstrap CI of HR differences and subgroup analyses, per set and endpoint (the analyses
@@ -144,7 +145,8 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
     ``outs`` keys: :data:`CLINICAL_TABLES`. The nomogram (points table) and the survival
     calibration at ``clinical.calibration_months`` are for the marker + clinical Cox model
     fitted on the development cohort. ``four_figs``: (a, b, set slug, endpoint) -> the four-group
-    KM figure of each ``clinical.four_groups`` pair."""
+    KM figure of each ``clinical.four_groups`` pair; ``dcb_roc``: the ROC of every marker's
+    continuous score for DCB per set."""
     from dlscore import validation as v
     from dlscore.study import endpoints
     cl = config.get("clinical", {})
@@ -186,6 +188,8 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
         uni_rows, uni_dev = v.dcb_univariable(co, dcb)
         _dcb_tables(co, dcb, v.select_covariates(list(co.covs), uni_dev, p_enter, forced),
                     cl.get("auc_comparisons", []), T, uni_rows)
+    if dcb_roc:
+        _dcb_roc(config, co, dcb, T["auc_comparisons"], dcb_roc)
     for key, rows in T.items():
         df = pd.DataFrame(rows) if rows else pd.DataFrame({"note": [f"nothing to report ({key}): see config clinical"]})
         write_table(df, outs[key], config)
@@ -206,6 +210,40 @@ def _forest(config, fig: str | None, sub, why: str, set_name: str, spec, label: 
     plot_forest(sub, fig, title=f"{set_name}: {spec['label']} by {label}\n{tests} subgroup interaction tests, "
                 "not adjusted for multiplicity", high_label=high, endpoint=spec["label"],
                 low_label=low)
+
+
+def _dcb_roc(config, co, dcb: str | None, comparisons: list[dict], path: str) -> None:
+    """ROC of each marker's continuous score for durable clinical benefit, one panel per set with
+    DCB (the PET/CT paper's figure 4: DLS and IHC PD-L1), the paired DeLong p of each configured
+    ``clinical.auc_comparisons`` pair in the legend; a placeholder saying why when there is none."""
+    from dlscore.plots import PALETTE, placeholder_figure
+    from dlscore.plots.roc import plot_roc_panels
+    if dcb is None:
+        placeholder_figure(path, f"no DCB: clinical.dcb names no recorded column ({config['clinical'].get('dcb')})")
+        return
+    refs = config["clinical"].get("reference_markers") or {}
+    from dlscore.study import scores_mode
+    # a model's continuous DLS, not its high group; markers of a scores-only study by their label
+    shown = {m: co.labels[m] if m in refs or scores_mode(config) else f"{m} DLS" for m in co.markers}
+    by_label = {co.labels[m]: shown[m] for m in co.markers}
+    p_of = {(c["set"], c["score_b"]): (by_label.get(c["score_a"], c["score_a"]), c["p"])
+            for c in comparisons if pd.notna(c.get("p"))}
+    panels = []
+    for set_name, g in co.sets:
+        curves = []
+        for m in co.markers:
+            v = g.dropna(subset=[dcb, f"value:{m}"])
+            if len(v) and v[dcb].nunique() == 2:
+                a, p = p_of.get((set_name, co.labels[m]), (None, None))
+                name = shown[m] + (f" (p = {p:.2g} vs {a})" if a else "")
+                colour = PALETTE[co.markers.index(m) % len(PALETTE)]  # one colour per marker in every panel
+                curves.append((name, v[dcb].astype(int).to_numpy(), v[f"value:{m}"].to_numpy(), colour))
+        if curves:
+            panels.append((f"{set_name}: durable clinical benefit", curves))
+    if not panels:
+        placeholder_figure(path, "no set with both DCB classes and a recorded score")
+        return
+    plot_roc_panels(panels, path, n_boot=0, columns=2)
 
 
 def _dcb_tables(co, dcb: str, selected: list[str], comparisons, T: dict[str, list], univariable: list[dict]) -> None:
