@@ -76,13 +76,16 @@ def test_patients_to_explain_are_drawn_per_class_reproducibly():
 
 def test_figures_are_written(tmp_path):
     x = _bright_square(n=2)
-    gradcam_figure(x, x * 0.5, ["pet", "ct", "fusion"], ["A", "B"], tmp_path / "cam.png", [60.0, 70.0])
+    gradcam_figure(x, x * 0.5, ["pet", "ct", "fusion"], ["A", "B"], tmp_path / "cam.png", [60.0, 70.0], x * 0.2)
+    from dlscore.plots.gradcam import activation_figure
+    activation_figure(x, ["pet", "ct", "fusion"], [("block 1", x[:, 0]), ("block 2", x[:, 1])], ["A", "B"],
+                      tmp_path / "act.png", [60.0, 70.0])
     rng = np.random.default_rng(0)
     feats = pd.DataFrame(rng.normal(size=(12, 6)), index=[f"P{i}" for i in range(12)],
                          columns=[f"f{i:03d}" for i in range(6)])
     side = pd.DataFrame({"label": ["0", "1"] * 6, "cohort": ["A"] * 6 + ["B"] * 6}, index=feats.index)
     feature_clustermap(feats, side, tmp_path / "heat.png", "title")
-    assert (tmp_path / "cam.png").stat().st_size > 10_000 and (tmp_path / "heat.png").stat().st_size > 10_000
+    assert all((tmp_path / f).stat().st_size > 10_000 for f in ("cam.png", "heat.png", "act.png"))
 
 
 @pytest.mark.parametrize("bad", ["unknown"])
@@ -109,3 +112,67 @@ def test_ensemble_gradcam_averages_its_members():
     x = _bright_square(n=2, size=64)
     m = gradcam_maps(ens, x)
     assert m.shape == x.shape and m.min() >= 0 and m.max() <= 1
+
+
+def _quadrant_model():
+    """A model whose logit is the mean of its input (each conv copies its input): its evidence
+    for the positive class lies where the input is bright."""
+    from dlscore.models import SResCNN
+    model = SResCNN(1, widths=(1, 1, 1, 1), n_features=1, dropout=0.0)
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.Conv2d):
+                mod.weight.zero_()
+                mod.weight[:, :, mod.weight.shape[2] // 2, mod.weight.shape[3] // 2] = 1.0
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.reset_parameters()
+                mod.eval()
+        model.head.weight.fill_(1.0)
+        model.head.bias.zero_()
+    return model
+
+
+def test_negative_class_gradcam_is_the_evidence_against():
+    """Where the positive-class map is strongest the input raises the logit: the negative-class
+    score (minus the logit) has no positive gradient there, so its map is empty."""
+    x = _bright_square(n=2, c=1, size=64)
+    model = _quadrant_model()
+    pos, neg = gradcam_maps(model, x), gradcam_maps(model, x, negative=True)
+    assert pos[:, 0, :32, 32:].mean() > pos[:, 0, 32:, :32].mean() + 0.2
+    assert neg.max() == 0.0  # every weight positive: nothing in the input speaks for label 0
+
+
+def test_activation_maps_of_every_residual_stage():
+    from dlscore.explain import activation_layers, activation_maps
+    torch.manual_seed(0)
+    model = build_model({"arch": "sres", "widths": [4, 8, 8, 8], "n_features": 8}, 3)
+    x = _bright_square(n=2)
+    maps = activation_maps(model, x)
+    assert [n for n, _ in maps] == [f"residual block {i}" for i in (1, 2, 3, 4)] == [n for n, _ in activation_layers(model)]
+    assert all(m.shape == (2, 32, 32) and 0 <= m.min() and m.max() <= 1 for _, m in maps)
+    fusion = build_model({"arch": "seqfusion", "depth": 18, "width": 4, "n_features": 8, "heads": 2}, 3)
+    assert [n for n, _ in activation_maps(fusion, x)][0] == "layer1 (sequence 1)"
+    # the maps follow the input: a copying network's first stage is brightest on the square
+    m1 = activation_maps(_quadrant_model(), _bright_square(n=1, c=1, size=64))[0][1]
+    assert m1[0, :32, 32:].mean() > m1[0, 32:, :32].mean() + 0.3
+
+
+def test_feature_clusters_recover_planted_groups_and_the_table_tests_them(run_r):
+    from dlscore.explain import feature_clusters
+    from dlscore.steps.score import cluster_table
+    from tests.conftest import r_json
+    rng = np.random.default_rng(1)
+    centres = rng.normal(scale=6, size=(3, 10))
+    truth = np.repeat([0, 1, 2], [15, 12, 9])
+    feats = centres[truth] + rng.normal(size=(36, 10))
+    got = feature_clusters(feats, 3)
+    assert len(set(zip(truth, got))) == 3  # the same partition, up to the names
+    label = pd.Series(np.where(truth == 0, 1.0, 0.0), index=[f"P{i}" for i in range(36)])
+    label.iloc[:2] = np.nan
+    t = cluster_table(pd.Series([f"G{c}" for c in got], index=label.index), label, "m")
+    assert t["n"].sum() == 36 and t["n_unknown"].sum() == 2
+    counts = t[["n_positive", "n_negative"]].to_numpy()
+    out = run_r(f"m <- matrix(c({','.join(map(str, counts.T.ravel()))}), ncol = 2);"
+                "c <- suppressWarnings(chisq.test(m, correct = FALSE)); f <- fisher.test(m);"
+                + r_json("c$statistic", "c$p.value", "f$p.value"))
+    assert [t["chi2"].iloc[0], t["chi2_p"].iloc[0], t["fisher_p"].iloc[0]] == pytest.approx(out, rel=1e-7)

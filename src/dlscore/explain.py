@@ -20,14 +20,15 @@ from dlscore.models import EnsembleMean, SequenceFusion, SResCNN
 
 
 class _Logit2D(nn.Module):
-    """(N,) logit -> (N, 1), the class-score layout MONAI's CAM classes expect."""
+    """(N,) logit -> (N, 1), the class-score layout MONAI's CAM classes expect; ``sign`` -1 gives
+    the negative class's score (the logit of "label 0")."""
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: nn.Module, sign: float = 1.0):
         super().__init__()
-        self.net = net
+        self.net, self.sign = net, sign
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).unsqueeze(1)
+        return self.sign * self.net(x).unsqueeze(1)
 
 
 def cam_layers(model: nn.Module, prefix: str = "net.") -> list[tuple[int | None, str]]:
@@ -51,14 +52,17 @@ def scale_maps(m: np.ndarray) -> np.ndarray:
     return np.where(peak[:, None, None] > 0, m / np.where(peak > 0, peak, 1)[:, None, None], 0.0).astype(np.float32)
 
 
-def gradcam_maps(model: nn.Module, x: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
-    """Grad-CAM maps for slices ``x`` (N, C, H, W) float32 -> (N, C, H, W) in [0, 1].
+def gradcam_maps(model: nn.Module, x: np.ndarray, device: torch.device | str = "cpu",
+                 negative: bool = False) -> np.ndarray:
+    """Grad-CAM maps for slices ``x`` (N, C, H, W) float32 -> (N, C, H, W) in [0, 1]: the evidence
+    for the positive class (the logit), or with ``negative`` for the negative class (minus the
+    logit), as the PET/CT paper's positive and negative filters.
 
     The model is put in eval mode (BatchNorm running statistics, no dropout); its weights
-    are not changed. Channel c's map explains the logit through the layer that sees c."""
+    are not changed. Channel c's map explains the score through the layer that sees c."""
     from monai.visualize import GradCAM
     model = model.to(device).eval()
-    wrapped = _Logit2D(model)
+    wrapped = _Logit2D(model, -1.0 if negative else 1.0)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
     out = np.zeros(x.shape, np.float32)
     count = np.zeros(x.shape[1], np.float32)
@@ -78,6 +82,54 @@ def gradcam_maps(model: nn.Module, x: np.ndarray, device: torch.device | str = "
     # a missing MRI sequence (all-zero channel) explains nothing
     out[np.abs(x).reshape(*x.shape[:2], -1).max(axis=2) == 0] = 0.0
     return out
+
+
+def activation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(name, module) of each residual stage whose output the activation figure shows: the four
+    stages of ``SResCNN``, ``layer1``-``layer4`` of the first sequence's ResNet encoder of
+    ``SequenceFusion``; an ensemble shows its first member."""
+    if isinstance(model, EnsembleMean):
+        return activation_layers(model.members[0])
+    if isinstance(model, SResCNN):
+        return [(f"residual block {i + 1}", m) for i, m in enumerate(model.stages)]
+    if isinstance(model, SequenceFusion):
+        enc = model.encoders[0]
+        return [(f"{name} (sequence 1)", getattr(enc, name)) for name in ("layer1", "layer2", "layer3", "layer4")
+                if hasattr(enc, name)]
+    raise TypeError(f"no residual stages known for {type(model).__name__}")
+
+
+def activation_maps(model: nn.Module, x: np.ndarray, device: torch.device | str = "cpu"
+                    ) -> list[tuple[str, np.ndarray]]:
+    """The output of every residual stage (:func:`activation_layers`) for slices ``x`` (N, C, H, W):
+    its mean over feature channels, upsampled (bilinear) to H x W and scaled to [0, 1] per slice
+    (:func:`scale_maps`): (name, (N, H, W)) per stage, shallow to deep."""
+    model = model.to(device).eval()
+    grabbed: list[torch.Tensor] = []
+    layers = activation_layers(model)
+    hooks = [m.register_forward_hook(lambda _m, _i, out: grabbed.append(out.detach())) for _, m in layers]
+    try:
+        with torch.no_grad():
+            model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device))
+    finally:
+        for h in hooks:
+            h.remove()
+    out = []
+    for (name, _), act in zip(layers, grabbed):
+        mean = act.float().mean(dim=1, keepdim=True)
+        up = nn.functional.interpolate(mean, size=x.shape[2:], mode="bilinear", align_corners=False)
+        out.append((name, scale_maps(up[:, 0].cpu().numpy())))
+    return out
+
+
+def feature_clusters(features: np.ndarray, k: int) -> np.ndarray:
+    """Cluster of every patient (1..k) from its deep features (n, F): Ward linkage on Euclidean
+    distances of the z-scored features (the clustering of the heat-map), cut into ``k`` clusters."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    f = np.asarray(features, float)
+    sd = f.std(axis=0)
+    z = np.clip((f - f.mean(axis=0)) / np.where(sd > 0, sd, 1), -3, 3)
+    return fcluster(linkage(z, method="ward", metric="euclidean"), t=k, criterion="maxclust")
 
 
 def pick_patients(scores: pd.DataFrame, n_per_class: int, seed: int,
@@ -108,4 +160,5 @@ def central_slice(images: np.ndarray, areas: np.ndarray | None = None) -> int:
     return len(images) // 2
 
 
-__all__ = ["cam_layers", "central_slice", "gradcam_maps", "pick_patients", "scale_maps"]
+__all__ = ["activation_layers", "activation_maps", "cam_layers", "central_slice", "feature_clusters", "gradcam_maps",
+           "pick_patients", "scale_maps"]

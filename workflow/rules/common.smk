@@ -117,6 +117,8 @@ def final_targets():
         *[f"{R}/figures/calibration_{m}.png" for m in MODELS],
         *[f"{R}/figures/gradcam_{m}.png" for m in MODELS],
         *[f"{R}/figures/deep_features_{m}.png" for m in MODELS],
+        *[f"{R}/figures/activations_{m}.png" for m in MODELS],
+        *[f"{R}/tables/deep_clusters_{m}.csv" for m in MODELS],
         *IMAGING_TARGETS,
         *[f"{R}/figures/roc_{m}.png" for m in MODELS],
         f"{R}/figures/roc_comparators.png",

@@ -37,6 +37,10 @@ rule explain:
         gradcam=report(f"{R}/figures/gradcam_{{model}}.png", caption="../report/gradcam.rst", category="5. Model"),
         clustermap=report(f"{R}/figures/deep_features_{{model}}.png", caption="../report/deep_features.rst",
                           category="5. Model"),
+        activations=report(f"{R}/figures/activations_{{model}}.png", caption="../report/activations.rst",
+                           category="5. Model"),
+        clusters=report(f"{R}/tables/deep_clusters_{{model}}.csv", caption="../report/deep_clusters.rst",
+                        category="5. Model"),
     params:
         settings=lambda wc: step_params(config, "explain", model=wc.model),
         slice_files=slices_of(PIDS),

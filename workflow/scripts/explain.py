@@ -8,4 +8,5 @@ from dlscore.settings import from_snakemake
 with job_log(snakemake.log[0]):
     score.explain(from_snakemake(snakemake, "explain"), snakemake.wildcards.model, snakemake.input.weights, snakemake.input.validated,
                    snakemake.input.scores, snakemake.input.features, snakemake.params.slice_files,
-                   snakemake.output.gradcam, snakemake.output.clustermap, snakemake.threads)
+                   snakemake.output.gradcam, snakemake.output.clustermap, snakemake.threads,
+                   snakemake.output.activations, snakemake.output.clusters)

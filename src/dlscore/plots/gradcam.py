@@ -7,32 +7,36 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from dlscore.plots import plt, save
+from dlscore.plots import STYLE, plt, save
 
 
 def gradcam_figure(images: np.ndarray, maps: np.ndarray, channels: Sequence[str], titles: Sequence[str],
-                   path, side_mm: Sequence[float] | None = None) -> None:
-    """One row per patient: each input channel (grey, [0, 1]) and, beside it, the same
-    channel with its Grad-CAM map (jet, alpha 0.45, [0, 1]) over it.
+                   path, side_mm: Sequence[float] | None = None, maps_negative: np.ndarray | None = None) -> None:
+    """One row per patient: each input channel (grey, [0, 1]) and, beside it, the same channel
+    with its Grad-CAM map for the positive class (jet, alpha 0.45, [0, 1]) over it and, when
+    ``maps_negative`` is given, with the map for the negative class.
 
-    images, maps: (P, C, H, W); titles: (P,) row labels; side_mm: (P,) side of each
-    slice's ROI square in mm, for the axis extent (pixels when absent)."""
+    images, maps, maps_negative: (P, C, H, W); titles: (P,) row labels; side_mm: (P,) side of
+    each slice's ROI square in mm, for the axis extent (pixels when absent)."""
     p, c = images.shape[:2]
-    plt.rcParams.update({"font.size": 7})
-    fig, axes = plt.subplots(p, 2 * c, figsize=(1.35 * 2 * c, 1.45 * p + 0.5), squeeze=False)
+    kinds = [("", None), ("\n+ CAM, positive", maps)] + ([("\n+ CAM, negative", maps_negative)]
+                                                          if maps_negative is not None else [])
+    w = len(kinds) * c
+    plt.rcParams.update({**STYLE, "font.size": 7})
+    fig, axes = plt.subplots(p, w, figsize=(1.2 * w, 1.3 * p + 0.6), squeeze=False)
     im = None
     for i in range(p):
         ext = [0, side_mm[i], side_mm[i], 0] if side_mm is not None else None
         for j in range(c):
-            for k, overlay in enumerate((False, True)):
-                ax = axes[i, 2 * j + k]
+            for k, (suffix, overlay) in enumerate(kinds):
+                ax = axes[i, len(kinds) * j + k]
                 ax.imshow(images[i, j], cmap="gray", vmin=0, vmax=1, extent=ext)
-                if overlay:
-                    im = ax.imshow(maps[i, j], cmap="jet", vmin=0, vmax=1, alpha=0.45, extent=ext)
+                if overlay is not None:
+                    im = ax.imshow(overlay[i, j], cmap="jet", vmin=0, vmax=1, alpha=0.45, extent=ext)
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if i == 0:
-                    ax.set_title(f"{channels[j]}" + (" + Grad-CAM" if overlay else ""), fontsize=7)
+                    ax.set_title(f"{channels[j]}{suffix}", fontsize=6.5)
             if j == 0:
                 axes[i, 0].set_ylabel(titles[i], fontsize=6.5)
         if ext is not None:
@@ -40,6 +44,37 @@ def gradcam_figure(images: np.ndarray, maps: np.ndarray, channels: Sequence[str]
     if im is not None:
         cb = fig.colorbar(im, ax=axes, shrink=0.5, pad=0.02)
         cb.set_label("Grad-CAM (relative importance, 0-1)")
+    save(fig, path)
+
+
+def activation_figure(images: np.ndarray, channels: Sequence[str], stages: Sequence[tuple[str, np.ndarray]],
+                      titles: Sequence[str], path, side_mm: Sequence[float] | None = None) -> None:
+    """One row per patient: its input channels (grey) and the mean activation of each residual
+    stage (viridis, scaled 0-1 per map, upsampled to the slice), shallow to deep.
+
+    images: (P, C, H, W); stages: (name, (P, H, W)) per stage; titles: (P,)."""
+    p, c = images.shape[:2]
+    w = c + len(stages)
+    plt.rcParams.update({**STYLE, "font.size": 7})
+    fig, axes = plt.subplots(p, w, figsize=(1.2 * w, 1.3 * p + 0.6), squeeze=False)
+    im = None
+    for i in range(p):
+        ext = [0, side_mm[i], side_mm[i], 0] if side_mm is not None else None
+        panels = [(channels[j], images[i, j], "gray") for j in range(c)] + [(n, m[i], "viridis") for n, m in stages]
+        for k, (name, img, cmap) in enumerate(panels):
+            ax = axes[i, k]
+            shown = ax.imshow(img, cmap=cmap, vmin=0, vmax=1, extent=ext)
+            im = shown if cmap == "viridis" else im
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(name, fontsize=6.5)
+        axes[i, 0].set_ylabel(titles[i], fontsize=6.5)
+        if ext is not None:
+            axes[i, -1].set_xlabel(f"{side_mm[i]:.0f} mm", fontsize=6)
+    if im is not None:
+        cb = fig.colorbar(im, ax=axes, shrink=0.5, pad=0.02)
+        cb.set_label("mean activation (0-1 per map)")
     save(fig, path)
 
 

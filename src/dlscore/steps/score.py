@@ -83,20 +83,21 @@ def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[st
 
 def explain(config: Mapping[str, Any], model_name: str, weights: str, validated: str, scores: str,
             features: str, slice_files: Mapping[str, str], gradcam_out: str, clustermap_out: str,
-            threads: int = 1) -> None:
-    """Grad-CAM overlays of ``explain.gradcam_per_class`` patients per class (rater 1, the
-    slice with the largest tumour square) and the clustered heat-map of every patient's deep
-    features with ``explain.side_bars`` (label and manifest columns) as side bars."""
-    from dlscore.explain import central_slice, gradcam_maps, pick_patients
-    from dlscore.plots.gradcam import feature_clustermap, gradcam_figure
+            threads: int = 1, activations_out: str | None = None, clusters_out: str | None = None) -> None:
+    """Grad-CAM overlays (positive and negative class) of ``explain.gradcam_per_class`` patients
+    per class (rater 1, the slice with the largest tumour square), the mean activation of each
+    residual stage for the first positive and the first negative of them, and the clustered
+    heat-map of every patient's deep features with ``explain.side_bars`` and its
+    ``explain.clusters`` clusters, tested against the label (``clusters_out``)."""
+    from dlscore.explain import activation_maps, central_slice, gradcam_maps, pick_patients
+    from dlscore.plots.gradcam import activation_figure, gradcam_figure
     from dlscore.slices import SliceSet
     from dlscore.train import pick_device, set_determinism
     ex = config["explain"]
     set_determinism(int(config["seed"]), threads)
     dev = pick_device(config.get("device", "auto"))
     model, idx, channels, _ = _trained_model(config, weights, dev)
-    sc = scored(validated, scores)
-    chosen = pick_patients(sc, int(ex["gradcam_per_class"]), int(config["seed"]))
+    chosen = pick_patients(scored(validated, scores), int(ex["gradcam_per_class"]), int(config["seed"]))
     imgs, sides, titles = [], [], []
     for _, row in chosen.iterrows():
         ss = SliceSet.load(slice_files[row["patient_id"]])
@@ -105,15 +106,55 @@ def explain(config: Mapping[str, Any], model_name: str, weights: str, validated:
         sides.append(float(ss.side_mm[k]))
         titles.append(f"{row['patient_id']} ({row['split']})\nlabel {int(row['label'])}, DLS {row['dls']:.2f}")
     x = np.stack(imgs).astype(np.float32)
-    gradcam_figure(x, gradcam_maps(model, x, dev), channels, titles, gradcam_out, sides)
+    gradcam_figure(x, gradcam_maps(model, x, dev), channels, titles, gradcam_out, sides,
+                   maps_negative=gradcam_maps(model, x, dev, negative=True))
+    if activations_out:
+        two = [chosen.index[chosen["label"] == lab][0] for lab in (1, 0) if (chosen["label"] == lab).any()]
+        activation_figure(x[two], channels, [(n, m) for n, m in activation_maps(model, x[two], dev)],
+                          [titles[i] for i in two], activations_out, [sides[i] for i in two])
+    _deep_features(config, model_name, validated, features, clustermap_out, clusters_out)
 
+
+def _deep_features(config: Mapping[str, Any], model_name: str, validated: str, features: str, clustermap_out: str,
+                   clusters_out: str | None) -> None:
+    """The deep-feature heat-map with its side bars and clusters, and the cluster x label table."""
+    from dlscore.explain import feature_clusters
+    from dlscore.plots.gradcam import feature_clustermap
+    ex = config["explain"]
     feats = pd.read_parquet(features)
     feats = feats[feats["rater"] == "r1"].set_index("patient_id").drop(columns="rater")
     man = pd.read_parquet(validated).set_index("patient_id").loc[feats.index]
     side = pd.DataFrame(index=feats.index)
     side["label"] = man["label"].map(lambda v: "unknown" if pd.isna(v) else str(int(v)))
+    k = int(ex.get("clusters", 4))
+    clusters = feature_clusters(feats.to_numpy(), k) if len(feats) > k else np.ones(len(feats), int)
+    side["cluster"] = [f"G{c}" for c in clusters]
     for col in ex.get("side_bars", []):
         if col in man and col != "label":
             side[col] = man[col].fillna("unknown").astype(str)
     feature_clustermap(feats, side, clustermap_out,
-                       f"{model_name}: deep features of {len(feats)} patients (Ward clustering)")
+                       f"{model_name}: deep features of {len(feats)} patients (Ward clustering, {k} clusters)")
+    if clusters_out:
+        write_table(cluster_table(side["cluster"], man["label"], model_name, int(config["seed"])), clusters_out, config)
+
+
+def cluster_table(clusters: pd.Series, label: pd.Series, model: str, seed: int = 0) -> pd.DataFrame:
+    """Patients per deep-feature cluster by label (0/1, NaN unknown) and the test of cluster
+    against label on the labelled patients: Pearson chi-square (as the PET/CT paper) and Fisher's
+    exact (r x c), on the first row."""
+    from scipy.stats import chi2_contingency
+    from dlscore.stats.exact import fisher_exact_rxc
+    tab = pd.crosstab(clusters, label.map(lambda v: "unknown" if pd.isna(v) else int(v)))
+    rows = pd.DataFrame({"model": model, "cluster": tab.index, "n": tab.sum(axis=1).to_numpy(),
+                         "n_positive": tab.get(1, 0), "n_negative": tab.get(0, 0),
+                         "n_unknown": tab.get("unknown", 0)}).reset_index(drop=True)
+    counts = rows[["n_positive", "n_negative"]].to_numpy()
+    counts = counts[counts.sum(axis=1) > 0]
+    if counts.shape[0] < 2 or (counts.sum(axis=0) == 0).any():
+        return rows.assign(note="not computable: fewer than two clusters or one class among labelled patients")
+    chi2, p, dof, _ = chi2_contingency(counts, correction=False)
+    fp, method = fisher_exact_rxc(counts, seed=seed)
+    first = {"chi2": chi2, "df": dof, "chi2_p": p, "fisher_p": fp, "fisher_method": method, "note": ""}
+    for key, v in first.items():
+        rows[key] = [v] + [np.nan if key != "note" else "" for _ in range(len(rows) - 1)]
+    return rows
