@@ -155,3 +155,27 @@ def test_fisher_rxc_degenerate_tables():
     p, m = fisher_exact_rxc(np.array([[5, 0, 0], [0, 5, 0], [0, 0, 5]]))
     assert m == "Fisher's exact" and 0 < p < 1e-5
     assert fisher_exact_rxc(np.array([[2, 2, 2], [2, 2, 2]]))[0] == pytest.approx(1.0)
+
+
+@pytest.mark.needs_r
+def test_linear_regression_matches_r_lm_on_birthwt(r_data, run_r):
+    """MASS::birthwt: bwt ~ age + lwt + race (factor, reference 1) + smoke, as R's lm."""
+    from dlscore.clinical import design_matrix
+    from dlscore.stats.association import linear_regression
+    d = r_data("birthwt", "MASS")
+    d.loc[[3, 10], "lwt"] = np.nan  # complete cases, as lm's na.omit
+    X, _ = design_matrix(d, {"age": {"type": "continuous"}, "lwt": {"type": "continuous"},
+                             "race": {"type": "categorical", "reference": 1}, "smoke": {"type": "binary"}})
+    t = linear_regression(d["bwt"], X).set_index("term")
+    out = run_r("data(birthwt); b <- birthwt; b$lwt[c(4, 11)] <- NA; b$race <- factor(b$race);"
+                "f <- lm(bwt ~ age + lwt + race + smoke, b); s <- summary(f); ci <- confint(f);"
+                "fs <- s$fstatistic;" + r_json("coef(f)", "ci[, 1]", "ci[, 2]", "s$coefficients[, 4]", "s$r.squared",
+                                                  "s$adj.r.squared", "pf(fs[1], fs[2], fs[3], lower.tail = FALSE)",
+                                                  "nobs(f)"), packages=("MASS",))
+    k = len(t)
+    assert t["coef"].tolist() == pytest.approx(out[:k], rel=1e-9)
+    assert t["ci_low"].tolist() + t["ci_high"].tolist() == pytest.approx(out[k:3 * k], rel=1e-9)
+    assert t["p"].tolist() == pytest.approx(out[3 * k:4 * k], rel=1e-7)
+    assert [t["r2"].iloc[0], t["r2_adj"].iloc[0], t["f_p"].iloc[0], t["n"].iloc[0]] == pytest.approx(out[4 * k:], rel=1e-7)
+    collinear = linear_regression(d["bwt"], X.assign(age2=X["age"] * 2))
+    assert collinear["note"].iloc[0] == "not computable: collinear terms"

@@ -10,6 +10,6 @@ with job_log(snakemake.log[0]):
     stats.association(from_snakemake(snakemake, "association"), snakemake.input.validated, dict(zip(models, snakemake.input.scores)),
                        snakemake.output.table1, snakemake.output.table1_label,
                        snakemake.output.correlations, snakemake.output.groups,
-                       snakemake.output.cohort_means)
+                       snakemake.output.cohort_means, snakemake.input.qc or None, snakemake.output.regression)
     stats.table_two(from_snakemake(snakemake, "association"), snakemake.input.validated,
                     dict(zip(models, snakemake.input.scores)), snakemake.input.cutoffs, snakemake.output.table2)

@@ -253,3 +253,22 @@ def group_from_breaks(values, breaks: Sequence[float], labels: Sequence[str]) ->
     out = pd.cut(v, [-np.inf, *breaks, np.inf], right=False, labels=list(labels))
     return out.astype(object).where(v.notna())
 
+
+
+def linear_regression(y, X: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Ordinary least squares of ``y`` (n,) on the columns of ``X`` (n, p) plus an intercept,
+    complete cases only (as R ``lm``): one row per term with the coefficient, its t-based
+    (1 - alpha) CI and p, and the fit's n, R^2, adjusted R^2 and overall F-test p on every row.
+    A design without residual degrees of freedom or with collinear columns says so in ``note``."""
+    import statsmodels.api as sm
+    d = pd.concat([pd.Series(np.asarray(y, float), index=X.index, name="__y"), X.astype(float)], axis=1).dropna()
+    design = sm.add_constant(d.drop(columns="__y"), has_constant="add")
+    if len(d) <= design.shape[1] or np.linalg.matrix_rank(design.to_numpy()) < design.shape[1]:
+        why = "fewer patients than terms" if len(d) <= design.shape[1] else "collinear terms"
+        return pd.DataFrame({"term": list(X.columns), "n": len(d), "note": f"not computable: {why}"})
+    fit = sm.OLS(d["__y"], design).fit()
+    ci = fit.conf_int(alpha)
+    return pd.DataFrame({"term": fit.params.index.str.replace("const", "(intercept)"), "coef": fit.params.to_numpy(),
+                         "ci_low": ci[0].to_numpy(), "ci_high": ci[1].to_numpy(), "se": fit.bse.to_numpy(),
+                         "t": fit.tvalues.to_numpy(), "p": fit.pvalues.to_numpy(), "n": int(fit.nobs),
+                         "r2": fit.rsquared, "r2_adj": fit.rsquared_adj, "f_p": fit.f_pvalue, "note": ""})

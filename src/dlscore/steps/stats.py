@@ -12,10 +12,12 @@ from dlscore.tables import write_table
 
 
 def association(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], table1_out: str,
-                table1_label_out: str, correlations_out: str, groups_out: str, cohort_means_out: str) -> None:
+                table1_label_out: str, correlations_out: str, groups_out: str, cohort_means_out: str,
+                qc_table: str | None = None, regression_out: str | None = None) -> None:
     """Table 1 (per cohort by label, and cohorts side by side), correlations of the DLS with
-    metadata, DLS across clinical groups (ANOVA / Kruskal-Wallis + post-hoc), and the
-    bootstrapped mean and SE of the DLS per cohort (config ``association``)."""
+    metadata and SUVmax (from ``qc_table``), DLS across clinical groups (ANOVA / Kruskal-Wallis +
+    post-hoc), the bootstrapped mean and SE of the DLS per cohort (config ``association``) and
+    the multivariable linear regression of the DLS on the patient variables (``regression_out``)."""
     from dlscore.stats.association import (bootstrap_mean, compare_groups_continuous, correlation,
                                            group_from_breaks, table_one)
     ac = config.get("association", {})
@@ -34,11 +36,16 @@ def association(config: Mapping[str, Any], validated: str, score_files: Mapping[
 
     groups = {k: v for k, v in ac.get("groups", {}).items() if v["column"] in man}
     corr, grp, means = [], [], []
+    suv = pd.read_csv(qc_table, usecols=lambda c: c in ("patient_id", "suv_max")) if qc_table else None
+    regression = []
     for model, f in score_files.items():
         df = scored(validated, f)
+        if suv is not None and "suv_max" in suv:
+            df = df.merge(suv, on="patient_id", how="left")
         score_col = "continuous" if "continuous" in df else "dls"  # scores-only: the marker's continuous score
         for set_name, sub in [("all patients", df), *((es.name, g) for es, g in evaluation_sets(df))]:
-            for var in [c for c in ac.get("correlate", []) if c in sub]:
+            regression += _regression_rows(sub, score_col, cont, cat, alpha, {"model": model, "set": set_name})
+            for var in [c for c in [*ac.get("correlate", []), "suv_max"] if c in sub]:
                 v = pd.to_numeric(sub[var], errors="coerce")
                 binary = v.dropna().isin([0, 1]).all()
                 c = correlation(sub[score_col], v, "point-biserial" if binary else "spearman", alpha)
@@ -58,6 +65,23 @@ def association(config: Mapping[str, Any], validated: str, score_files: Mapping[
     write_table(pd.DataFrame(grp) if grp else pd.DataFrame({"note": ["no association.groups column in the manifest"]}),
                 groups_out, config)
     write_table(pd.DataFrame(means), cohort_means_out, config)
+    if regression_out:
+        write_table(pd.DataFrame(regression), regression_out, config)
+
+
+def _regression_rows(sub: pd.DataFrame, score_col: str, cont, cat, alpha: float, base: Mapping[str, Any]) -> list[dict]:
+    """The multivariable linear regression of the score on the continuous variables (and SUVmax)
+    and the categorical ones (treatment coding, R's reference level) of one set."""
+    from dlscore.clinical import design_matrix
+    from dlscore.stats.association import linear_regression
+    covs = {c: {"type": "continuous"} for c in [*cont, "suv_max"] if c in sub and sub[c].notna().any()}
+    covs.update({c: {"type": "categorical"} for c in cat if c in sub and sub[c].nunique() > 1})
+    if not covs:
+        return [{**base, "note": "not computable: no patient variable (association.continuous/categorical)"}]
+    X, _ = design_matrix(sub, covs)
+    X = X.loc[:, X.notna().any() & (X.nunique() > 1)]
+    fit = linear_regression(sub[score_col], X, alpha)
+    return [{**base, **r, "method": "OLS, complete cases, t-based CI"} for r in fit.to_dict("records")]
 
 
 def table_two(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], cutoffs: str,
