@@ -264,7 +264,8 @@ def linear_regression(y, X: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     d = pd.concat([pd.Series(np.asarray(y, float), index=X.index, name="__y"), X.astype(float)], axis=1).dropna()
     design = sm.add_constant(d.drop(columns="__y"), has_constant="add")
     if len(d) <= design.shape[1] or np.linalg.matrix_rank(design.to_numpy()) < design.shape[1]:
-        why = "fewer patients than terms" if len(d) <= design.shape[1] else "collinear terms"
+        why = ("no patient has every variable (complete cases: 0)" if d.empty else
+               f"fewer patients ({len(d)} complete cases) than terms" if len(d) <= design.shape[1] else "collinear terms")
         return pd.DataFrame({"term": list(X.columns), "n": len(d), "note": f"not computable: {why}"})
     fit = sm.OLS(d["__y"], design).fit()
     ci = fit.conf_int(alpha)
