@@ -522,7 +522,7 @@ HOSTILE = [
          _config(lambda c: (c["imaging"].update(modalities=["ct"], reference="ct"),
                             c["slices"].update(channels=["pet", "ct"], fusion=None),
                             c.update(run_models=["sres_ct"], primary_model="sres_ct"),
-                            c["clinical"].update(hr_difference=[], auc_comparisons=[])))),
+                            c["clinical"].update(hr_difference=[], auc_comparisons=[], four_groups=[])))),
     Case("model_channel", "a model on a channel the slices do not have", W, "models.sres_petct.channels has ['mr']",
          _config(lambda c: c["models"]["sres_petct"].update(channels=["pet", "mr"]))),
     Case("nan_voxels", "NaN/inf voxels in an image", "preprocess", "image_pet holds 2 non-finite voxel(s)",

@@ -160,8 +160,9 @@ def check_config(config: Mapping[str, Any], schema: str | Path = SCHEMA) -> None
         from dlscore.study import model_names
         names = set(model_names(config)) if scores else set(config["run_models"])
         names |= set((config.get("clinical", {}).get("reference_markers") or {}))
+        from dlscore.study import marker_pairs
         for key in ("hr_difference", "auc_comparisons", "four_groups"):
-            for pair in config.get("clinical", {}).get(key, []) or []:
+            for pair in marker_pairs(config, key):
                 for name in pair[:1] if key == "four_groups" else pair:  # four_groups: b may be a column
                     if name not in names:
                         problems.append(InputError(f"clinical.{key} names '{name}', which is neither a model nor "

@@ -67,6 +67,18 @@ def km_models(config: Mapping[str, Any]) -> list[str]:
     return model_names(config) if scores_mode(config) else [config["primary_model"]]
 
 
+def marker_pairs(config: Mapping[str, Any], key: str) -> list[list[str]]:
+    """The pairs [a, b] of ``clinical.<key>`` (hr_difference, auc_comparisons, four_groups);
+    ``auto`` (the default, as the PET/CT paper): the lead model (:func:`km_models`) with every
+    ``clinical.reference_markers`` entry (DLS vs IHC PD-L1)."""
+    cl = config.get("clinical", {}) or {}
+    value = cl.get(key, "auto")
+    if value == "auto":
+        lead = km_models(config)[0] if km_models(config) else None
+        return [[lead, ref] for ref in (cl.get("reference_markers") or {}) if lead]
+    return [list(p) for p in value or []]
+
+
 def endpoints(config: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """The study's survival endpoints; a study file switches a default one off with
     ``endpoint: null`` (config files merge recursively, so a key cannot be dropped)."""

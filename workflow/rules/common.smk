@@ -8,7 +8,7 @@ from dlscore.chunks import patient_chunks
 from dlscore.cohorts import active as active_cohort, manifest_path
 from dlscore.folds import is_cv
 from dlscore.settings import step_params
-from dlscore.study import check_inside, development_patients, endpoints, km_models, marker_names, model_names, plan_patients, planned_model_folds, scores_mode, signature_enabled, survival_sets
+from dlscore.study import check_inside, development_patients, endpoints, km_models, marker_names, marker_pairs, model_names, plan_patients, planned_model_folds, scores_mode, signature_enabled, survival_sets
 
 R = config["results"]
 COHORT = active_cohort(config)  # a registered cohort (dlscore.cohorts), or None: the study brings a manifest
@@ -61,7 +61,7 @@ def km_figures():
 
 
 def four_group_figures():
-    pairs = config.get("clinical", {}).get("four_groups") or []
+    pairs = marker_pairs(config, "four_groups")
     return {(a, b, c, e): f"{R}/figures/km4_{a}_{b}_{c}_{e}.png" for a, b in pairs for c in SURVIVAL_SETS
             for e in ENDPOINTS}
 

@@ -148,7 +148,7 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
     KM figure of each ``clinical.four_groups`` pair; ``dcb_roc``: the ROC of every marker's
     continuous score for DCB per set."""
     from dlscore import validation as v
-    from dlscore.study import endpoints
+    from dlscore.study import endpoints, marker_pairs
     cl = config.get("clinical", {})
     seed, n_boot = int(config["seed"]), int(config["stats"]["n_boot"])
     co, slugs = _cohort(config, validated, score_files, cutoffs)
@@ -169,7 +169,7 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
             for key, rows in v.marker_models(co, m, ep, spec, selected, rule, horizon, boots, seed).items():
                 T[key] += rows
             T["cox_multivariable"] += v.continuous_marker_rows(co, m, ep, spec, selected, rule)
-        for a, b in cl.get("hr_difference", []):
+        for a, b in marker_pairs(config, "hr_difference"):
             if a in co.labels and b in co.labels:
                 T["hr_difference"] += v.hr_difference_rows(co, a, b, ep, spec["time"], spec["event"], n_boot, seed)
         for m in co.markers:
@@ -177,7 +177,7 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
                 rows, sub, why = v.subgroup_rows(co, m, g, set_name, ep, spec, cl.get("subgroups", []), dcb)
                 T["subgroups"] += rows
                 _forest(config, forest_figs.get((m, slugs[set_name], ep)), sub, why, set_name, spec, co.labels[m], m)
-    for a, b in cl.get("four_groups", []):
+    for a, b in marker_pairs(config, "four_groups"):
         for ep, spec in endpoints(config).items():
             for set_name, g in co.sets:
                 fig = (four_figs or {}).get((a, b, slugs[set_name], ep))
@@ -187,7 +187,7 @@ def clinical_validation(config: Mapping[str, Any], validated: str, score_files: 
     if dcb:
         uni_rows, uni_dev = v.dcb_univariable(co, dcb)
         _dcb_tables(co, dcb, v.select_covariates(list(co.covs), uni_dev, p_enter, forced),
-                    cl.get("auc_comparisons", []), T, uni_rows)
+                    marker_pairs(config, "auc_comparisons"), T, uni_rows)
     if dcb_roc:
         _dcb_roc(config, co, dcb, T["auc_comparisons"], dcb_roc)
     for key, rows in T.items():
