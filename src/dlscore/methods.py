@@ -204,6 +204,24 @@ def _statistics(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs
     return " ".join(out)
 
 
+def _associations(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) -> str:
+    """Which tests the patient tables, the regression and the crossed-group survival used (as
+    their tables record them)."""
+    out = []
+    for key, what in (("table1", "Table 1 (cohorts)"), ("table2", "Table 2 (outcome cohorts by DLS group)")):
+        tab = t.get(key)
+        tests = [x for x in dict.fromkeys(tab["test"].dropna().astype(str)) if x] if tab is not None and "test" in tab else []
+        if tests:
+            out.append(f"{what} compared the groups by {'; '.join(tests)}; missing values are counted, never imputed.")
+    if (m := _first(t.get("dls_regression"), "method")) is not None:
+        out.append(f"The DLS was regressed on the patient variables by {m}.")
+    fg = t.get("four_groups_logrank")
+    if (m := _first(fg, "method")) is not None:
+        out.append(f"Survival of the groups crossing the DLS with a second grouping (clinical.four_groups) was "
+                   f"compared by {m}.")
+    return " ".join(out)
+
+
 def _results(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) -> str:
     level = _level(s)
     lines = []
@@ -238,6 +256,7 @@ def _software(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) 
 SECTIONS: Sequence[tuple[str, Callable[..., str]]] = (
     ("Patients", _patients), ("Image preprocessing", _imaging), ("Deep-learning score", _network),
     ("Radiomics signature", _radiomics), ("Statistical analysis", _statistics),
+    ("Patient characteristics and associations", _associations),
     ("Key results (from this run's tables)", _results), ("Software", _software))
 
 

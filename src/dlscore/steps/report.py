@@ -58,7 +58,10 @@ MANUSCRIPT_TABLES = {"splits": "manifest/splits.csv", "provenance": "tables/prov
                      "survival": "tables/survival.csv", "dcb": "tables/dcb.csv",
                      "discrimination": "tables/discrimination.csv", "cutoffs": "tables/cutoffs.csv",
                      "comparisons": "tables/comparisons.csv", "calibration": "tables/calibration.csv",
-                     "reproducibility": "tables/reproducibility.csv"}
+                     "reproducibility": "tables/reproducibility.csv", "table1": "tables/table1.csv",
+                     "table2": "tables/table2.csv",
+                     "dls_regression": "tables/dls_regression.csv",
+                     "four_groups_logrank": "tables/four_groups_logrank.csv"}
 
 
 def _flow_analyses(config: Mapping[str, Any], frames: Mapping[str, pd.DataFrame], paths: Mapping[str, str]):
