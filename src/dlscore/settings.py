@@ -85,7 +85,8 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "hyperimage_figure": ("preprocess", "split"),
     "summary": ("survival", "clinical_validation", "discrimination", "reproducibility", "calibration", "signature"),
     "provenance": ("split",),
-    "manuscript": ("summary", "provenance", "split"),
+    "manuscript": ("survival", "clinical_validation", "discrimination", "reproducibility", "calibration",
+                   "association", "signature", "provenance", "split"),  # the tables it reads, not the summary page
 }
 
 _MISSING = object()
