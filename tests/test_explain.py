@@ -31,18 +31,7 @@ def test_sres_gradcam_is_one_map_for_all_channels_in_0_1():
 def test_gradcam_follows_the_evidence():
     """A model whose logit is the mean of its input's top-right quadrant: the map must be
     highest there (Grad-CAM on a conv layer that copies the input)."""
-    from dlscore.models import SResCNN
-    model = SResCNN(1, widths=(1, 1, 1, 1), n_features=1, dropout=0.0)
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.Conv2d):
-                mod.weight.zero_()
-                mod.weight[:, :, mod.weight.shape[2] // 2, mod.weight.shape[3] // 2] = 1.0
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.reset_parameters()
-                mod.eval()
-        model.head.weight.fill_(1.0)
-        model.head.bias.zero_()
+    model = _quadrant_model()
     x = _bright_square(n=2, c=1, size=64)
     m = gradcam_maps(model, x)
     top_right, bottom_left = m[:, 0, :32, 32:].mean(), m[:, 0, 32:, :32].mean()

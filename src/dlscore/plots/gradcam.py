@@ -37,13 +37,22 @@ def gradcam_figure(images: np.ndarray, maps: np.ndarray, channels: Sequence[str]
                 ax.set_yticks([])
                 if i == 0:
                     ax.set_title(f"{channels[j]}{suffix}", fontsize=6.5)
-            if j == 0:
-                axes[i, 0].set_ylabel(titles[i], fontsize=6.5)
-        if ext is not None:
-            axes[i, -1].set_xlabel(f"{side_mm[i]:.0f} mm", fontsize=6)
+        _label_row(axes[i], titles[i], side_mm[i] if side_mm is not None else None)
+    _finish(fig, axes, im, "Grad-CAM (relative importance, 0-1)", path)
+
+
+def _label_row(row_axes, title: str, side_mm: float | None) -> None:
+    """The patient's label left of a row, the ROI square's side (mm) under its last panel."""
+    row_axes[0].set_ylabel(title, fontsize=6.5)
+    if side_mm is not None:
+        row_axes[-1].set_xlabel(f"{side_mm:.0f} mm", fontsize=6)
+
+
+def _finish(fig, axes, im, label: str, path) -> None:
+    """The colour bar of the overlay maps (when any was drawn) and the file."""
     if im is not None:
         cb = fig.colorbar(im, ax=axes, shrink=0.5, pad=0.02)
-        cb.set_label("Grad-CAM (relative importance, 0-1)")
+        cb.set_label(label)
     save(fig, path)
 
 
@@ -69,13 +78,8 @@ def activation_figure(images: np.ndarray, channels: Sequence[str], stages: Seque
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(name, fontsize=6.5)
-        axes[i, 0].set_ylabel(titles[i], fontsize=6.5)
-        if ext is not None:
-            axes[i, -1].set_xlabel(f"{side_mm[i]:.0f} mm", fontsize=6)
-    if im is not None:
-        cb = fig.colorbar(im, ax=axes, shrink=0.5, pad=0.02)
-        cb.set_label("mean activation (0-1 per map)")
-    save(fig, path)
+        _label_row(axes[i], titles[i], side_mm[i] if side_mm is not None else None)
+    _finish(fig, axes, im, "mean activation (0-1 per map)", path)
 
 
 def feature_clustermap(features: pd.DataFrame, side: pd.DataFrame, path, title: str = "") -> None:
