@@ -95,6 +95,9 @@ def final_targets():
         f"{R}/tables/survival.csv",
         *[f"{R}/tables/{t}.csv" for t in CLINICAL_TABLES],
         f"{R}/tables/provenance.csv",
+        f"{R}/tables/data_checksums.csv",
+        f"{R}/tables/cutoffs.csv",
+        f"{R}/tables/table1_by_label.csv",
         f"{R}/summary.html",
         *[f"{R}/{o}" for o in MANUSCRIPT_OUTPUTS],
         *km_figures().values(),
@@ -109,6 +112,8 @@ def final_targets():
         return common
     return common + [
         f"{R}/tables/discrimination.csv",
+        f"{R}/tables/comparisons.csv",
+        f"{R}/tables/subgroup_auc.csv",
         f"{R}/tables/reproducibility.csv",
         f"{R}/tables/calibration.csv",
         f"{R}/tables/decision_curve.csv",
