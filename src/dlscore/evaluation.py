@@ -80,14 +80,24 @@ def evaluation_sets(df: pd.DataFrame, splits: Sequence[str] = DEFAULT_SPLITS) ->
     return out
 
 
-def scored(validated: str, scores: str, rater: str = "r1") -> pd.DataFrame:
+def scored(validated: str, scores: str, rater: str = "r1", suv: pd.DataFrame | None = None) -> pd.DataFrame:
     """Manifest rows (``validated``, parquet) joined with one rater's rows of a score table
     (``scores``: patient_id, rater, dls[, continuous]); the score table's columns win over
-    manifest columns of the same name (a scores-only study whose marker column is ``dls``)."""
+    manifest columns of the same name (a scores-only study whose marker column is ``dls``).
+    With ``suv`` (:func:`suv_max_of`), each patient's SUVmax joins as column ``suv_max``."""
     sc = pd.read_parquet(scores)
     man = pd.read_parquet(validated)
     man = man.drop(columns=[c for c in sc.columns if c != "patient_id" and c in man])
-    return man.merge(sc[sc["rater"] == rater], on="patient_id", how="inner")
+    out = man.merge(sc[sc["rater"] == rater], on="patient_id", how="inner")
+    return out if suv is None else out.merge(suv, on="patient_id", how="left")
+
+
+def suv_max_of(qc_table: str | None) -> pd.DataFrame | None:
+    """(patient_id, suv_max) of the QC table, or None without a table or without SUVmax (no PET)."""
+    if not qc_table:
+        return None
+    qc = pd.read_csv(qc_table, usecols=lambda c: c in ("patient_id", "suv_max"))
+    return qc if "suv_max" in qc else None
 
 
 def derivation_split(df: pd.DataFrame) -> str:

@@ -84,7 +84,7 @@ def _first(table: pd.DataFrame | None, column: str) -> str | None:
 
 
 def _positives(r) -> str:
-    """' (k positive)', ' (k of m labelled positive)' or '' when the set has no label."""
+    """' (k positive)', ' (k of m labelled positive)', or ', label not recorded' when the set has none."""
     labelled = getattr(r, "n_labelled", r.n)
     if not labelled or pd.isna(r.n_positive):
         return ", label not recorded"
@@ -131,8 +131,8 @@ def _imaging(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) -
                                       "reproducibility." if len(raters) > 1 else "."),
              f"On every axial slice the smallest square around the tumour was enlarged by {sl['margin_mm']} mm on "
              f"each side (the PET/CT paper's dilation \"with a square of size 20 mm\" is read as a margin per "
-             f"side; read as a structuring element it would be half that margin, `slices.margin_mm`). Slices whose tumour square area exceeded "
-             f"{sl['min_area_fraction']} of the patient's largest were kept and resampled (spline order "
+             f"side; read as a structuring element it would be half that margin, `slices.margin_mm`). Slices "
+             f"whose tumour square area exceeded {sl['min_area_fraction']} of the patient's largest were kept and resampled (spline order "
              f"{sl['interpolation_order']}) to {sl['size']} x {sl['size']} pixel hyper-images with channels "
              f"{', '.join(sl['channels'])}."]
     if "fusion" in sl.get("channels", ()) and sl.get("fusion"):

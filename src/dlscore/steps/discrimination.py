@@ -7,9 +7,13 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from dlscore.evaluation import evaluation_sets, score_basis, scored
+from dlscore.evaluation import evaluation_sets, score_basis, scored, suv_max_of
 from dlscore.stats.discrimination import model_comparisons
 from dlscore.tables import write_table
+
+
+#: the SUVmax comparator's name in the comparisons table and the comparator ROC
+SUVMAX = "SUVmax (PET, rater-1 mask)"
 
 
 def cutoffs(config: Mapping[str, Any], validated: str, score_files: Mapping[str, str], out: str) -> None:
@@ -41,14 +45,13 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
     st = config["stats"]
     alpha, n_boot, seed = float(st["alpha"]), int(st["n_boot"]), int(config["seed"])
     label_name = config.get("label_name", "label")
-    suv = pd.read_csv(qc_table, usecols=lambda c: c in ("patient_id", "suv_max"))
+    suv = suv_max_of(qc_table)
     cuts = pd.read_csv(cutoffs_csv).set_index("model")
     rows, comps, by_subgroup = [], [], []
     labelled: dict[str, dict[str, pd.DataFrame]] = {}  # model -> set -> patient_id, label, dls
+    suv_sets: dict[str, pd.DataFrame] = {}  # set -> patient_id, label, dls = SUVmax (the primary model's patients)
     for model, f in score_files.items():
-        df = scored(validated, f)
-        if "suv_max" in suv:
-            df = df.merge(suv, on="patient_id", how="left")
+        df = scored(validated, f, suv=suv)
         cut, curves = cutoff_of(cuts, model), []
         for es, sub in evaluation_sets(df):
             for sec in config.get("secondary_labels", []):
@@ -68,17 +71,15 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
                 continue
             curves.append((es.name, y, s))
             if "suv_max" in sub and sub["suv_max"].notna().all():
-                labelled.setdefault("SUVmax (PET, rater-1 mask)", {})[es.name] = sub[
-                    ["patient_id", "label", "suv_max"]].rename(columns={"suv_max": "dls"})
-            if np.isfinite(cut["cutoff"]) and "suv_max" in sub and sub["suv_max"].notna().all():
-                comps.append(comparator_row(y, s, sub["suv_max"].to_numpy(), {"model": model, "set": es.name},
-                                            "SUVmax (PET, rater-1 mask)", alpha))
+                if model == config["primary_model"]:
+                    suv_sets[es.name] = sub[["patient_id", "label", "suv_max"]].rename(columns={"suv_max": "dls"})
+                if np.isfinite(cut["cutoff"]):
+                    comps.append(comparator_row(y, s, sub["suv_max"].to_numpy(), {"model": model, "set": es.name},
+                                                SUVMAX, alpha))
         plot_roc(curves, roc_figs[model], title=f"{model}: DLS for {config.get('label_name', 'the label')}", seed=seed)
-    suvmax = labelled.pop("SUVmax (PET, rater-1 mask)", {})
     comps += model_comparisons(labelled, alpha)
     if comparators_fig:
-        _comparator_roc(config, {**labelled, **({"SUVmax (PET, rater-1 mask)": suvmax} if suvmax else {})}, comps,
-                        comparators_fig)
+        _comparator_roc(config, {**labelled, **({SUVMAX: suv_sets} if suv_sets else {})}, comps, comparators_fig)
     write_table(pd.DataFrame(rows).sort_values(["model", "analysis", "label"], kind="stable"), table_out, config)
     if not comps:
         comps = [{"note": "no comparator in this study (SUVmax needs a PET modality: imaging.suv_modality)"}]
@@ -109,7 +110,7 @@ def _comparator_roc(config: Mapping[str, Any], labelled: Mapping[str, Mapping[st
             if name == primary or set_name not in sets or (set_name, name) not in p_of:
                 continue
             m = d[["patient_id"]].merge(sets[set_name], on="patient_id")
-            short = "SUVmax" if name.startswith("SUVmax") else name
+            short = "SUVmax" if name == SUVMAX else name
             curves.append((f"{short} (p = {p_of[(set_name, name)]:.2g} vs {primary})", m["label"].astype(int).to_numpy(),
                            m["dls"].to_numpy()))
         if len(curves) > 1 and d["label"].nunique() == 2:

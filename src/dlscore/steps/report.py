@@ -64,23 +64,23 @@ MANUSCRIPT_TABLES = {"splits": "manifest/splits.csv", "provenance": "tables/prov
                      "four_groups_logrank": "tables/four_groups_logrank.csv"}
 
 
-def _flow_analyses(config: Mapping[str, Any], frames: Mapping[str, pd.DataFrame], paths: Mapping[str, str]):
+def _flow_analyses(config: Mapping[str, Any], frames: Mapping[str, pd.DataFrame]):
     """The analyses of the study flow: the primary model's AUC, its KM per endpoint, its DCB."""
     from dlscore.flow import Analysis, primary_rows
     from dlscore.study import endpoints, km_models
-    out = []
+    out, src = [], MANUSCRIPT_TABLES
     if "discrimination" in frames:
         d = primary_rows(frames["discrimination"], config["primary_model"], analysis="primary")
-        out.append(Analysis(f"AUC, {config['label_name']}", d, {"label": "unknown label"}, paths["discrimination"]))
+        out.append(Analysis(f"AUC, {config['label_name']}", d, {"label": "unknown label"}, src["discrimination"]))
     lead = (km_models(config) or [config["primary_model"]])[0]
     for ep, spec in endpoints(config).items():
         rows = primary_rows(frames["survival"], lead, endpoint=ep)
         out.append(Analysis(f"{spec['label']} ({lead})", rows, {spec["time"]: f"no {ep} time",
-                                                                spec["event"]: f"no {ep} event"}, paths["survival"]))
+                                                                spec["event"]: f"no {ep} event"}, src["survival"]))
     dcb_col = config["clinical"].get("dcb")
     if "dcb" in frames and dcb_col:
         out.append(Analysis(f"Durable clinical benefit ({lead})", primary_rows(frames["dcb"], lead),
-                            {dcb_col: "DCB not assessable"}, paths["dcb"], n_column="auc_n"))
+                            {dcb_col: "DCB not assessable"}, src["dcb"], n_column="auc_n"))
     return out
 
 
@@ -96,7 +96,7 @@ def manuscript(config: Mapping[str, Any], validated: str, tables: Mapping[str, s
     from dlscore.plots.flow import plot_flow
     from dlscore.tripod import checklist
     frames = {k: pd.read_csv(v) for k, v in tables.items()}
-    flow = study_flow(pd.read_parquet(validated), _flow_analyses(config, frames, MANUSCRIPT_TABLES),
+    flow = study_flow(pd.read_parquet(validated), _flow_analyses(config, frames),
                       config["imaging"]["modalities"] if "imaging" in config else ())
     write_table(flow, outputs["flow_table"], config)
     plot_flow(flow, outputs["flow_figure"], f"Study flow: {config['study']}")

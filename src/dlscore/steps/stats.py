@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from dlscore.evaluation import evaluation_sets, scored
+from dlscore.evaluation import evaluation_sets, scored, suv_max_of
 from dlscore.tables import write_table
 
 
@@ -36,12 +36,10 @@ def association(config: Mapping[str, Any], validated: str, score_files: Mapping[
 
     groups = {k: v for k, v in ac.get("groups", {}).items() if v["column"] in man}
     corr, grp, means = [], [], []
-    suv = pd.read_csv(qc_table, usecols=lambda c: c in ("patient_id", "suv_max")) if qc_table else None
+    suv = suv_max_of(qc_table)
     regression = []
     for model, f in score_files.items():
-        df = scored(validated, f)
-        if suv is not None and "suv_max" in suv:
-            df = df.merge(suv, on="patient_id", how="left")
+        df = scored(validated, f, suv=suv)
         score_col = "continuous" if "continuous" in df else "dls"  # scores-only: the marker's continuous score
         for set_name, sub in [("all patients", df), *((es.name, g) for es, g in evaluation_sets(df))]:
             regression += _regression_rows(sub, score_col, cont, cat, alpha, {"model": model, "set": set_name})

@@ -218,11 +218,11 @@ def _dcb_roc(config, co, dcb: str | None, comparisons: list[dict], path: str) ->
     ``clinical.auc_comparisons`` pair in the legend; a placeholder saying why when there is none."""
     from dlscore.plots import PALETTE, placeholder_figure
     from dlscore.plots.roc import plot_roc_panels
+    from dlscore.study import scores_mode
     if dcb is None:
         placeholder_figure(path, f"no DCB: clinical.dcb names no recorded column ({config['clinical'].get('dcb')})")
         return
     refs = config["clinical"].get("reference_markers") or {}
-    from dlscore.study import scores_mode
     # a model's continuous DLS, not its high group; markers of a scores-only study by their label
     shown = {m: co.labels[m] if m in refs or scores_mode(config) else f"{m} DLS" for m in co.markers}
     by_label = {co.labels[m]: shown[m] for m in co.markers}
@@ -273,8 +273,8 @@ def _levels(config, co, name: str, g: pd.DataFrame) -> tuple[pd.Series, list[str
         hi, lo = (f"{ref.get('short', name)}+", f"{ref.get('short', name)}\u2212") if ref else group_labels(config, name)
         return g[f"high:{name}"].map({1.0: hi, 0.0: lo}), [hi, lo]
     if name in g:
-        col = g[name].astype(object).where(g[name].notna())
-        return col.map(lambda v: v if v is None or pd.isna(v) else str(v)), sorted(col.dropna().astype(str).unique())
+        col = g[name].astype(str).where(g[name].notna())
+        return col, sorted(col.dropna().unique())
     return f"'{name}' is neither a model, a marker nor a manifest column"
 
 
