@@ -71,6 +71,25 @@ def test_tables_and_figures_exist(demo):
         assert (demo / f).stat().st_size > 0, f
 
 
+def test_every_figure_prints_legibly_in_its_journal_column(demo):
+    """Each figure of the run is a 300 dpi PNG whose smallest text prints at >= 7 pt in the journal
+    column it is drawn for (85 or 180 mm), with no two labels overlapping, and >= as ≥."""
+    from PIL import Image
+
+    from dlscore.plots import MIN_FONT_PT, read_legibility
+    figures = sorted((demo / "figures").glob("*.png"))
+    assert len(figures) > 20
+    for f in figures:
+        check = read_legibility(f)
+        assert check is not None, f"{f.name}: written without the figure check"
+        assert check["min_font_pt"] >= MIN_FONT_PT, (f.name, check)
+        assert not check["overlaps"], (f.name, check["overlaps"])
+        with Image.open(f) as im:
+            assert round(im.info["dpi"][0]) == 300, f.name
+            width_mm = im.size[0] / 300 * 25.4
+        assert width_mm <= check["width_mm"] * 1.01, (f.name, width_mm)
+
+
 def test_radiomics_signature_and_fusion(demo):
     d = pd.read_csv(demo / "tables/signature_discrimination.csv")
     ext = d[d["set"] == "EXT (external)"].set_index("model")

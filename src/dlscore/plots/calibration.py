@@ -12,7 +12,7 @@ from dlscore.stats.calibration import brier, calibration_bins
 
 def plot_calibration(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path, title: str = "",
                      n_bins: int = 5) -> None:
-    fig, ax = new_figure(4.2, 4.2)
+    fig, ax = new_figure(3.35, 3.35)
     for i, (name, y, p) in enumerate(curves):
         b = calibration_bins(y, p, n_bins)
         x = [r["predicted"] for r in b]

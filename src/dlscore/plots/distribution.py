@@ -13,7 +13,7 @@ from dlscore.plots import PALETTE, new_figure, save
 def plot_dls_by_label(df: pd.DataFrame, cutoff: float, path, label_name: str, title: str = "") -> None:
     """df: columns ``set``, ``label`` (0/1), ``dls``."""
     import seaborn as sns
-    fig, ax = new_figure(1.4 + 1.3 * df["set"].nunique(), 3.8)
+    fig, ax = new_figure(1.0 + 0.8 * df["set"].nunique(), 3.0)
     d = df.assign(group=np.where(df["label"] == 1, f"{label_name}: yes", f"{label_name}: no"))
     order = [f"{label_name}: no", f"{label_name}: yes"]
     sns.boxplot(data=d, x="set", y="dls", hue="group", hue_order=order, ax=ax, showfliers=False,
@@ -25,14 +25,15 @@ def plot_dls_by_label(df: pd.DataFrame, cutoff: float, path, label_name: str, ti
     ax.set_xlabel("")
     ax.set_ylabel("Deep-learning score (DLS, probability)")
     ax.set_title(title)
-    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=2.5)
     save(fig, path)
 
 
 def plot_decision_curves(curves: Sequence[tuple[str, pd.DataFrame]], path, title: str = "") -> None:
     """One panel per (name, net_benefit table)."""
-    fig, _ = new_figure(3.2 * len(curves), 3.4)
+    fig, _ = new_figure(2.6 * len(curves), 2.8)
     fig.clf()
+    fig.set_layout_engine("constrained")  # the title over the panels' titles
     axes = fig.subplots(1, len(curves), squeeze=False)[0]
     for ax, (name, nb) in zip(axes, curves):
         ax.plot(nb["threshold"], nb["net_benefit"], color=PALETTE[1], lw=1.6, label="DLS")
@@ -42,9 +43,9 @@ def plot_decision_curves(curves: Sequence[tuple[str, pd.DataFrame]], path, title
         ax.set_ylim(-0.05, top * 1.1)
         ax.set_xlim(0, 1)
         ax.set_xlabel("Threshold probability")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=8)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_ylabel("Net benefit")
     axes[0].legend(frameon=False, fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    save(fig, path)
+    fig.suptitle(title, fontsize=8.5)
+    save(fig, path, "double" if len(curves) > 1 else "single")

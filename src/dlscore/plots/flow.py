@@ -41,19 +41,20 @@ def plot_flow(flow: pd.DataFrame, path, title: str = "Study flow") -> None:
     a box listing every analysis of the set with its n and the patients it excluded (why)."""
     sets = flow[flow["level"] == "set"]
     ncol = max(len(sets), 1)
-    fig, ax = new_figure(max(7.0, 1.9 * ncol), 5.0)
+    fig, ax = new_figure(7.0, 5.0)  # 7 in: a double column
     ax.axis("off")
     x_of = {s: (i + 0.5) / ncol for i, s in enumerate(sets["set"])}
     top = flow[flow["level"] == "manifest"].iloc[0]
     _box(ax, 0.5, _Y["manifest"], f"Patients in the manifest\nn = {top.n}", 40, 8)
-    width = max(18, int(30 * 4 / ncol))
+    width = max(14, int(0.85 * 7.0 * 72 / ncol / (0.6 * 7.5)))  # characters: ~0.6 em each
     for c in flow[flow["level"] == "cohort"].itertuples():
         xs = ([x_of[s] for s in ("training", "validation", "development", "unlabelled") if s in x_of]
               if c.analysis == "development" else [x_of[s] for s in x_of if s.startswith(f"{c.set} (")])
         x = sum(xs) / len(xs) if xs else 0.5
         _arrow(ax, 0.5, _Y["manifest"] - _HALF, x, _Y["cohort"] + _HALF)
         extra = f"\n{c.reasons}" if c.reasons else ""
-        _box(ax, x, _Y["cohort"], f"{c.set} ({c.analysis})\nn = {c.n}{extra}", width)
+        role = f" ({c.analysis})" if c.analysis.lower() != str(c.set).lower() else ""
+        _box(ax, x, _Y["cohort"], f"{c.set}{role}\nn = {c.n}{extra}", width)
         for xi in xs:
             _arrow(ax, x, _Y["cohort"] - _HALF, xi, _Y["set"] + _HALF)
     for s in sets.itertuples():
@@ -63,4 +64,4 @@ def plot_flow(flow: pd.DataFrame, path, title: str = "Study flow") -> None:
         _box(ax, x, _Y["analysis"], "Analysed\n" + _analysis_text(
             flow[(flow["level"] == "analysis") & (flow["set"] == s.set)]), width, 7, va="top")
     ax.set_title(title)
-    save(fig, path)
+    save(fig, path, "double")

@@ -57,9 +57,9 @@ def plot_forest(table: pd.DataFrame, path, title: str = "", high_label: str = "h
             weight="bold")
     ax.text(0.02, -0.55, f"← favours {high_label}", transform=ax.get_yaxis_transform(), fontsize=7, color="0.3")
     ax.text(0.98, -0.55, f"favours {low_label} →", transform=ax.get_yaxis_transform(), fontsize=7, color="0.3", ha="right")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=8.5)
     flagged = finite & rows.get("flag", pd.Series("", index=rows.index)).fillna("").astype(str).ne("")
     if flagged.any():
         ax.set_xlabel(ax.get_xlabel() + "\n† fewer than 10 events or fewer than 5 patients in an arm: "
                       "an unreliable estimate", fontsize=8)
-    save(fig, path)
+    save(fig, path, "double")

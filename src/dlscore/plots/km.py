@@ -44,7 +44,7 @@ def plot_km_groups(time, event, groups: Mapping[str, np.ndarray], path, endpoint
     time: (n,) in ``unit``; event: (n,) 0/1."""
     t = np.asarray(time, float)
     e = np.asarray(event, int)
-    fig, ax = new_figure(5.0, 4.4 + 0.25 * max(len(groups) - 2, 0))
+    fig, ax = new_figure(3.35, 3.9 + 0.25 * max(len(groups) - 2, 0))
     xmax = float(np.ceil(t.max() / step) * step)
     ticks = np.arange(0, xmax + 1e-9, step)
     for i, (name, sel) in enumerate(groups.items()):
@@ -62,7 +62,7 @@ def plot_km_groups(time, event, groups: Mapping[str, np.ndarray], path, endpoint
     ax.set_ylim(0, 1.02)
     ax.set_xticks(ticks)
     ax.set_xlabel(f"Time since {time_origin} ({unit})")
-    ax.set_ylabel(f"{endpoint} probability")
+    ax.set_ylabel(f"{endpoint}\n(probability)" if len(endpoint) > 16 else f"{endpoint} probability")
     ax.set_title(title)
     if text and len(groups) <= 2:
         ax.text(0.98, 0.98, text, transform=ax.transAxes, ha="right", va="top", fontsize=7)
@@ -72,7 +72,7 @@ def plot_km_groups(time, event, groups: Mapping[str, np.ndarray], path, endpoint
     table = at_risk_table(t, groups, ticks)
     _at_risk_rows(ax, table, ticks)
     fig.subplots_adjust(bottom=0.3 + 0.04 * max(len(groups) - 2, 0))
-    save(fig, path)
+    save(fig, path, "double" if text and len(groups) > 2 else "single")
     return table
 
 

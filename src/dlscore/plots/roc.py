@@ -40,15 +40,18 @@ def draw_roc(ax, curves: Sequence[tuple[str, np.ndarray, np.ndarray]], title: st
         if n_boot:
             lo, hi = sensitivity_band(y, s, grid, n_boot, seed + i)
             ax.fill_between(1 - grid, lo, hi, color=col, alpha=0.12, linewidth=0, step="post")
+        sep = "\n" if len(name) > 20 else ": "  # long names: the AUC on a line of its own
         ax.plot(1 - spec, sens, color=col, lw=1.6,
-                label=f"{name} (n={r.n_pos + r.n_neg}): AUC {r.auc:.2f} ({r.ci_low:.2f}–{r.ci_high:.2f})")
+                label=f"{name} (n={r.n_pos + r.n_neg}){sep}AUC {r.auc:.2f} ({r.ci_low:.2f}–{r.ci_high:.2f})")
     ax.plot([0, 1], [0, 1], ls="--", color="0.6", lw=0.8)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("1 − specificity (false-positive rate)")
     ax.set_ylabel("Sensitivity (true-positive rate)")
     ax.set_title(title)
-    where = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.16)} if legend_below else {"loc": "lower right"}
+    # below: a fixed gap in points (font sizes) under the x label, whatever the size of the axes
+    where = ({"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "borderaxespad": 3.8} if legend_below
+             else {"loc": "lower right"})
     ax.legend(frameon=False, title="AUC (95 % CI, DeLong)" + ("; band: 95 % bootstrap CI" if n_boot else ""),
               title_fontsize=7, fontsize=7, **where)
     ax.set_aspect("equal")
@@ -57,7 +60,7 @@ def draw_roc(ax, curves: Sequence[tuple[str, np.ndarray, np.ndarray]], title: st
 def plot_roc(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path, title: str = "",
              n_boot: int = 500, seed: int = 0) -> None:
     """One ROC per (name, y, score); legend: AUC (95 % DeLong CI) and n."""
-    fig, ax = new_figure(4.2, 4.2)
+    fig, ax = new_figure(3.35, 3.35)
     draw_roc(ax, curves, title, n_boot, seed)
     save(fig, path)
 
@@ -69,7 +72,7 @@ def plot_roc_panels(panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, 
     cols = min(columns or len(panels), len(panels))
     rows = -(-len(panels) // cols)
     below = columns is not None
-    fig, _ = new_figure(4.4 * cols, (5.6 if below else 4.4) * rows)
+    fig, _ = new_figure(3.5 * cols, (4.6 if below else 3.5) * rows)
     fig.clf()
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, (title, curves) in zip(axes, panels):
@@ -77,5 +80,5 @@ def plot_roc_panels(panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, 
     for ax in axes[len(panels):]:
         ax.axis("off")
     if below:
-        fig.subplots_adjust(hspace=0.75, wspace=0.35)
-    save(fig, path)
+        fig.subplots_adjust(hspace=0.6, wspace=0.35)
+    save(fig, path, "double" if cols > 1 else "single")

@@ -12,7 +12,7 @@ from dlscore.evaluation import derivation_split
 
 def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Mapping[str, str], out: str,
                       per_class: int = 3) -> None:
-    from dlscore.plots import new_figure, save
+    from dlscore.plots import channel_label, new_figure, save
     from dlscore.slices import SliceSet
     man = pd.read_parquet(validated)
     tr = man[man["split"] == derivation_split(man)].sort_values("patient_id")
@@ -21,8 +21,9 @@ def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Ma
         pick = man.sort_values("patient_id").head(2 * per_class)
     title = "training patients" if len(tr) and set(pick["patient_id"]) <= set(tr["patient_id"]) else "patients"
     chans = config["slices"]["channels"]
-    fig, _ = new_figure(1.4 * len(chans), 1.5 * len(pick))
+    fig, _ = new_figure(1.1 * len(chans), 1.15 * len(pick) + 0.5)
     fig.clf()
+    fig.set_layout_engine("constrained")  # the title over the column titles
     axes = fig.subplots(len(pick), len(chans), squeeze=False)
     for i, (_, row) in enumerate(pick.iterrows()):
         ss = SliceSet.load(slice_files[row["patient_id"]])
@@ -33,11 +34,11 @@ def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Ma
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(c.upper() if c != "fusion" else "fusion", fontsize=8)
+                ax.set_title(channel_label(c), fontsize=8)
             if j == 0:
-                label = "no label" if pd.isna(row["label"]) else f"label {int(row['label'])}"
+                label = "no label" if pd.isna(row["label"]) else ("positive" if int(row["label"]) else "negative")
                 ax.set_ylabel(f"{row['patient_id']}\n{label}", fontsize=7)
-    fig.suptitle(f"Hyper-images of {title} (largest kept slice; tumour square + "
-                 f"{config['slices']['margin_mm']:g} mm margin on every side, resampled to "
-                 f"{config['slices']['size']}x{config['slices']['size']})", fontsize=8)
+    fig.suptitle(f"Hyper-images of {title}\nlargest kept slice; tumour square + "
+                 f"{config['slices']['margin_mm']:g} mm margin\non every side, resampled to "
+                 f"{config['slices']['size']} × {config['slices']['size']} px", fontsize=7.5)
     save(fig, out)

@@ -114,7 +114,8 @@ def _signature_figures(config, curves, heat, roc_fig, heatmap_fig, seed) -> None
     from dlscore.plots.roc import plot_roc_panels
     sets = [s for s in curves if not s.startswith(("training", "development"))] or list(curves)
     if sets:
-        plot_roc_panels([(f"{s}: {config.get('label_name', 'label')}", curves[s]) for s in sets], roc_fig, seed=seed)
+        plot_roc_panels([(f"{s}: {config.get('label_name', 'label')}", curves[s]) for s in sets], roc_fig, seed=seed,
+                        columns=2)
     else:
         placeholder_figure(roc_fig, "no set with both classes: no ROC")
     if heat is None:

@@ -1,0 +1,64 @@
+"""The journal-figure checks of dlscore.plots: fonts at print size, overlapping labels, fitting
+a figure to a column, typography, and the check carried in the PNG."""
+
+import numpy as np
+import pytest
+
+from dlscore.plots import (COLUMN_MM, DPI, MIN_FONT_PT, fit_to_column, legibility, new_figure, read_legibility,
+                           save, typeset)
+
+
+def test_a_font_that_prints_below_7_pt_is_reported():
+    fig, ax = new_figure(3.35, 2.5)  # 85 mm: fonts print at their own size
+    ax.set_xlabel("time (months)", fontsize=6)
+    check = legibility(fig, "single")
+    assert check["min_font_pt"] == pytest.approx(6, abs=0.2) and check["smallest"] == "time (months)"
+    # the same figure drawn twice as wide prints at half the size in one column
+    fig, ax = new_figure(6.7, 2.5)
+    ax.set_xlabel("time (months)", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.set_title("t", fontsize=8)
+    assert legibility(fig, "single")["min_font_pt"] < 5.0  # 8 pt x 85 mm / ~6.3 in
+    assert legibility(fig, "double")["min_font_pt"] >= MIN_FONT_PT
+
+
+def test_overlapping_labels_are_reported_and_hidden_ticks_ignored():
+    fig, ax = new_figure()
+    ax.text(0.5, 0.5, "High DLS", transform=ax.transAxes)
+    ax.text(0.52, 0.5, "Low DLS", transform=ax.transAxes)
+    ax.set_xlim(0.05, 0.95)  # ticks at 0 and 1 are kept by matplotlib but not drawn
+    assert legibility(fig)["overlaps"] == [["High DLS", "Low DLS"]]
+    fig, ax = new_figure()
+    ax.text(0.1, 0.5, "High DLS", transform=ax.transAxes)
+    ax.text(0.6, 0.5, "Low DLS", transform=ax.transAxes)
+    assert legibility(fig)["overlaps"] == []
+
+
+def test_fit_to_column_shrinks_the_axes_not_the_fonts():
+    fig, ax = new_figure(6.0, 4.0)
+    ax.plot([0, 1], [0, 1])
+    ax.set_xlabel("x (mm)")
+    ax.legend(["a long legend entry outside the axes"], loc="upper left", bbox_to_anchor=(1, 1))
+    fit_to_column(fig, "single")
+    fig.canvas.draw()
+    width = fig.get_tightbbox(fig.canvas.get_renderer()).width
+    assert width <= COLUMN_MM["single"] / 25.4 * 1.001
+    assert ax.xaxis.label.get_fontsize() == 8 and legibility(fig)["min_font_pt"] >= MIN_FONT_PT
+
+
+def test_save_writes_300_dpi_and_the_check_into_the_png(tmp_path):
+    from PIL import Image
+    fig, ax = new_figure()
+    ax.plot(np.arange(3), np.arange(3))
+    ax.set_title("PD-L1 TPS >= 1 % and <= 50 %")
+    check = save(fig, tmp_path / "f.png")
+    assert read_legibility(tmp_path / "f.png") == check and check["min_font_pt"] >= MIN_FONT_PT
+    with Image.open(tmp_path / "f.png") as im:
+        assert round(im.info["dpi"][0]) == DPI
+    fig, ax = new_figure()
+    ax.set_title("TPS >= 1 %")
+    typeset(fig)
+    assert ax.get_title() == "TPS ≥ 1 %"
+    from PIL import Image as I
+    I.new("RGB", (4, 4)).save(tmp_path / "plain.png")
+    assert read_legibility(tmp_path / "plain.png") is None
