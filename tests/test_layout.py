@@ -111,3 +111,15 @@ def test_catalogue_files_match_the_repository():
     documented = (root / "config/README.md").read_text()
     missing = [p.name for p in sorted((root / "config").glob("*.yaml")) if f"`{p.name}`" not in documented]
     assert not missing, f"config/README.md does not describe {missing}"
+
+
+def test_every_report_caption_has_its_place_in_the_report_and_every_rule_uses_it():
+    """dlscore.report_index names a section, sub-heading and item for every caption file, and
+    the rules put outputs in the report only through `in_report` (one numbering)."""
+    from dlscore.report_index import ITEMS, SECTIONS
+    captions = {p.stem for p in (REPO / "workflow/report").glob("*.rst")} - {"workflow"}
+    assert captions == set(ITEMS)
+    assert {section for section, _, _ in ITEMS.values()} == set(SECTIONS)
+    for rules in (REPO / "workflow/rules").glob("*.smk"):
+        text = rules.read_text()
+        assert "category=" not in text and "caption=" not in text, f"{rules.name}: report() outside in_report"

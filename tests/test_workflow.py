@@ -181,6 +181,19 @@ def test_report_builds(demo):
     html = report.read_text(errors="ignore")
     for fig in ("gradcam_sres_petct.png", "deep_features_sres_petct.png", "roc_signatures.png"):
         assert fig in html, f"{fig} missing from the report"
+    # one numbering, in the order of dlscore.report_index.SECTIONS; every item named by its labels
+    import json
+    import re
+
+    from dlscore.report_index import SECTIONS, section_title
+    def var(name):  # a `var <name> = {...};` line of the report's script
+        return json.loads(re.search(rf"var {name} = (\{{.*\}});?\s*$", html, re.M).group(1))
+    results = var("results")
+    assert len(results) > 40 and all(r["labels"] and r["labels"].get("item") for r in results.values())
+    categories = var("categories")
+    assert set(categories) <= {section_title(s) for s in SECTIONS}, set(categories)
+    assert all("Other" not in subs for subs in categories.values())  # every item under a sub-heading
+    assert "System Message" not in html  # no docutils error under any caption
 
 
 @pytest.mark.parametrize("split", ["holdout", "kfold"])

@@ -8,8 +8,7 @@ if COHORT is not None:
             COHORT.input_files(config[COHORT.key]),
         output:
             manifest=MANIFEST,
-            tables=[report(f"{R}/tables/{t}.csv", caption=f"../report/{t}.rst", category="1. Patients")
-                    for t in COHORT.tables],
+            tables=[in_report(f"{R}/tables/{t}.csv", t) for t in COHORT.tables],
             files=[directory(f) if k == "dicom" else f for p in PLAN for k, f in p.files.items()]
                   if COHORT.generates else [],
         params:

@@ -29,6 +29,7 @@ MARKERS = marker_names(config)  # scores-only: markers that are manifest columns
 SIGNATURE = signature_enabled(config)
 KM_MODELS = km_models(config)
 ENDPOINTS = list(endpoints(config))
+ENDPOINT_NAME = {e: spec.get("label", e) for e, spec in endpoints(config).items()}  # for the report
 ENVS = str(Path(workflow.basedir) / "envs")
 DL_ENV = {"cpu": "dl", "cuda": "dl_cuda"}[config["compute"]["torch"]]  # the torch build of --sdm conda
 try:  # nothing the manifest or config names may make a job write (or clean up) outside results/
@@ -68,6 +69,15 @@ def four_group_figures():
 
 def forest_figures():
     return {(m, c, e): f"{R}/figures/forest_{m}_{c}_{e}.png" for m in KM_MODELS for c in SURVIVAL_SETS for e in ENDPOINTS}
+
+
+from dlscore.report_index import report_entry
+
+
+def in_report(path, key, item=None, **labels):
+    """``path`` as an item of the HTML report: numbered section, sub-heading and labels
+    (item, model, set, endpoint) from dlscore.report_index; caption workflow/report/<key>.rst."""
+    return report(path, **report_entry(key, item, **labels))
 
 
 from dlscore.steps.survival import CLINICAL_TABLES

@@ -3,7 +3,7 @@ rule cutoffs:
         validated=f"{R}/manifest/validated.parquet",
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
     output:
-        report(f"{R}/tables/cutoffs.csv", caption="../report/cutoffs.rst", category="2. Discrimination"),
+        in_report(f"{R}/tables/cutoffs.csv", "cutoffs"),
     params:
         settings=step_params(config, "cutoffs"),
         models=MODELS,
@@ -28,16 +28,11 @@ rule discrimination:
         cutoffs=f"{R}/tables/cutoffs.csv",
         qc=f"{R}/tables/qc.csv",
     output:
-        table=report(f"{R}/tables/discrimination.csv", caption="../report/discrimination.rst",
-                     category="2. Discrimination"),
-        comparisons=report(f"{R}/tables/comparisons.csv", caption="../report/comparisons.rst",
-                           category="2. Discrimination"),
-        roc=[report(f"{R}/figures/roc_{m}.png", caption="../report/roc.rst", category="2. Discrimination")
-             for m in MODELS],
-        subgroups=report(f"{R}/tables/subgroup_auc.csv", caption="../report/subgroup_auc.rst",
-                         category="2. Discrimination"),
-        comparators=report(f"{R}/figures/roc_comparators.png", caption="../report/roc_comparators.rst",
-                           category="2. Discrimination"),
+        table=in_report(f"{R}/tables/discrimination.csv", "discrimination"),
+        comparisons=in_report(f"{R}/tables/comparisons.csv", "comparisons"),
+        roc=[in_report(f"{R}/figures/roc_{m}.png", "roc", model=m) for m in MODELS],
+        subgroups=in_report(f"{R}/tables/subgroup_auc.csv", "subgroup_auc"),
+        comparators=in_report(f"{R}/figures/roc_comparators.png", "roc_comparators"),
     params:
         settings=step_params(config, "discrimination"),
         models=MODELS,
@@ -60,8 +55,7 @@ rule reproducibility:
         validated=f"{R}/manifest/validated.parquet",
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
     output:
-        report(f"{R}/tables/reproducibility.csv", caption="../report/reproducibility.rst",
-               category="3. Reproducibility"),
+        in_report(f"{R}/tables/reproducibility.csv", "reproducibility"),
     params:
         settings=step_params(config, "reproducibility"),
         models=MODELS,
@@ -84,10 +78,8 @@ rule calibration:
         validated=f"{R}/manifest/validated.parquet",
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
     output:
-        table=report(f"{R}/tables/calibration.csv", caption="../report/calibration.rst",
-                     category="2. Discrimination"),
-        figs=[report(f"{R}/figures/calibration_{m}.png", caption="../report/calibration_fig.rst",
-                     category="2. Discrimination") for m in MODELS],
+        table=in_report(f"{R}/tables/calibration.csv", "calibration"),
+        figs=[in_report(f"{R}/figures/calibration_{m}.png", "calibration_fig", model=m) for m in MODELS],
     params:
         settings=step_params(config, "calibration"),
         models=MODELS,
@@ -111,11 +103,9 @@ rule clinical_utility:
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
         cutoffs=f"{R}/tables/cutoffs.csv",
     output:
-        table=report(f"{R}/tables/decision_curve.csv", caption="../report/dca.rst", category="2. Discrimination"),
-        dca=[report(f"{R}/figures/dca_{m}.png", caption="../report/dca.rst", category="2. Discrimination")
-             for m in MODELS],
-        dist=[report(f"{R}/figures/dls_by_label_{m}.png", caption="../report/dls_by_label.rst",
-                     category="2. Discrimination") for m in MODELS],
+        table=in_report(f"{R}/tables/decision_curve.csv", "dca", "Net benefit table"),
+        dca=[in_report(f"{R}/figures/dca_{m}.png", "dca", model=m) for m in MODELS],
+        dist=[in_report(f"{R}/figures/dls_by_label_{m}.png", "dls_by_label", model=m) for m in MODELS],
     params:
         settings=step_params(config, "clinical_utility"),
         models=MODELS,

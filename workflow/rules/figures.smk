@@ -3,7 +3,7 @@ rule hyperimage_figure:
         validated=f"{R}/manifest/validated.parquet",
         slices=slice_dirs(DEV_PIDS),
     output:
-        report(f"{R}/figures/hyperimages.png", caption="../report/hyperimages.rst", category="1. Data and QC"),
+        in_report(f"{R}/figures/hyperimages.png", "hyperimages"),
     params:
         settings=step_params(config, "hyperimage_figure"),
         slice_files=slices_of(DEV_PIDS),

@@ -5,7 +5,7 @@ rule import_scores:
         extra_cutoffs=[f"{R}/tables/signature_cutoff.csv"] if SIGNATURE else [],
     output:
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MARKERS),
-        cutoffs=report(f"{R}/tables/cutoffs.csv", caption="../report/cutoffs.rst", category="2. Markers"),
+        cutoffs=in_report(f"{R}/tables/cutoffs.csv", "cutoffs", "Marker cutoffs"),
     params:
         settings=step_params(config, "import_scores"),
         models=MARKERS,

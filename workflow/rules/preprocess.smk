@@ -39,7 +39,7 @@ rule qc_table:
         qc=expand(f"{R}/preprocessed/{{pid}}", pid=PIDS),
         validated=f"{R}/manifest/validated.parquet",
     output:
-        report(f"{R}/tables/qc.csv", caption="../report/qc.rst", category="1. Data and QC"),
+        in_report(f"{R}/tables/qc.csv", "qc"),
     params:
         settings=step_params(config, "qc_table"),
     log:

@@ -35,8 +35,7 @@ rule radiomics_table:
         expand(f"{R}/radiomics/{{pid}}.parquet", pid=PIDS),
     output:
         table=f"{R}/radiomics/features.parquet",
-        csv=[report(f"{R}/tables/radiomics_features.csv", caption="../report/radiomics_features.rst",
-                    category="2. Features")] if config.get("stop_after") == "features" else [],
+        csv=[in_report(f"{R}/tables/radiomics_features.csv", "radiomics_features")] if config.get("stop_after") == "features" else [],
     params:
         settings=step_params(config, "radiomics_table"),
     log:

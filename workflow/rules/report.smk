@@ -2,9 +2,8 @@ rule provenance:
     input:
         validated=f"{R}/manifest/validated.parquet",
     output:
-        table=report(f"{R}/tables/provenance.csv", caption="../report/provenance.rst", category="0. Provenance"),
-        checksums=report(f"{R}/tables/data_checksums.csv", caption="../report/data_checksums.rst",
-                         category="0. Provenance"),
+        table=in_report(f"{R}/tables/provenance.csv", "provenance"),
+        checksums=in_report(f"{R}/tables/data_checksums.csv", "data_checksums"),
     params:
         settings=step_params(config, "provenance"),
     log:
@@ -25,7 +24,7 @@ rule summary:
     input:
         unpack(summary_tables),
     output:
-        report(f"{R}/summary.html", caption="../report/summary.rst", category="0. Summary"),
+        in_report(f"{R}/summary.html", "summary"),
     params:
         settings=step_params(config, "summary"),
     log:
@@ -48,10 +47,10 @@ rule manuscript:
         validated=f"{R}/manifest/validated.parquet",
         tables=lambda wc: list(manuscript_tables().values()),
     output:
-        flow_table=report(f"{R}/tables/study_flow.csv", caption="../report/study_flow.rst", category="1. Patients"),
-        flow_figure=report(f"{R}/figures/study_flow.png", caption="../report/study_flow.rst", category="1. Patients"),
-        methods=report(f"{R}/methods.md", caption="../report/methods.rst", category="0. Methods"),
-        tripod=report(f"{R}/tables/tripod_ai.csv", caption="../report/tripod_ai.rst", category="0. Methods"),
+        flow_table=in_report(f"{R}/tables/study_flow.csv", "study_flow", "Study flow (table)"),
+        flow_figure=in_report(f"{R}/figures/study_flow.png", "study_flow", "Study flow (figure)"),
+        methods=in_report(f"{R}/methods.md", "methods"),
+        tripod=in_report(f"{R}/tables/tripod_ai.csv", "tripod_ai"),
     params:
         settings=step_params(config, "manuscript"),
         tables=lambda wc: list(manuscript_tables()),

@@ -6,8 +6,7 @@ rule score:
     output:
         scores=f"{R}/scores/{{model}}.parquet",
         features=f"{R}/scores/{{model}}_features.parquet",
-        attention=report(f"{R}/tables/attention_{{model}}.csv", caption="../report/attention.rst",
-                         category="5. Model"),
+        attention=in_report(f"{R}/tables/attention_{{model}}.csv", "attention", model="{model}"),
     params:
         settings=lambda wc: step_params(config, "score", model=wc.model),
         slice_files=all_slices(),
@@ -34,13 +33,10 @@ rule explain:
         scores=f"{R}/scores/{{model}}.parquet",
         features=f"{R}/scores/{{model}}_features.parquet",
     output:
-        gradcam=report(f"{R}/figures/gradcam_{{model}}.png", caption="../report/gradcam.rst", category="5. Model"),
-        clustermap=report(f"{R}/figures/deep_features_{{model}}.png", caption="../report/deep_features.rst",
-                          category="5. Model"),
-        activations=report(f"{R}/figures/activations_{{model}}.png", caption="../report/activations.rst",
-                           category="5. Model"),
-        clusters=report(f"{R}/tables/deep_clusters_{{model}}.csv", caption="../report/deep_clusters.rst",
-                        category="5. Model"),
+        gradcam=in_report(f"{R}/figures/gradcam_{{model}}.png", "gradcam", model="{model}"),
+        clustermap=in_report(f"{R}/figures/deep_features_{{model}}.png", "deep_features", model="{model}"),
+        activations=in_report(f"{R}/figures/activations_{{model}}.png", "activations", model="{model}"),
+        clusters=in_report(f"{R}/tables/deep_clusters_{{model}}.csv", "deep_clusters", model="{model}"),
     params:
         settings=lambda wc: step_params(config, "explain", model=wc.model),
         slice_files=slices_of(PIDS),

@@ -7,14 +7,11 @@ if SIGNATURE:
         input:
             unpack(signature_inputs),
         output:
-            tables=[report(f"{R}/tables/{t}.csv", caption="../report/signature.rst", category="5. Radiomics signature")
-                    for t in SIGNATURE_TABLES],
+            tables=[in_report(f"{R}/tables/{t}.csv", "signature", t.replace("_", " ")) for t in SIGNATURE_TABLES],
             scores=f"{R}/scores/rasig.parquet",
             cutoff=f"{R}/tables/signature_cutoff.csv",
-            roc=report(f"{R}/figures/roc_signatures.png", caption="../report/signature_roc.rst",
-                       category="5. Radiomics signature"),
-            heatmap=report(f"{R}/figures/radiomics_dls_heatmap.png", caption="../report/signature_heatmap.rst",
-                           category="5. Radiomics signature"),
+            roc=in_report(f"{R}/figures/roc_signatures.png", "signature_roc"),
+            heatmap=in_report(f"{R}/figures/radiomics_dls_heatmap.png", "signature_heatmap"),
         params:
             settings=step_params(config, "signature"),
         log:

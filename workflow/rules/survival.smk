@@ -4,9 +4,10 @@ rule survival:
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
         cutoffs=f"{R}/tables/cutoffs.csv",
     output:
-        table=report(f"{R}/tables/survival.csv", caption="../report/survival.rst", category="4. Survival"),
-        at_risk=report(f"{R}/tables/survival_at_risk.csv", caption="../report/at_risk.rst", category="4. Survival"),
-        km=[report(f, caption="../report/km.rst", category="4. Survival") for f in km_figures().values()],
+        table=in_report(f"{R}/tables/survival.csv", "survival"),
+        at_risk=in_report(f"{R}/tables/survival_at_risk.csv", "at_risk"),
+        km=[in_report(f, "km", model=m, set=s, endpoint=ENDPOINT_NAME[e])
+            for (m, s, e), f in km_figures().items()],
     params:
         settings=step_params(config, "survival"),
         models=MODELS,
@@ -31,13 +32,12 @@ rule clinical_validation:
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
         cutoffs=f"{R}/tables/cutoffs.csv",
     output:
-        **{t: report(f"{R}/tables/{t}.csv", caption=f"../report/{t}.rst", category="4. Survival and benefit")
-           for t in CLINICAL_TABLES},
-        forest=[report(f, caption="../report/forest.rst", category="4. Survival and benefit")
-                for f in forest_figures().values()],
-        four=[report(f, caption="../report/km4.rst", category="4. Survival and benefit")
-              for f in four_group_figures().values()],
-        dcb_roc=report(f"{R}/figures/roc_dcb.png", caption="../report/roc_dcb.rst", category="4. Survival and benefit"),
+        **{t: in_report(f"{R}/tables/{t}.csv", t) for t in CLINICAL_TABLES},
+        forest=[in_report(f, "forest", model=m, set=s, endpoint=ENDPOINT_NAME[e])
+                for (m, s, e), f in forest_figures().items()],
+        four=[in_report(f, "km4", model=a, marker=b, set=s, endpoint=ENDPOINT_NAME[e])
+              for (a, b, s, e), f in four_group_figures().items()],
+        dcb_roc=in_report(f"{R}/figures/roc_dcb.png", "roc_dcb"),
     params:
         settings=step_params(config, "clinical_validation"),
         models=MODELS,
