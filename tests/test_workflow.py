@@ -84,6 +84,8 @@ def test_every_figure_prints_legibly_in_its_journal_column(demo):
         assert check is not None, f"{f.name}: written without the figure check"
         assert check["min_font_pt"] >= MIN_FONT_PT, (f.name, check)
         assert not check["overlaps"], (f.name, check["overlaps"])
+        # the models are named as config display_names says (tables keep the key)
+        assert not [t for t in check["texts"] for m in ("sres_petct", "sres_ct") if m in t], (f.name, check["texts"])
         with Image.open(f) as im:
             assert round(im.info["dpi"][0]) == 300, f.name
             width_mm = im.size[0] / 300 * 25.4

@@ -85,6 +85,11 @@ def endpoints(config: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {k: v for k, v in config["survival"]["endpoints"].items() if v}
 
 
+def display_name(config: Mapping[str, Any], name: str) -> str:
+    """How figures print a model or marker: its ``display_names`` entry, else its key."""
+    return str((config.get("display_names") or {}).get(name, name))
+
+
 def group_labels(config: Mapping[str, Any], model: str) -> tuple[str, str]:
     """Printed names of the high and low groups of a model's DLS or of a marker."""
     if scores_mode(config):

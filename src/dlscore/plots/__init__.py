@@ -65,7 +65,8 @@ def legibility(fig, column: str = "single") -> dict:
     wider than the column (its tight bounding box) is scaled down to it, fonts with it.
 
     Returns {"column", "width_mm", "min_font_pt" (smallest font once printed), "smallest" (its
-    text), "overlaps" (up to 10 pairs of texts whose boxes overlap by more than 1 pt)}."""
+    text), "overlaps" (up to 10 pairs of texts whose boxes overlap by more than 1 pt), "texts"
+    (every distinct text that is not a number: titles, labels, legends, for tests to read)}."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     width_in = fig.get_tightbbox(renderer).width
@@ -82,7 +83,16 @@ def legibility(fig, column: str = "single") -> dict:
             overlaps.append([a[:40], b[:40]])
     return {"column": column, "width_mm": COLUMN_MM[column],
             "min_font_pt": round(float(small.get_fontsize() * scale), 2) if small else None,
-            "smallest": small.get_text()[:40] if small else None, "overlaps": overlaps[:10]}
+            "smallest": small.get_text()[:40] if small else None, "overlaps": overlaps[:10],
+            "texts": sorted({t.get_text() for t in texts if not _is_number(t.get_text())})}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace("−", "-"))
+        return True
+    except ValueError:
+        return False
 
 
 def typeset(fig) -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from dlscore.evaluation import evaluation_sets, score_basis, scored, suv_max_of
 from dlscore.stats.discrimination import model_comparisons
+from dlscore.study import display_name
 from dlscore.tables import write_table
 
 
@@ -76,7 +77,7 @@ def discrimination(config: Mapping[str, Any], validated: str, score_files: Mappi
                 if np.isfinite(cut["cutoff"]):
                     comps.append(comparator_row(y, s, sub["suv_max"].to_numpy(), {"model": model, "set": es.name},
                                                 SUVMAX, alpha))
-        plot_roc(curves, roc_figs[model], title=f"{model}: DLS for {config.get('label_name', 'the label')}", seed=seed)
+        plot_roc(curves, roc_figs[model], title=f"{display_name(config, model)} for {label_name}", seed=seed)
     comps += model_comparisons(labelled, alpha)
     if comparators_fig:
         _comparator_roc(config, {**labelled, **({SUVMAX: suv_sets} if suv_sets else {})}, comps, comparators_fig)
@@ -96,6 +97,7 @@ def _comparator_roc(config: Mapping[str, Any], labelled: Mapping[str, Mapping[st
     from dlscore.plots import placeholder_figure
     from dlscore.plots.roc import plot_roc_panels
     primary = config["primary_model"]
+    shown = display_name(config, primary)
     p_of = {}
     for c in comps:
         other = str(c.get("comparator", "")).removeprefix("model ")
@@ -105,13 +107,13 @@ def _comparator_roc(config: Mapping[str, Any], labelled: Mapping[str, Mapping[st
             p_of[(c["set"], c["model"])] = c["p"]
     panels = []
     for set_name, d in (labelled.get(primary) or {}).items():
-        curves = [(primary, d["label"].astype(int).to_numpy(), d["dls"].to_numpy())]
+        curves = [(shown, d["label"].astype(int).to_numpy(), d["dls"].to_numpy())]
         for name, sets in labelled.items():
             if name == primary or set_name not in sets or (set_name, name) not in p_of:
                 continue
             m = d[["patient_id"]].merge(sets[set_name], on="patient_id")
-            short = "SUVmax" if name == SUVMAX else name
-            curves.append((f"{short} (p = {p_of[(set_name, name)]:.2g} vs {primary})", m["label"].astype(int).to_numpy(),
+            short = "SUVmax" if name == SUVMAX else display_name(config, name)
+            curves.append((f"{short} (p = {p_of[(set_name, name)]:.2g} vs {shown})", m["label"].astype(int).to_numpy(),
                            m["dls"].to_numpy()))
         if len(curves) > 1 and d["label"].nunique() == 2:
             panels.append((set_name, curves))
@@ -150,7 +152,7 @@ def calibration(config: Mapping[str, Any], validated: str, score_files: Mapping[
                         "note": ""})
             rows.append(row)
             curves.append((name, y, p))
-        plot_calibration(curves, figs[model], title=f"{model}: calibration of the DLS")
+        plot_calibration(curves, figs[model], title=f"{display_name(config, model)}: calibration")
     write_table(pd.DataFrame(rows), table_out, config)
 
 
@@ -174,9 +176,10 @@ def clinical_utility(config: Mapping[str, Any], validated: str, score_files: Map
             curves.append((f"{name} (n={len(g)})", nb))
             tables.append(nb.assign(model=model, set=name, n=len(g)))
         if curves:
-            plot_decision_curves(curves, dca_figs[model], title=f"{model}: decision curves for {label}")
+            plot_decision_curves(curves, dca_figs[model], title=f"{display_name(config, model)}: decision curves for {label}")
         dist = pd.concat([g.assign(set=n) for n, g in sets])[["set", "label", "dls"]]
-        plot_dls_by_label(dist, float(cut[model]), dist_figs[model], label, title=f"{model}: DLS by {label}")
+        plot_dls_by_label(dist, float(cut[model]), dist_figs[model], label,
+                          title=f"{display_name(config, model)} by {label}")
     cols = ["model", "set", "n", "threshold", "net_benefit", "treat_all", "treat_none"]
     out = pd.concat(tables)[cols] if tables else pd.DataFrame({"note": ["no labelled cohort besides training"]})
     write_table(out, table_out, config)

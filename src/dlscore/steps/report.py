@@ -67,7 +67,7 @@ MANUSCRIPT_TABLES = {"splits": "manifest/splits.csv", "provenance": "tables/prov
 def _flow_analyses(config: Mapping[str, Any], frames: Mapping[str, pd.DataFrame]):
     """The analyses of the study flow: the primary model's AUC, its KM per endpoint, its DCB."""
     from dlscore.flow import Analysis, primary_rows
-    from dlscore.study import endpoints, km_models
+    from dlscore.study import display_name, endpoints, km_models
     out, src = [], MANUSCRIPT_TABLES
     if "discrimination" in frames:
         d = primary_rows(frames["discrimination"], config["primary_model"], analysis="primary")
@@ -75,11 +75,11 @@ def _flow_analyses(config: Mapping[str, Any], frames: Mapping[str, pd.DataFrame]
     lead = (km_models(config) or [config["primary_model"]])[0]
     for ep, spec in endpoints(config).items():
         rows = primary_rows(frames["survival"], lead, endpoint=ep)
-        out.append(Analysis(f"{spec['label']} ({lead})", rows, {spec["time"]: f"no {ep} time",
+        out.append(Analysis(f"{spec['label']} ({display_name(config, lead)})", rows, {spec["time"]: f"no {ep} time",
                                                                 spec["event"]: f"no {ep} event"}, src["survival"]))
     dcb_col = config["clinical"].get("dcb")
     if "dcb" in frames and dcb_col:
-        out.append(Analysis(f"Durable clinical benefit ({lead})", primary_rows(frames["dcb"], lead),
+        out.append(Analysis(f"Durable clinical benefit ({display_name(config, lead)})", primary_rows(frames["dcb"], lead),
                             {dcb_col: "DCB not assessable"}, src["dcb"], n_column="auc_n"))
     return out
 

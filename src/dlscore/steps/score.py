@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from dlscore.evaluation import scored
+from dlscore.study import display_name
 from dlscore.tables import write_table
 from dlscore.steps.train import channel_indices
 
@@ -104,7 +105,8 @@ def explain(config: Mapping[str, Any], model_name: str, weights: str, validated:
         k = central_slice(ss.images, ss.tumour_side_mm)
         imgs.append(ss.images[k, idx])
         sides.append(float(ss.side_mm[k]))
-        titles.append(f"{row['patient_id']} ({row['split']})\nlabel {int(row['label'])}, DLS {row['dls']:.2f}")
+        titles.append(f"{row['patient_id']} ({row['split']})\n{'positive' if row['label'] == 1 else 'negative'}, "
+                      f"DLS {row['dls']:.2f}")
     x = np.stack(imgs).astype(np.float32)
     gradcam_figure(x, gradcam_maps(model, x, dev), channels, titles, gradcam_out, sides,
                    maps_negative=gradcam_maps(model, x, dev, negative=True))
@@ -133,7 +135,8 @@ def _deep_features(config: Mapping[str, Any], model_name: str, validated: str, f
         if col in man and col != "label":
             side[col] = man[col].fillna("unknown").astype(str)
     feature_clustermap(feats, side, clustermap_out,
-                       f"{model_name}: deep features of {len(feats)} patients (Ward clustering, {k} clusters)")
+                       f"{display_name(config, model_name)}: deep features of {len(feats)} patients "
+                       f"(Ward clustering, {k} clusters)")
     if clusters_out:
         write_table(cluster_table(side["cluster"], man["label"], model_name, int(config["seed"])), clusters_out, config)
 

@@ -46,7 +46,7 @@ def _survival_row(config, model: str, set_name: str, slug: str | None, g: pd.Dat
     """One row of the survival table (and the KM figure with its at-risk rows when planned)."""
     from dlscore.plots import placeholder_figure
     from dlscore.plots.km import plot_km
-    from dlscore.study import group_labels, scores_mode
+    from dlscore.study import display_name, group_labels, scores_mode
     from dlscore.survival import compare_groups
     sv, cut, rule = config["survival"], float(cuts.at[model, "cutoff"]), cuts.at[model, "rule"]
     fig = km_figs.get((model, slug, ep)) if slug is not None else None
@@ -74,7 +74,7 @@ def _survival_row(config, model: str, set_name: str, slug: str | None, g: pd.Dat
     hi_label, lo_label = group_labels(config, model)
     table = plot_km(g2[spec["time"]], g2[spec["event"]], high, fig, spec["label"], spec["unit"], res,
                     float(sv["at_risk_step"]), labels=(hi_label, lo_label),
-                    title=f"{set_name}: {spec['label']} by {hi_label if scores_mode(config) else model}",
+                    title=f"{set_name}: {spec['label']} by {hi_label if scores_mode(config) else display_name(config, model)}",
                     time_origin=sv.get("time_origin", "start of immunotherapy"))
     return row, [{"model": model, "set": set_name, "endpoint": ep, "group": grp,
                   **{f"t{i}": c for i, c in enumerate(counts)}} for grp, counts in table.items()]
@@ -199,9 +199,11 @@ def _forest(config, fig: str | None, sub, why: str, set_name: str, spec, label: 
     """The forest plot of one marker's subgroup table (a placeholder saying why when none)."""
     from dlscore.plots import placeholder_figure
     from dlscore.plots.forest import plot_forest
-    from dlscore.study import group_labels
+    from dlscore.study import display_name, group_labels
     if fig is None:
         return
+    shown = display_name(config, marker)
+    label = label if shown == marker else f"{shown} high"  # a configured display name, not the key
     if sub is None:
         placeholder_figure(fig, f"{set_name}: {why}")
         return
@@ -218,13 +220,13 @@ def _dcb_roc(config, co, dcb: str | None, comparisons: list[dict], path: str) ->
     ``clinical.auc_comparisons`` pair in the legend; a placeholder saying why when there is none."""
     from dlscore.plots import PALETTE, placeholder_figure
     from dlscore.plots.roc import plot_roc_panels
-    from dlscore.study import scores_mode
+    from dlscore.study import display_name, scores_mode
     if dcb is None:
         placeholder_figure(path, f"no DCB: clinical.dcb names no recorded column ({config['clinical'].get('dcb')})")
         return
     refs = config["clinical"].get("reference_markers") or {}
     # a model's continuous DLS, not its high group; markers of a scores-only study by their label
-    shown = {m: co.labels[m] if m in refs or scores_mode(config) else f"{m} DLS" for m in co.markers}
+    shown = {m: co.labels[m] if m in refs or scores_mode(config) else display_name(config, m) for m in co.markers}
     by_label = {co.labels[m]: shown[m] for m in co.markers}
     p_of = {(c["set"], c["score_b"]): (by_label.get(c["score_a"], c["score_a"]), c["p"])
             for c in comparisons if pd.notna(c.get("p"))}
