@@ -67,7 +67,8 @@ def test_tables_and_figures_exist(demo):
               "figures/hyperimages.png", "figures/gradcam_sres_petct.png", "figures/deep_features_sres_petct.png",
               "models/sres_petct/model_card.json", "tables/signature_coefficients.csv",
               "figures/roc_signatures.png", "figures/radiomics_dls_heatmap.png", "qc/montages/DEV-001.png",
-              "methods.md", "tables/study_flow.csv", "figures/study_flow.png", "tables/tripod_ai.csv"):
+              "methods.md", "tables/study_flow.csv", "figures/study_flow.png", "tables/tripod_ai.csv",
+              "tables/manuscript/discrimination.csv", "tables/manuscript/survival.csv", "tables/manuscript/table1.csv"):
         assert (demo / f).stat().st_size > 0, f
 
 

@@ -18,6 +18,7 @@ ITEMS: dict[str, tuple[str, str, str]] = {
     "summary": ("Summary", "Study summary", "Summary of the results"),
     "methods": ("Methods and provenance", "Methods", "Methods text (methods.md)"),
     "tripod_ai": ("Methods and provenance", "Methods", "TRIPOD+AI checklist"),
+    "manuscript_tables": ("Methods and provenance", "Manuscript tables", "Manuscript table"),
     "provenance": ("Methods and provenance", "Provenance", "Software, config and run"),
     "data_checksums": ("Methods and provenance", "Provenance", "Input checksums"),
     "study_flow": ("Patients", "Study flow (Figure 1)", "Study flow"),

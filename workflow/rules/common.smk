@@ -74,17 +74,19 @@ def forest_figures():
 from dlscore.report_index import report_entry
 
 
-def in_report(path, key, item=None, **labels):
+def in_report(path, key, item=None, patterns=(), **labels):
     """``path`` as an item of the HTML report: numbered section, sub-heading and labels
-    (item, model, set, endpoint) from dlscore.report_index; caption workflow/report/<key>.rst."""
-    return report(path, **report_entry(key, item, **labels))
+    (item, model, set, endpoint) from dlscore.report_index; caption workflow/report/<key>.rst;
+    ``patterns``: the files of a directory output that the report shows."""
+    return report(path, patterns=list(patterns), **report_entry(key, item, **labels))
 
 
 from dlscore.steps.survival import CLINICAL_TABLES
 from dlscore.steps.signature import SIGNATURE_TABLES
 from dlscore.steps.report import MANUSCRIPT_TABLES
 
-MANUSCRIPT_OUTPUTS = ["tables/study_flow.csv", "figures/study_flow.png", "methods.md", "tables/tripod_ai.csv"]
+MANUSCRIPT_OUTPUTS = ["tables/study_flow.csv", "figures/study_flow.png", "methods.md", "tables/tripod_ai.csv",
+                      "tables/manuscript"]
 
 
 IMAGING_TARGETS = [

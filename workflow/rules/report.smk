@@ -51,6 +51,8 @@ rule manuscript:
         flow_figure=in_report(f"{R}/figures/study_flow.png", "study_flow", "Study flow (figure)"),
         methods=in_report(f"{R}/methods.md", "methods"),
         tripod=in_report(f"{R}/tables/tripod_ai.csv", "tripod_ai"),
+        paste_ready=in_report(directory(f"{R}/tables/manuscript"), "manuscript_tables", "{name}",
+                              patterns=["{name}.csv"]),
     params:
         settings=step_params(config, "manuscript"),
         tables=lambda wc: list(manuscript_tables()),

@@ -56,6 +56,7 @@ def provenance(config: Mapping[str, Any], validated: str, out: str, checksums_ou
 #: tables the manuscript step reads when the study has them (name -> path under results/)
 MANUSCRIPT_TABLES = {"splits": "manifest/splits.csv", "provenance": "tables/provenance.csv",
                      "survival": "tables/survival.csv", "dcb": "tables/dcb.csv",
+                     "cox_multivariable": "tables/cox_multivariable.csv",
                      "discrimination": "tables/discrimination.csv", "cutoffs": "tables/cutoffs.csv",
                      "comparisons": "tables/comparisons.csv", "calibration": "tables/calibration.csv",
                      "reproducibility": "tables/reproducibility.csv", "table1": "tables/table1.csv",
@@ -89,9 +90,11 @@ def manuscript(config: Mapping[str, Any], validated: str, tables: Mapping[str, s
     """Figure 1 (study flow) and its table, ``methods.md`` and the TRIPOD+AI checklist of the
     run: ``tables`` name -> CSV path (:data:`MANUSCRIPT_TABLES` that the study has),
     ``produced`` the run's outputs (paths relative to results/), ``outputs`` flow_table,
-    flow_figure, methods, tripod."""
+    flow_figure, methods, tripod, paste_ready (the folder of :mod:`dlscore.manuscript_tables`)."""
     from pathlib import Path
     from dlscore.flow import study_flow
+    from dlscore.manuscript_tables import manuscript_tables
+    from dlscore.study import endpoints
     from dlscore.methods import methods_markdown
     from dlscore.plots.flow import plot_flow
     from dlscore.tripod import checklist
@@ -102,3 +105,7 @@ def manuscript(config: Mapping[str, Any], validated: str, tables: Mapping[str, s
     plot_flow(flow, outputs["flow_figure"], f"Study flow: {config['study']}")
     Path(outputs["methods"]).write_text(methods_markdown(config, {**frames, "study_flow": flow}))
     write_table(checklist(produced), outputs["tripod"], config)
+    Path(outputs["paste_ready"]).mkdir(parents=True, exist_ok=True)
+    names = {**{e: spec["label"] for e, spec in endpoints(config).items()}, **(config.get("display_names") or {})}
+    for name, table in manuscript_tables(frames, names).items():
+        write_table(table, Path(outputs["paste_ready"]) / f"{name}.csv", config)
