@@ -290,7 +290,7 @@ def test_feature_study_from_the_export_keeps_hospital_ids_out_of_results(export,
 
     # unchanged export: nothing to do; a series added to it: the manifest is rebuilt
     import subprocess
-    dry = [c for c in snakemake_cmd(results, "config/demo.yaml", override) if c != "-q"] + ["-n"]
+    dry = [c for c in snakemake_cmd(results, "config/demo.yaml", override) if c != "-q"] + ["-n", "--quiet", "host"]
     out = subprocess.run(dry, cwd=REPO, capture_output=True, text=True)
     assert "Nothing to be done" in out.stdout + out.stderr, out.stdout[-2000:]
     ct, _, _ = _images()

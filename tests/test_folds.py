@@ -151,7 +151,8 @@ def test_a_5_fold_study_on_the_slurm_profile_plans_5_gpu_training_jobs_per_model
     cfg = tmp_path / "cv.yaml"
     cfg.write_text(yaml.safe_dump({"split": {"method": "kfold", "k": 5}, "survival": {"splits": ["ici"]},
                                    "run_models": ["sres_petct", "sres_ct"]}))
-    res = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "-n", "--configfile",
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "-n", "--quiet", "host",
+                          "--configfile",
                           "config/demo.yaml", str(cfg), "--config", f"results={tmp_path / 'results'}"],
                          cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -218,7 +219,7 @@ def test_a_killed_fold_resumes_alone_and_every_development_patient_is_scored_out
         proc.wait()
     done, busy = state
     finished = {f: (folds / str(f) / "weights.pt").stat().st_mtime_ns for f in done}
-    dry = subprocess.run([a for a in snakemake_cmd(res, "config/demo.yaml", cfg) if a != "-q"] + ["-n"],  # -q hides jobs
+    dry = subprocess.run([a for a in snakemake_cmd(res, "config/demo.yaml", cfg) if a != "-q"] + ["-n", "--quiet", "host"],
                          cwd=REPO, capture_output=True, text=True)
     planned = sorted(int(f) for f in re.findall(r"wildcards: model=sres_petct, fold=(\d+)", dry.stdout))
     assert planned == sorted({1, 2, 3} - set(done)), dry.stdout[-3000:]  # the finished folds are not retrained
