@@ -12,7 +12,7 @@ TORCH_INDEX_cuda ?= https://download.pytorch.org/whl/cu126
 $(if $(filter cpu cuda,$(TORCH)),,$(error TORCH must be cpu or cuda, not '$(TORCH)'))
 STAMP  := $(VENV)/.installed-$(TORCH)
 
-.PHONY: demo test test-long test-slurm test-all install lint study clean
+.PHONY: demo test test-long test-slurm test-envs test-all install lint study clean
 
 install: $(STAMP)
 
@@ -53,6 +53,10 @@ test-long: $(STAMP)
 # skipped with the reason otherwise. .ci/run starts the cluster and requires it (DLSCORE_REQUIRE_SLURM=1).
 test-slurm: $(STAMP)
 	$(BIN)/python -m pytest -m slurm $(PYTEST_ARGS)
+
+# Each envs/*.yaml pip section installed alone in a clean venv imports what its rules use (minutes).
+test-envs: $(STAMP)
+	$(BIN)/python -m pytest -m envs $(PYTEST_ARGS)
 
 # Everything above in one pytest session (what .ci/run calls): the whole-run tests share one
 # small study (tests/conftest.py: small_study) instead of running it once per suite.
