@@ -29,6 +29,7 @@ ITEMS: dict[str, tuple[str, str, str]] = {
     "dicom_index": ("Patients", "Cohort import", "DICOM series found"),
     "dicom_pairing": ("Patients", "Cohort import", "DICOM series paired"),
     "qc": ("Data and quality control", "Preprocessing", "Per-patient QC"),
+    "qc_overview": ("Data and quality control", "Preprocessing", "QC overview by cohort"),
     "hyperimages": ("Data and quality control", "Preprocessing", "Hyper-images"),
     "radiomics_features": ("Data and quality control", "Radiomic features", "Radiomic features"),
     "cutoffs": ("Discrimination", "Cutoffs", "DLS cutoffs (training)"),

@@ -39,7 +39,8 @@ rule qc_table:
         qc=expand(f"{R}/preprocessed/{{pid}}", pid=PIDS),
         validated=f"{R}/manifest/validated.parquet",
     output:
-        in_report(f"{R}/tables/qc.csv", "qc"),
+        table=in_report(f"{R}/tables/qc.csv", "qc"),
+        figure=in_report(f"{R}/figures/qc_overview.png", "qc_overview"),
     params:
         settings=step_params(config, "qc_table"),
     log:

@@ -9,4 +9,4 @@ from dlscore.settings import from_snakemake
 
 with job_log(snakemake.log[0]):
     preprocess.qc_table(from_snakemake(snakemake, "qc_table"), [str(Path(d) / "qc.json") for d in snakemake.input.qc],
-                    snakemake.input.validated, snakemake.output[0])
+                    snakemake.input.validated, snakemake.output.table, snakemake.output.figure)

@@ -199,10 +199,19 @@ def qc_montage(config: Mapping[str, Any], predir: str, slice_npz: str, patient: 
             int(config.get("qc", {}).get("montage_rows", 4)))
 
 
-def qc_table(config: Mapping[str, Any], qc_files: Sequence[str], validated: str, out: str) -> None:
+def qc_table(config: Mapping[str, Any], qc_files: Sequence[str], validated: str, out: str,
+             figure_out: str | None = None) -> None:
+    """The per-patient QC table, with an ``outlier`` column naming the measures far from the
+    patient's cohort (:func:`dlscore.qc_overview.outliers`), and the cohort overview figure."""
+    from dlscore.qc_overview import outliers, qc_measures
     qc = pd.DataFrame([json.loads(Path(f).read_text()) for f in qc_files])
     man = pd.read_parquet(validated)[["patient_id", "cohort", "split"]]
     qc = man.merge(qc, on="patient_id")
     qc["spacing_mm"] = qc["spacing_mm"].map(lambda v: "x".join(f"{x:.3g}" for x in v))
     qc["size"] = qc["size"].map(lambda v: "x".join(str(x) for x in v))
+    measures = qc_measures(qc)
+    qc["outlier"] = outliers(measures)
     write_table(qc, out, config)
+    if figure_out:
+        from dlscore.plots.qc import plot_qc_overview
+        plot_qc_overview(measures, figure_out, f"Imaging QC by cohort ({len(qc)} patients)")
