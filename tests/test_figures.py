@@ -62,3 +62,21 @@ def test_save_writes_300_dpi_and_the_check_into_the_png(tmp_path):
     from PIL import Image as I
     I.new("RGB", (4, 4)).save(tmp_path / "plain.png")
     assert read_legibility(tmp_path / "plain.png") is None
+
+
+def test_learning_curves_of_an_ensemble_and_the_frozen_weights_placeholder(tmp_path):
+    import pandas as pd
+
+    from dlscore.steps.score import training_figure
+    h = pd.DataFrame({"epoch": [1, 2, 3] * 2, "train_loss": [0.8, 0.6, 0.5, 0.9, 0.7, 0.6],
+                      "val_loss": [0.7, 0.6, 0.65, 0.72, 0.7, 0.69], "val_patient_auc": [0.6, 0.7, 0.68, 0.55, 0.6, 0.62],
+                      "best": [True, True, False, True, True, True], "member": [1, 1, 1, 2, 2, 2]})
+    h.to_csv(tmp_path / "history.csv", index=False)
+    cfg = {"display_names": {"m": "PET/CT DLS"}}
+    training_figure(cfg, "m", str(tmp_path / "history.csv"), tmp_path / "t.png")
+    check = read_legibility(tmp_path / "t.png")
+    assert check["min_font_pt"] >= MIN_FONT_PT and not check["overlaps"]
+    assert {"member 1: training", "member 2: validation", "PET/CT DLS: learning curves\nDot: the epoch whose "
+            "weights were kept (lowest validation loss)"} <= set(check["texts"])
+    training_figure(cfg, "m", None, tmp_path / "frozen.png")
+    assert any("frozen weights" in t for t in read_legibility(tmp_path / "frozen.png")["texts"])

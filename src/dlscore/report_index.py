@@ -63,6 +63,7 @@ ITEMS: dict[str, tuple[str, str, str]] = {
     "four_groups": ("Survival and clinical benefit", "Four groups (DLS × marker)", "Four-group survival"),
     "four_groups_logrank": ("Survival and clinical benefit", "Four groups (DLS × marker)", "Pairwise log-rank"),
     "km4": ("Survival and clinical benefit", "Four groups (DLS × marker)", "Kaplan–Meier, four groups"),
+    "training": ("Model interpretation", "Training", "Learning curves"),
     "gradcam": ("Model interpretation", "Grad-CAM", "Grad-CAM"),
     "activations": ("Model interpretation", "Activations", "Residual-block activations"),
     "deep_features": ("Model interpretation", "Deep features", "Deep-feature clustering"),

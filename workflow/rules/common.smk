@@ -178,6 +178,11 @@ def signature_inputs(wildcards):
     return ins
 
 
+def model_history(wc):
+    """The model's per-epoch history, or nothing for frozen weights (not trained here)."""
+    return [] if config["models"][wc.model].get("weights") else [f"{R}/models/{wc.model}/history.csv"]
+
+
 def model_weights(wc):
     """Weights the model is scored with: frozen ones given in the config (inference only, no
     training job), else those the study trains."""

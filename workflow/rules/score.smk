@@ -32,7 +32,9 @@ rule explain:
         validated=f"{R}/manifest/validated.parquet",
         scores=f"{R}/scores/{{model}}.parquet",
         features=f"{R}/scores/{{model}}_features.parquet",
+        history=model_history,
     output:
+        training=in_report(f"{R}/figures/training_{{model}}.png", "training", model="{model}"),
         gradcam=in_report(f"{R}/figures/gradcam_{{model}}.png", "gradcam", model="{model}"),
         clustermap=in_report(f"{R}/figures/deep_features_{{model}}.png", "deep_features", model="{model}"),
         activations=in_report(f"{R}/figures/activations_{{model}}.png", "activations", model="{model}"),

@@ -10,3 +10,5 @@ with job_log(snakemake.log[0]):
                    snakemake.input.scores, snakemake.input.features, snakemake.params.slice_files,
                    snakemake.output.gradcam, snakemake.output.clustermap, snakemake.threads,
                    snakemake.output.activations, snakemake.output.clusters)
+    score.training_figure(from_snakemake(snakemake, "explain"), snakemake.wildcards.model,
+                          (list(snakemake.input.history) or [None])[0], snakemake.output.training)

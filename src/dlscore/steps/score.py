@@ -82,6 +82,17 @@ def score(config: Mapping[str, Any], weights: str, slice_files: Mapping[tuple[st
     feats.to_parquet(features_out, index=False)
 
 
+def training_figure(config: Mapping[str, Any], model_name: str, history: str | None, out: str) -> None:
+    """The model's learning curves (:func:`dlscore.plots.training.plot_learning_curves`) from
+    its ``history.csv``; a placeholder saying why for a model scored with frozen weights."""
+    from dlscore.plots import placeholder_figure
+    from dlscore.plots.training import plot_learning_curves
+    if not history:
+        placeholder_figure(out, f"{display_name(config, model_name)}: frozen weights, not trained in this study")
+        return
+    plot_learning_curves(pd.read_csv(history), out, f"{display_name(config, model_name)}: learning curves")
+
+
 def explain(config: Mapping[str, Any], model_name: str, weights: str, validated: str, scores: str,
             features: str, slice_files: Mapping[str, str], gradcam_out: str, clustermap_out: str,
             threads: int = 1, activations_out: str | None = None, clusters_out: str | None = None) -> None:
