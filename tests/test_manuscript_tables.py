@@ -46,3 +46,11 @@ def test_tables_use_display_names_and_keep_the_reason_a_row_is_not_computable():
     assert s["Endpoint"] == "Progression-free survival" and s["Median, high (months, 95 % CI)"] == "NR (12.1–NR)"
     assert s["HR, high vs low (95 % CI)"] == "0.25 (0.07–0.86)" and s["p (log-rank)"] == "0.02"
     assert out["dcb"]["note"].iloc[0].startswith("nothing to report")
+
+
+def test_html_version_has_the_caption_and_no_hash_column():
+    from dlscore.manuscript_tables import to_html
+    t = pd.DataFrame({"Model": ["PET/CT DLS <v2>"], "p": ["<0.001"], "config_hash": ["abc"]})
+    page = to_html(t, "Table 1. Patient characteristics")
+    assert "<caption>Table 1. Patient characteristics</caption>" in page and "config_hash" not in page
+    assert "PET/CT DLS &lt;v2&gt;" in page and "&lt;0.001" in page  # escaped, not markup

@@ -52,7 +52,7 @@ rule manuscript:
         methods=in_report(f"{R}/methods.md", "methods"),
         tripod=in_report(f"{R}/tables/tripod_ai.csv", "tripod_ai"),
         paste_ready=in_report(directory(f"{R}/tables/manuscript"), "manuscript_tables", "{name}",
-                              patterns=["{name}.csv"]),
+                              patterns=["{name}.html"]),
     params:
         settings=step_params(config, "manuscript"),
         tables=lambda wc: list(manuscript_tables()),

@@ -93,7 +93,7 @@ def manuscript(config: Mapping[str, Any], validated: str, tables: Mapping[str, s
     flow_figure, methods, tripod, paste_ready (the folder of :mod:`dlscore.manuscript_tables`)."""
     from pathlib import Path
     from dlscore.flow import study_flow
-    from dlscore.manuscript_tables import manuscript_tables
+    from dlscore.manuscript_tables import CAPTIONS, manuscript_tables, to_html
     from dlscore.study import endpoints
     from dlscore.methods import methods_markdown
     from dlscore.plots.flow import plot_flow
@@ -109,3 +109,4 @@ def manuscript(config: Mapping[str, Any], validated: str, tables: Mapping[str, s
     names = {**{e: spec["label"] for e, spec in endpoints(config).items()}, **(config.get("display_names") or {})}
     for name, table in manuscript_tables(frames, names).items():
         write_table(table, Path(outputs["paste_ready"]) / f"{name}.csv", config)
+        (Path(outputs["paste_ready"]) / f"{name}.html").write_text(to_html(table, CAPTIONS[name]))
