@@ -11,6 +11,7 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+
 configfile: "config/config.yaml"
 
 
@@ -61,11 +62,14 @@ include: "workflow/rules/report.smk"
 
 
 if config.get("stop_after") == "features":
-    print(f"stop_after: features -- {len(PIDS)} patient(s): QC, hyper-images and radiomics only; no model is trained "
-          "or validated (too few patients). Set stop_after: null to run the whole study.", file=sys.stderr)
+    print(
+        f"stop_after: features -- {len(PIDS)} patient(s): QC, hyper-images and radiomics only; no model is trained "
+        "or validated (too few patients). Set stop_after: null to run the whole study.",
+        file=sys.stderr,
+    )
 
 
 rule all:
+    default_target: True
     input:
         final_targets(),
-    default_target: True

@@ -123,3 +123,28 @@ def test_every_report_caption_has_its_place_in_the_report_and_every_rule_uses_it
     for rules in (REPO / "workflow/rules").glob("*.smk"):
         text = rules.read_text()
         assert "category=" not in text and "caption=" not in text, f"{rules.name}: report() outside in_report"
+
+
+def test_rules_are_snakefmt_formatted():
+    """The Snakefile and rule files are as snakefmt writes them (`snakefmt Snakefile workflow/rules/`)."""
+    import shutil
+    import subprocess
+    import sys
+    exe = shutil.which("snakefmt", path=str(Path(sys.executable).parent))
+    assert exe, "snakefmt is a test dependency (pyproject [test]): reinstall with `make install`"
+    res = subprocess.run([exe, "--check", "Snakefile", "workflow/rules/"], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:] + "\nrun `.venv/bin/snakefmt Snakefile workflow/rules/`"
+
+
+def test_catalogue_test_study_lints_clean_and_plans_the_whole_study(tmp_path):
+    """.test/config/config.yaml (the catalogue's tiny phantom study) lints clean and plans every step."""
+    import subprocess
+    import sys
+    args = [sys.executable, "-m", "snakemake", "--configfile", "config/demo.yaml", ".test/config/config.yaml",
+            "--config", f"results={tmp_path / 'results'}"]
+    lint = subprocess.run([*args, "--lint"], cwd=REPO, capture_output=True, text=True)
+    assert "Congratulations, your workflow is in a good condition!" in lint.stdout + lint.stderr, lint.stderr[-2000:]
+    dry = subprocess.run([*args, "-n"], cwd=REPO, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    stats = dry.stdout[dry.stdout.index("Job stats"):]
+    assert all(f"\n{rule} " in stats for rule in ("train", "explain", "clinical_validation", "manuscript"))

@@ -9,10 +9,15 @@ if COHORT is not None:
         output:
             manifest=MANIFEST,
             tables=[in_report(f"{R}/tables/{t}.csv", t) for t in COHORT.tables],
-            files=[directory(f) if k == "dicom" else f for p in PLAN for k, f in p.files.items()]
-                  if COHORT.generates else [],
-        params:
-            settings=step_params(config, "cohort"),
+            files=(
+                [
+                    directory(f) if k == "dicom" else f
+                    for p in PLAN
+                    for k, f in p.files.items()
+                ]
+                if COHORT.generates
+                else []
+            ),
         log:
             f"{R}/logs/cohort.log",
         benchmark:
@@ -23,5 +28,7 @@ if COHORT is not None:
         resources:
             mem_mb=2000,
             runtime=20,
+        params:
+            settings=step_params(config, "cohort"),
         script:
             "../scripts/cohort.py"

@@ -8,35 +8,68 @@ from dlscore.chunks import patient_chunks
 from dlscore.cohorts import active as active_cohort, manifest_path
 from dlscore.folds import is_cv
 from dlscore.settings import step_params
-from dlscore.study import check_inside, development_patients, endpoints, km_models, marker_names, marker_pairs, model_names, plan_patients, planned_model_folds, scores_mode, signature_enabled, survival_sets
+from dlscore.study import (
+    check_inside,
+    development_patients,
+    endpoints,
+    km_models,
+    marker_names,
+    marker_pairs,
+    model_names,
+    plan_patients,
+    planned_model_folds,
+    scores_mode,
+    signature_enabled,
+    survival_sets,
+)
 
 R = config["results"]
-COHORT = active_cohort(config)  # a registered cohort (dlscore.cohorts), or None: the study brings a manifest
+COHORT = active_cohort(
+    config
+)  # a registered cohort (dlscore.cohorts), or None: the study brings a manifest
 MANIFEST = manifest_path(config)
 try:  # the manifest's ids and cohort names become folder names: checked before any planning
     PLAN = plan_patients(config, config["split"]["site_column"])
     PATIENT = {p.patient_id: p for p in PLAN}
     PIDS = list(PATIENT)
     DEV_PIDS = development_patients(PLAN)
-    SURVIVAL_SETS = survival_sets(PLAN, config["survival"]["splits"], is_cv(config["split"]))
+    SURVIVAL_SETS = survival_sets(
+        PLAN, config["survival"]["splits"], is_cv(config["split"])
+    )
     FOLDS = planned_model_folds(config, PLAN) if not scores_mode(config) else []
 except ManifestError as err:  # one clear message, no traceback
     raise WorkflowError(str(err)) from None
-PATIENT_CHUNKS = patient_chunks(PIDS, config["compute"]["patients_per_job"])  # chunk -> its patients (one job)
+PATIENT_CHUNKS = patient_chunks(
+    PIDS, config["compute"]["patients_per_job"]
+)  # chunk -> its patients (one job)
 SCORES_ONLY = scores_mode(config)
 MODELS = model_names(config)
 MARKERS = marker_names(config)  # scores-only: markers that are manifest columns
 SIGNATURE = signature_enabled(config)
 KM_MODELS = km_models(config)
 ENDPOINTS = list(endpoints(config))
-ENDPOINT_NAME = {e: spec.get("label", e) for e, spec in endpoints(config).items()}  # for the report
+ENDPOINT_NAME = {
+    e: spec.get("label", e) for e, spec in endpoints(config).items()
+}  # for the report
 ENVS = str(Path(workflow.basedir) / "envs")
-DL_ENV = {"cpu": "dl", "cuda": "dl_cuda"}[config["compute"]["torch"]]  # the torch build of --sdm conda
+DL_ENV = {"cpu": "dl", "cuda": "dl_cuda"}[
+    config["compute"]["torch"]
+]  # the torch build of --sdm conda
 try:  # nothing the manifest or config names may make a job write (or clean up) outside results/
-    check_inside(R, [f"{R}/slices/{p}/r1.npz" for p in PIDS] + [f"{R}/models/{m}/weights.pt" for m in MODELS]
-                 + [f"{R}/figures/km_{m}_{s}_{e}.png" for m in KM_MODELS for s in SURVIVAL_SETS for e in ENDPOINTS])
+    check_inside(
+        R,
+        [f"{R}/slices/{p}/r1.npz" for p in PIDS]
+        + [f"{R}/models/{m}/weights.pt" for m in MODELS]
+        + [
+            f"{R}/figures/km_{m}_{s}_{e}.png"
+            for m in KM_MODELS
+            for s in SURVIVAL_SETS
+            for e in ENDPOINTS
+        ],
+    )
 except ManifestError as err:
     raise WorkflowError(str(err)) from None
+
 
 wildcard_constraints:
     pid="|".join(map(re.escape, PIDS)) if PIDS else "NONE",
@@ -54,21 +87,39 @@ def slices_of(pids, rater="r1"):
 
 
 def all_slices():
-    return {(p.patient_id, r): f"{R}/slices/{p.patient_id}/{r}.npz" for p in PLAN for r in p.raters}
+    return {
+        (p.patient_id, r): f"{R}/slices/{p.patient_id}/{r}.npz"
+        for p in PLAN
+        for r in p.raters
+    }
 
 
 def km_figures():
-    return {(m, c, e): f"{R}/figures/km_{m}_{c}_{e}.png" for m in KM_MODELS for c in SURVIVAL_SETS for e in ENDPOINTS}
+    return {
+        (m, c, e): f"{R}/figures/km_{m}_{c}_{e}.png"
+        for m in KM_MODELS
+        for c in SURVIVAL_SETS
+        for e in ENDPOINTS
+    }
 
 
 def four_group_figures():
     pairs = marker_pairs(config, "four_groups")
-    return {(a, b, c, e): f"{R}/figures/km4_{a}_{b}_{c}_{e}.png" for a, b in pairs for c in SURVIVAL_SETS
-            for e in ENDPOINTS}
+    return {
+        (a, b, c, e): f"{R}/figures/km4_{a}_{b}_{c}_{e}.png"
+        for a, b in pairs
+        for c in SURVIVAL_SETS
+        for e in ENDPOINTS
+    }
 
 
 def forest_figures():
-    return {(m, c, e): f"{R}/figures/forest_{m}_{c}_{e}.png" for m in KM_MODELS for c in SURVIVAL_SETS for e in ENDPOINTS}
+    return {
+        (m, c, e): f"{R}/figures/forest_{m}_{c}_{e}.png"
+        for m in KM_MODELS
+        for c in SURVIVAL_SETS
+        for e in ENDPOINTS
+    }
 
 
 from dlscore.report_index import report_entry
@@ -85,8 +136,13 @@ from dlscore.steps.survival import CLINICAL_TABLES
 from dlscore.steps.signature import SIGNATURE_TABLES
 from dlscore.steps.report import MANUSCRIPT_TABLES
 
-MANUSCRIPT_OUTPUTS = ["tables/study_flow.csv", "figures/study_flow.png", "methods.md", "tables/tripod_ai.csv",
-                      "tables/manuscript"]
+MANUSCRIPT_OUTPUTS = [
+    "tables/study_flow.csv",
+    "figures/study_flow.png",
+    "methods.md",
+    "tables/tripod_ai.csv",
+    "tables/manuscript",
+]
 
 
 IMAGING_TARGETS = [
@@ -97,9 +153,15 @@ IMAGING_TARGETS = [
 
 
 def final_targets():
-    if config.get("stop_after") == "features":  # too few patients to train: images -> features, then stop
-        return [*IMAGING_TARGETS, f"{R}/radiomics/features.parquet", f"{R}/tables/radiomics_features.csv",
-                *[f"{R}/tables/{t}.csv" for t in (COHORT.tables if COHORT else ())]]
+    if (
+        config.get("stop_after") == "features"
+    ):  # too few patients to train: images -> features, then stop
+        return [
+            *IMAGING_TARGETS,
+            f"{R}/radiomics/features.parquet",
+            f"{R}/tables/radiomics_features.csv",
+            *[f"{R}/tables/{t}.csv" for t in (COHORT.tables if COHORT else ())],
+        ]
     common = [
         f"{R}/tables/table1.csv",
         f"{R}/tables/table2.csv",
@@ -118,8 +180,11 @@ def final_targets():
         f"{R}/figures/roc_dcb.png",
     ]
     if SIGNATURE:
-        common += [*[f"{R}/tables/{t}.csv" for t in SIGNATURE_TABLES], f"{R}/figures/roc_signatures.png",
-                   f"{R}/figures/radiomics_dls_heatmap.png"]
+        common += [
+            *[f"{R}/tables/{t}.csv" for t in SIGNATURE_TABLES],
+            f"{R}/figures/roc_signatures.png",
+            f"{R}/figures/radiomics_dls_heatmap.png",
+        ]
     if SCORES_ONLY:
         return common
     return common + [
@@ -143,26 +208,40 @@ def final_targets():
 
 
 def summary_tables(wildcards):
-    tables = {"splits": f"{R}/manifest/splits.csv", "survival": f"{R}/tables/survival.csv",
-              **{t: f"{R}/tables/{t}.csv" for t in ("dcb", "hr_difference", "cox_multivariable",
-                                                        "marker_coverage")}}
+    tables = {
+        "splits": f"{R}/manifest/splits.csv",
+        "survival": f"{R}/tables/survival.csv",
+        **{
+            t: f"{R}/tables/{t}.csv"
+            for t in ("dcb", "hr_difference", "cox_multivariable", "marker_coverage")
+        },
+    }
     if SIGNATURE:
         tables["signature_baselines"] = f"{R}/tables/signature_baselines.csv"
     if not SCORES_ONLY:
-        tables.update(discrimination=f"{R}/tables/discrimination.csv",
-                      reproducibility=f"{R}/tables/reproducibility.csv", calibration=f"{R}/tables/calibration.csv")
+        tables.update(
+            discrimination=f"{R}/tables/discrimination.csv",
+            reproducibility=f"{R}/tables/reproducibility.csv",
+            calibration=f"{R}/tables/calibration.csv",
+        )
     return tables
 
 
 def manuscript_tables():
     """The tables the manuscript step reads (name -> path): those of MANUSCRIPT_TABLES this study writes."""
     imaging_only = ("discrimination", "comparisons", "calibration", "reproducibility")
-    return {k: f"{R}/{v}" for k, v in MANUSCRIPT_TABLES.items() if not (SCORES_ONLY and k in imaging_only)}
+    return {
+        k: f"{R}/{v}"
+        for k, v in MANUSCRIPT_TABLES.items()
+        if not (SCORES_ONLY and k in imaging_only)
+    }
 
 
 def produced_outputs():
     """Every output of the run, relative to the results folder (the TRIPOD+AI checklist points at them)."""
-    return sorted({str(Path(f).relative_to(R)) for f in final_targets()} | {"manifest/splits.csv"})
+    return sorted(
+        {str(Path(f).relative_to(R)) for f in final_targets()} | {"manifest/splits.csv"}
+    )
 
 
 def signature_inputs(wildcards):
@@ -180,10 +259,16 @@ def signature_inputs(wildcards):
 
 def model_history(wc):
     """The model's per-epoch history, or nothing for frozen weights (not trained here)."""
-    return [] if config["models"][wc.model].get("weights") else [f"{R}/models/{wc.model}/history.csv"]
+    return (
+        []
+        if config["models"][wc.model].get("weights")
+        else [f"{R}/models/{wc.model}/history.csv"]
+    )
 
 
 def model_weights(wc):
     """Weights the model is scored with: frozen ones given in the config (inference only, no
     training job), else those the study trains."""
-    return config["models"][wc.model].get("weights") or f"{R}/models/{wc.model}/weights.pt"
+    return (
+        config["models"][wc.model].get("weights") or f"{R}/models/{wc.model}/weights.pt"
+    )

@@ -4,9 +4,6 @@ rule cutoffs:
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
     output:
         in_report(f"{R}/tables/cutoffs.csv", "cutoffs"),
-    params:
-        settings=step_params(config, "cutoffs"),
-        models=MODELS,
     log:
         f"{R}/logs/cutoffs.log",
     benchmark:
@@ -17,6 +14,9 @@ rule cutoffs:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        settings=step_params(config, "cutoffs"),
+        models=MODELS,
     script:
         "../scripts/cutoffs.py"
 
@@ -33,9 +33,6 @@ rule discrimination:
         roc=[in_report(f"{R}/figures/roc_{m}.png", "roc", model=m) for m in MODELS],
         subgroups=in_report(f"{R}/tables/subgroup_auc.csv", "subgroup_auc"),
         comparators=in_report(f"{R}/figures/roc_comparators.png", "roc_comparators"),
-    params:
-        settings=step_params(config, "discrimination"),
-        models=MODELS,
     log:
         f"{R}/logs/discrimination.log",
     benchmark:
@@ -46,6 +43,9 @@ rule discrimination:
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        settings=step_params(config, "discrimination"),
+        models=MODELS,
     script:
         "../scripts/discrimination.py"
 
@@ -56,9 +56,6 @@ rule reproducibility:
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
     output:
         in_report(f"{R}/tables/reproducibility.csv", "reproducibility"),
-    params:
-        settings=step_params(config, "reproducibility"),
-        models=MODELS,
     log:
         f"{R}/logs/reproducibility.log",
     benchmark:
@@ -69,6 +66,9 @@ rule reproducibility:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        settings=step_params(config, "reproducibility"),
+        models=MODELS,
     script:
         "../scripts/reproducibility.py"
 
@@ -79,10 +79,10 @@ rule calibration:
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MODELS),
     output:
         table=in_report(f"{R}/tables/calibration.csv", "calibration"),
-        figs=[in_report(f"{R}/figures/calibration_{m}.png", "calibration_fig", model=m) for m in MODELS],
-    params:
-        settings=step_params(config, "calibration"),
-        models=MODELS,
+        figs=[
+            in_report(f"{R}/figures/calibration_{m}.png", "calibration_fig", model=m)
+            for m in MODELS
+        ],
     log:
         f"{R}/logs/calibration.log",
     benchmark:
@@ -93,6 +93,9 @@ rule calibration:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        settings=step_params(config, "calibration"),
+        models=MODELS,
     script:
         "../scripts/calibration.py"
 
@@ -105,10 +108,10 @@ rule clinical_utility:
     output:
         table=in_report(f"{R}/tables/decision_curve.csv", "dca", "Net benefit table"),
         dca=[in_report(f"{R}/figures/dca_{m}.png", "dca", model=m) for m in MODELS],
-        dist=[in_report(f"{R}/figures/dls_by_label_{m}.png", "dls_by_label", model=m) for m in MODELS],
-    params:
-        settings=step_params(config, "clinical_utility"),
-        models=MODELS,
+        dist=[
+            in_report(f"{R}/figures/dls_by_label_{m}.png", "dls_by_label", model=m)
+            for m in MODELS
+        ],
     log:
         f"{R}/logs/clinical_utility.log",
     benchmark:
@@ -119,5 +122,8 @@ rule clinical_utility:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        settings=step_params(config, "clinical_utility"),
+        models=MODELS,
     script:
         "../scripts/clinical_utility.py"

@@ -4,9 +4,6 @@ rule hyperimage_figure:
         slices=slice_dirs(DEV_PIDS),
     output:
         in_report(f"{R}/figures/hyperimages.png", "hyperimages"),
-    params:
-        settings=step_params(config, "hyperimage_figure"),
-        slice_files=slices_of(DEV_PIDS),
     log:
         f"{R}/logs/hyperimage_figure.log",
     benchmark:
@@ -17,5 +14,8 @@ rule hyperimage_figure:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        settings=step_params(config, "hyperimage_figure"),
+        slice_files=slices_of(DEV_PIDS),
     script:
         "../scripts/hyperimage_figure.py"

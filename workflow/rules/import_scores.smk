@@ -6,9 +6,6 @@ rule import_scores:
     output:
         scores=expand(f"{R}/scores/{{model}}.parquet", model=MARKERS),
         cutoffs=in_report(f"{R}/tables/cutoffs.csv", "cutoffs", "Marker cutoffs"),
-    params:
-        settings=step_params(config, "import_scores"),
-        models=MARKERS,
     log:
         f"{R}/logs/import_scores.log",
     benchmark:
@@ -19,5 +16,8 @@ rule import_scores:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        settings=step_params(config, "import_scores"),
+        models=MARKERS,
     script:
         "../scripts/import_scores.py"

@@ -3,8 +3,6 @@ rule validate_manifest:
         lambda wc: MANIFEST,  # a function: the report lists rule inputs, never a user's path
     output:
         f"{R}/manifest/checked.parquet",
-    params:
-        settings=step_params(config, "validate_manifest"),
     log:
         f"{R}/logs/validate_manifest.log",
     benchmark:
@@ -15,6 +13,8 @@ rule validate_manifest:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        settings=step_params(config, "validate_manifest"),
     script:
         "../scripts/validate_manifest.py"
 
@@ -27,8 +27,6 @@ rule split:
     output:
         validated=f"{R}/manifest/validated.parquet",
         splits=f"{R}/manifest/splits.csv",
-    params:
-        settings=step_params(config, "split"),
     log:
         f"{R}/logs/split.log",
     benchmark:
@@ -39,5 +37,7 @@ rule split:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        settings=step_params(config, "split"),
     script:
         "../scripts/split.py"

@@ -15,21 +15,21 @@ for CHUNK, CHUNK_PIDS in PATIENT_CHUNKS.items():
         output:
             pre=[directory(f"{R}/preprocessed/{p}") for p in CHUNK_PIDS],
             slices=[directory(f"{R}/slices/{p}") for p in CHUNK_PIDS],
-        params:
-            settings=step_params(config, "preprocess"),
-            patients=CHUNK_PIDS,
         log:
             [f"{R}/logs/preprocess/{p}.log" for p in CHUNK_PIDS],
         benchmark:
             f"{R}/benchmarks/preprocess/{CHUNK}.tsv"
-        conda:
-            f"{ENVS}/imaging.yaml"
         group:
             "patients"
+        conda:
+            f"{ENVS}/imaging.yaml"
         threads: 1
         resources:
             mem_mb=2000,
             runtime=10 + 2 * len(CHUNK_PIDS),  # minutes: a CT of 500 slices takes about 1 min
+        params:
+            settings=step_params(config, "preprocess"),
+            patients=CHUNK_PIDS,
         script:
             "../scripts/preprocess.py"
 
@@ -41,8 +41,6 @@ rule qc_table:
     output:
         table=in_report(f"{R}/tables/qc.csv", "qc"),
         figure=in_report(f"{R}/figures/qc_overview.png", "qc_overview"),
-    params:
-        settings=step_params(config, "qc_table"),
     log:
         f"{R}/logs/qc_table.log",
     benchmark:
@@ -53,6 +51,8 @@ rule qc_table:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        settings=step_params(config, "qc_table"),
     script:
         "../scripts/qc_table.py"
 
@@ -65,8 +65,6 @@ rule qc_montages:
         slices=slice_dirs(PIDS),
     output:
         directory(f"{R}/qc/montages"),
-    params:
-        settings=step_params(config, "qc_montages"),
     log:
         f"{R}/logs/qc_montages.log",
     benchmark:
@@ -77,5 +75,7 @@ rule qc_montages:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        settings=step_params(config, "qc_montages"),
     script:
         "../scripts/qc_montages.py"

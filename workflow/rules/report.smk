@@ -4,8 +4,6 @@ rule provenance:
     output:
         table=in_report(f"{R}/tables/provenance.csv", "provenance"),
         checksums=in_report(f"{R}/tables/data_checksums.csv", "data_checksums"),
-    params:
-        settings=step_params(config, "provenance"),
     log:
         f"{R}/logs/provenance.log",
     benchmark:
@@ -16,6 +14,8 @@ rule provenance:
     resources:
         mem_mb=1000,
         runtime=30,
+    params:
+        settings=step_params(config, "provenance"),
     script:
         "../scripts/provenance.py"
 
@@ -25,8 +25,6 @@ rule summary:
         unpack(summary_tables),
     output:
         in_report(f"{R}/summary.html", "summary"),
-    params:
-        settings=step_params(config, "summary"),
     log:
         f"{R}/logs/summary.log",
     benchmark:
@@ -37,6 +35,8 @@ rule summary:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        settings=step_params(config, "summary"),
     script:
         "../scripts/summary.py"
 
@@ -47,16 +47,20 @@ rule manuscript:
         validated=f"{R}/manifest/validated.parquet",
         tables=lambda wc: list(manuscript_tables().values()),
     output:
-        flow_table=in_report(f"{R}/tables/study_flow.csv", "study_flow", "Study flow (table)"),
-        flow_figure=in_report(f"{R}/figures/study_flow.png", "study_flow", "Study flow (figure)"),
+        flow_table=in_report(
+            f"{R}/tables/study_flow.csv", "study_flow", "Study flow (table)"
+        ),
+        flow_figure=in_report(
+            f"{R}/figures/study_flow.png", "study_flow", "Study flow (figure)"
+        ),
         methods=in_report(f"{R}/methods.md", "methods"),
         tripod=in_report(f"{R}/tables/tripod_ai.csv", "tripod_ai"),
-        paste_ready=in_report(directory(f"{R}/tables/manuscript"), "manuscript_tables", "{name}",
-                              patterns=["{name}.html"]),
-    params:
-        settings=step_params(config, "manuscript"),
-        tables=lambda wc: list(manuscript_tables()),
-        produced=lambda wc: produced_outputs(),
+        paste_ready=in_report(
+            directory(f"{R}/tables/manuscript"),
+            "manuscript_tables",
+            "{name}",
+            patterns=["{name}.html"],
+        ),
     log:
         f"{R}/logs/manuscript.log",
     benchmark:
@@ -67,5 +71,9 @@ rule manuscript:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        settings=step_params(config, "manuscript"),
+        tables=lambda wc: list(manuscript_tables()),
+        produced=lambda wc: produced_outputs(),
     script:
         "../scripts/manuscript.py"

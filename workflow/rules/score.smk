@@ -6,10 +6,9 @@ rule score:
     output:
         scores=f"{R}/scores/{{model}}.parquet",
         features=f"{R}/scores/{{model}}_features.parquet",
-        attention=in_report(f"{R}/tables/attention_{{model}}.csv", "attention", model="{model}"),
-    params:
-        settings=lambda wc: step_params(config, "score", model=wc.model),
-        slice_files=all_slices(),
+        attention=in_report(
+            f"{R}/tables/attention_{{model}}.csv", "attention", model="{model}"
+        ),
     log:
         f"{R}/logs/score/{{model}}.log",
     benchmark:
@@ -21,6 +20,9 @@ rule score:
         mem_mb=8000,
         runtime=60,
         gpu=config["compute"]["score_gpus"],
+    params:
+        settings=lambda wc: step_params(config, "score", model=wc.model),
+        slice_files=all_slices(),
     script:
         "../scripts/score.py"
 
@@ -34,14 +36,23 @@ rule explain:
         features=f"{R}/scores/{{model}}_features.parquet",
         history=model_history,
     output:
-        training=in_report(f"{R}/figures/training_{{model}}.png", "training", model="{model}"),
-        gradcam=in_report(f"{R}/figures/gradcam_{{model}}.png", "gradcam", model="{model}"),
-        clustermap=in_report(f"{R}/figures/deep_features_{{model}}.png", "deep_features", model="{model}"),
-        activations=in_report(f"{R}/figures/activations_{{model}}.png", "activations", model="{model}"),
-        clusters=in_report(f"{R}/tables/deep_clusters_{{model}}.csv", "deep_clusters", model="{model}"),
-    params:
-        settings=lambda wc: step_params(config, "explain", model=wc.model),
-        slice_files=slices_of(PIDS),
+        training=in_report(
+            f"{R}/figures/training_{{model}}.png", "training", model="{model}"
+        ),
+        gradcam=in_report(
+            f"{R}/figures/gradcam_{{model}}.png", "gradcam", model="{model}"
+        ),
+        clustermap=in_report(
+            f"{R}/figures/deep_features_{{model}}.png",
+            "deep_features",
+            model="{model}",
+        ),
+        activations=in_report(
+            f"{R}/figures/activations_{{model}}.png", "activations", model="{model}"
+        ),
+        clusters=in_report(
+            f"{R}/tables/deep_clusters_{{model}}.csv", "deep_clusters", model="{model}"
+        ),
     log:
         f"{R}/logs/explain/{{model}}.log",
     benchmark:
@@ -52,5 +63,8 @@ rule explain:
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        settings=lambda wc: step_params(config, "explain", model=wc.model),
+        slice_files=slices_of(PIDS),
     script:
         "../scripts/explain.py"

@@ -7,13 +7,16 @@ if SIGNATURE:
         input:
             unpack(signature_inputs),
         output:
-            tables=[in_report(f"{R}/tables/{t}.csv", "signature", t.replace("_", " ")) for t in SIGNATURE_TABLES],
+            tables=[
+                in_report(f"{R}/tables/{t}.csv", "signature", t.replace("_", " "))
+                for t in SIGNATURE_TABLES
+            ],
             scores=f"{R}/scores/rasig.parquet",
             cutoff=f"{R}/tables/signature_cutoff.csv",
             roc=in_report(f"{R}/figures/roc_signatures.png", "signature_roc"),
-            heatmap=in_report(f"{R}/figures/radiomics_dls_heatmap.png", "signature_heatmap"),
-        params:
-            settings=step_params(config, "signature"),
+            heatmap=in_report(
+                f"{R}/figures/radiomics_dls_heatmap.png", "signature_heatmap"
+            ),
         log:
             f"{R}/logs/signature.log",
         benchmark:
@@ -24,5 +27,7 @@ if SIGNATURE:
         resources:
             mem_mb=4000,
             runtime=30,
+        params:
+            settings=step_params(config, "signature"),
         script:
             "../scripts/signature.py"

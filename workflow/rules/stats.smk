@@ -7,14 +7,13 @@ rule association:
     output:
         table1=in_report(f"{R}/tables/table1.csv", "table1"),
         table2=in_report(f"{R}/tables/table2.csv", "table2"),
-        table1_label=in_report(f"{R}/tables/table1_by_label.csv", "table1", "Table 1 by label"),
+        table1_label=in_report(
+            f"{R}/tables/table1_by_label.csv", "table1", "Table 1 by label"
+        ),
         correlations=in_report(f"{R}/tables/correlations.csv", "correlations"),
         regression=in_report(f"{R}/tables/dls_regression.csv", "dls_regression"),
         groups=in_report(f"{R}/tables/dls_by_group.csv", "dls_by_group"),
         cohort_means=in_report(f"{R}/tables/dls_by_cohort.csv", "dls_by_cohort"),
-    params:
-        settings=step_params(config, "association"),
-        models=MODELS,
     log:
         f"{R}/logs/association.log",
     benchmark:
@@ -25,5 +24,8 @@ rule association:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        settings=step_params(config, "association"),
+        models=MODELS,
     script:
         "../scripts/association.py"

@@ -6,12 +6,10 @@ rule survival:
     output:
         table=in_report(f"{R}/tables/survival.csv", "survival"),
         at_risk=in_report(f"{R}/tables/survival_at_risk.csv", "at_risk"),
-        km=[in_report(f, "km", model=m, set=s, endpoint=ENDPOINT_NAME[e])
-            for (m, s, e), f in km_figures().items()],
-    params:
-        settings=step_params(config, "survival"),
-        models=MODELS,
-        km_keys=list(km_figures()),
+        km=[
+            in_report(f, "km", model=m, set=s, endpoint=ENDPOINT_NAME[e])
+            for (m, s, e), f in km_figures().items()
+        ],
     log:
         f"{R}/logs/survival.log",
     benchmark:
@@ -22,6 +20,10 @@ rule survival:
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        settings=step_params(config, "survival"),
+        models=MODELS,
+        km_keys=list(km_figures()),
     script:
         "../scripts/survival.py"
 
@@ -33,16 +35,15 @@ rule clinical_validation:
         cutoffs=f"{R}/tables/cutoffs.csv",
     output:
         **{t: in_report(f"{R}/tables/{t}.csv", t) for t in CLINICAL_TABLES},
-        forest=[in_report(f, "forest", model=m, set=s, endpoint=ENDPOINT_NAME[e])
-                for (m, s, e), f in forest_figures().items()],
-        four=[in_report(f, "km4", model=a, marker=b, set=s, endpoint=ENDPOINT_NAME[e])
-              for (a, b, s, e), f in four_group_figures().items()],
+        forest=[
+            in_report(f, "forest", model=m, set=s, endpoint=ENDPOINT_NAME[e])
+            for (m, s, e), f in forest_figures().items()
+        ],
+        four=[
+            in_report(f, "km4", model=a, marker=b, set=s, endpoint=ENDPOINT_NAME[e])
+            for (a, b, s, e), f in four_group_figures().items()
+        ],
         dcb_roc=in_report(f"{R}/figures/roc_dcb.png", "roc_dcb"),
-    params:
-        settings=step_params(config, "clinical_validation"),
-        models=MODELS,
-        forest_keys=list(forest_figures()),
-        four_keys=list(four_group_figures()),
     log:
         f"{R}/logs/clinical_validation.log",
     benchmark:
@@ -53,5 +54,10 @@ rule clinical_validation:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        settings=step_params(config, "clinical_validation"),
+        models=MODELS,
+        forest_keys=list(forest_figures()),
+        four_keys=list(four_group_figures()),
     script:
         "../scripts/clinical.py"
