@@ -54,3 +54,12 @@ def test_html_version_has_the_caption_and_no_hash_column():
     page = to_html(t, "Table 1. Patient characteristics")
     assert "<caption>Table 1. Patient characteristics</caption>" in page and "config_hash" not in page
     assert "PET/CT DLS &lt;v2&gt;" in page and "&lt;0.001" in page  # escaped, not markup
+
+
+def test_table_one_variables_print_with_their_units():
+    t1 = pd.DataFrame({"variable": ["patients", "age", "sex"], "level": ["n", "median [IQR]", "female"],
+                       "overall": ["72", "62 [57–67]", "30 (42 %)"], "p": [float("nan"), 0.66412, 0.0004],
+                       "test": ["", "Kruskal-Wallis", "Fisher's exact"], "config_hash": "x"})
+    out = manuscript_tables({"table1": t1}, {"age": "Age (years)", "sex": "Sex"})["table1"]
+    assert out["Variable"].tolist() == ["Patients", "Age (years)", "Sex"]
+    assert out["p"].tolist() == ["", "0.66", "<0.001"] and "config_hash" not in out

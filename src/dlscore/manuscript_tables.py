@@ -156,6 +156,9 @@ def dcb(df: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
 def characteristics(df: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
     """Table 1 / Table 2: the summary columns as they are, p formatted, the test named, no hash."""
     d = df.drop(columns=[c for c in ("config_hash", "model", "grouping") if c in df])
+    if "variable" in d:
+        d = d.assign(variable=d["variable"].map(lambda v: _name(v, {"patients": "Patients", **names})))
+    d = d.rename(columns=lambda c: c.split("=", 1)[1] if c.startswith(("cohort=", "group=", "label=")) else c)
     if "p" in d:
         d = d.assign(p=d["p"].map(p_value))
     return d.fillna("").rename(columns={"variable": "Variable", "level": "Level", "overall": "Overall",
