@@ -53,6 +53,8 @@ def test_save_writes_300_dpi_and_the_check_into_the_png(tmp_path):
     ax.set_title("PD-L1 TPS >= 1 % and <= 50 %")
     check = save(fig, tmp_path / "f.png")
     assert read_legibility(tmp_path / "f.png") == check and check["min_font_pt"] >= MIN_FONT_PT
+    pdf = (tmp_path / "f.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and b"CreationDate" not in pdf  # vector copy, same bytes on a rerun
     with Image.open(tmp_path / "f.png") as im:
         assert round(im.info["dpi"][0]) == DPI
     fig, ax = new_figure()

@@ -74,7 +74,8 @@ def test_tables_and_figures_exist(demo):
 
 def test_every_figure_prints_legibly_in_its_journal_column(demo):
     """Each figure of the run is a 300 dpi PNG whose smallest text prints at >= 7 pt in the journal
-    column it is drawn for (85 or 180 mm), with no two labels overlapping, and >= as ≥."""
+    column it is drawn for (85 or 180 mm), with no two labels overlapping, and >= as ≥; a vector
+    PDF of each beside it."""
     from PIL import Image
 
     from dlscore.plots import MIN_FONT_PT, read_legibility
@@ -91,6 +92,7 @@ def test_every_figure_prints_legibly_in_its_journal_column(demo):
             assert round(im.info["dpi"][0]) == 300, f.name
             width_mm = im.size[0] / 300 * 25.4
         assert width_mm <= check["width_mm"] * 1.01 + 1.6, (f.name, width_mm)  # + the 0.76 mm margins
+        assert f.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-", f"{f.name}: no vector PDF beside it"
 
 
 def test_radiomics_signature_and_fusion(demo):

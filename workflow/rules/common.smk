@@ -125,6 +125,12 @@ def forest_figures():
 from dlscore.report_index import report_entry
 
 
+def pdf_of(*pngs):
+    """The vector PDF that dlscore.plots.save writes beside each PNG figure (declared outputs)."""
+    flat = [p for x in pngs for p in ([x] if isinstance(x, str) else x)]
+    return [str(p)[: -len(".png")] + ".pdf" for p in flat]
+
+
 def in_report(path, key, item=None, patterns=(), **labels):
     """``path`` as an item of the HTML report: numbered section, sub-heading and labels
     (item, model, set, endpoint) from dlscore.report_index; caption workflow/report/<key>.rst;
@@ -149,10 +155,19 @@ IMAGING_TARGETS = [
     f"{R}/tables/qc.csv",
     *([f"{R}/qc/montages"] if config.get("qc", {}).get("montage", True) else []),
     f"{R}/figures/hyperimages.png",
+    f"{R}/figures/qc_overview.png",
 ]
 
 
 def final_targets():
+    """Every output of the study; each PNG figure with its vector PDF."""
+    targets = _final_targets()
+    return targets + pdf_of(
+        [t for t in targets if "/figures/" in t and t.endswith(".png")]
+    )
+
+
+def _final_targets():
     if (
         config.get("stop_after") == "features"
     ):  # too few patients to train: images -> features, then stop
@@ -200,6 +215,7 @@ def final_targets():
         *[f"{R}/figures/gradcam_{m}.png" for m in MODELS],
         *[f"{R}/figures/deep_features_{m}.png" for m in MODELS],
         *[f"{R}/figures/activations_{m}.png" for m in MODELS],
+        *[f"{R}/figures/training_{m}.png" for m in MODELS],
         *[f"{R}/tables/deep_clusters_{m}.csv" for m in MODELS],
         *IMAGING_TARGETS,
         *[f"{R}/figures/roc_{m}.png" for m in MODELS],

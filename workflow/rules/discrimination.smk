@@ -33,6 +33,10 @@ rule discrimination:
         roc=[in_report(f"{R}/figures/roc_{m}.png", "roc", model=m) for m in MODELS],
         subgroups=in_report(f"{R}/tables/subgroup_auc.csv", "subgroup_auc"),
         comparators=in_report(f"{R}/figures/roc_comparators.png", "roc_comparators"),
+        pdfs=pdf_of(
+            [f"{R}/figures/roc_{m}.png" for m in MODELS],
+            f"{R}/figures/roc_comparators.png",
+        ),
     log:
         f"{R}/logs/discrimination.log",
     benchmark:
@@ -83,6 +87,7 @@ rule calibration:
             in_report(f"{R}/figures/calibration_{m}.png", "calibration_fig", model=m)
             for m in MODELS
         ],
+        pdfs=pdf_of([f"{R}/figures/calibration_{m}.png" for m in MODELS]),
     log:
         f"{R}/logs/calibration.log",
     benchmark:
@@ -112,6 +117,13 @@ rule clinical_utility:
             in_report(f"{R}/figures/dls_by_label_{m}.png", "dls_by_label", model=m)
             for m in MODELS
         ],
+        pdfs=pdf_of(
+            [
+                f"{R}/figures/{k}_{m}.png"
+                for k in ("dca", "dls_by_label")
+                for m in MODELS
+            ]
+        ),
     log:
         f"{R}/logs/clinical_utility.log",
     benchmark:

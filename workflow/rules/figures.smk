@@ -4,6 +4,7 @@ rule hyperimage_figure:
         slices=slice_dirs(DEV_PIDS),
     output:
         in_report(f"{R}/figures/hyperimages.png", "hyperimages"),
+        pdfs=pdf_of(f"{R}/figures/hyperimages.png"),
     log:
         f"{R}/logs/hyperimage_figure.log",
     benchmark:

@@ -41,6 +41,7 @@ rule qc_table:
     output:
         table=in_report(f"{R}/tables/qc.csv", "qc"),
         figure=in_report(f"{R}/figures/qc_overview.png", "qc_overview"),
+        pdfs=pdf_of(f"{R}/figures/qc_overview.png"),
     log:
         f"{R}/logs/qc_table.log",
     benchmark:

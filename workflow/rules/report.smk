@@ -53,6 +53,7 @@ rule manuscript:
         flow_figure=in_report(
             f"{R}/figures/study_flow.png", "study_flow", "Study flow (figure)"
         ),
+        pdfs=pdf_of(f"{R}/figures/study_flow.png"),
         methods=in_report(f"{R}/methods.md", "methods"),
         tripod=in_report(f"{R}/tables/tripod_ai.csv", "tripod_ai"),
         paste_ready=in_report(

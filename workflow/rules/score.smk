@@ -53,6 +53,12 @@ rule explain:
         clusters=in_report(
             f"{R}/tables/deep_clusters_{{model}}.csv", "deep_clusters", model="{model}"
         ),
+        pdfs=pdf_of(
+            [
+                f"{R}/figures/{k}_{{model}}.png"
+                for k in ("training", "gradcam", "deep_features", "activations")
+            ]
+        ),
     log:
         f"{R}/logs/explain/{{model}}.log",
     benchmark:

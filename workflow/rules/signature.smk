@@ -17,6 +17,10 @@ if SIGNATURE:
             heatmap=in_report(
                 f"{R}/figures/radiomics_dls_heatmap.png", "signature_heatmap"
             ),
+            pdfs=pdf_of(
+                f"{R}/figures/roc_signatures.png",
+                f"{R}/figures/radiomics_dls_heatmap.png",
+            ),
         log:
             f"{R}/logs/signature.log",
         benchmark:

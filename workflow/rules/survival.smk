@@ -10,6 +10,7 @@ rule survival:
             in_report(f, "km", model=m, set=s, endpoint=ENDPOINT_NAME[e])
             for (m, s, e), f in km_figures().items()
         ],
+        pdfs=pdf_of(list(km_figures().values())),
     log:
         f"{R}/logs/survival.log",
     benchmark:
@@ -44,6 +45,11 @@ rule clinical_validation:
             for (a, b, s, e), f in four_group_figures().items()
         ],
         dcb_roc=in_report(f"{R}/figures/roc_dcb.png", "roc_dcb"),
+        pdfs=pdf_of(
+            list(forest_figures().values()),
+            list(four_group_figures().values()),
+            f"{R}/figures/roc_dcb.png",
+        ),
     log:
         f"{R}/logs/clinical_validation.log",
     benchmark:

@@ -119,17 +119,22 @@ def fit_to_column(fig, column: str = "single", rounds: int = 6) -> None:
         fig.set_size_inches(w * k, h * k)
 
 
-def save(fig, path, column: str = "single", tight: bool = True) -> dict:
+def save(fig, path, column: str = "single", tight: bool = True, pdf: bool = True) -> dict:
     """Write ``fig`` as a PNG at :data:`DPI`, typeset and fitted to a journal ``column``
     ("single" 85 mm or "double" 180 mm), carrying its :func:`legibility` there (PNG text key
-    :data:`LEGIBILITY_KEY`, read back by :func:`read_legibility`); returns that check."""
+    :data:`LEGIBILITY_KEY`, read back by :func:`read_legibility`), and (``pdf``) the same figure
+    as vector PDF beside it (``<name>.pdf``, no creation date: reruns write the same bytes);
+    returns the check."""
     typeset(fig)
     fig.set_dpi(DPI)  # measured as written: text extents at 100 dpi differ by a few % (glyph hinting)
     if tight:
         fit_to_column(fig, column)
     check = legibility(fig, column)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight" if tight else None, pad_inches=0.03,  # 0.76 mm margin
-                metadata={LEGIBILITY_KEY: json.dumps(check)})
+    box = {"bbox_inches": "tight" if tight else None, "pad_inches": 0.03}  # 0.76 mm margin
+    fig.savefig(path, dpi=DPI, metadata={LEGIBILITY_KEY: json.dumps(check)}, **box)
+    if pdf:
+        from pathlib import Path
+        fig.savefig(Path(path).with_suffix(".pdf"), metadata={"CreationDate": None}, **box)
     plt.close(fig)
     return check
 

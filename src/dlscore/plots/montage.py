@@ -144,7 +144,7 @@ def montage(volumes: Mapping[str, np.ndarray], mask_zyx: np.ndarray, slice_set, 
         fig, ax = new_figure(4.0, 1.0)
         ax.axis("off")
         ax.text(0.5, 0.5, f"{patient}: no slice kept", ha="center", va="center")
-        save(fig, path)
+        save(fig, path, pdf=False)  # a QC image, not a figure for print
         return
     sel = pick_rows(n, rows)
     img, bars = montage_image(volumes, mask_zyx, slice_set, squares, spacing_xyz, sel)
