@@ -163,7 +163,7 @@ def final_targets():
     """Every output of the study; each PNG figure with its vector PDF."""
     targets = _final_targets()
     return targets + pdf_of(
-        [t for t in targets if "/figures/" in t and t.endswith(".png")]
+        [t for t in targets if Path(t).parent.name == "figures" and t.endswith(".png")]
     )
 
 
