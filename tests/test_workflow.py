@@ -198,6 +198,9 @@ def test_report_builds(demo):
     categories = var("categories")
     assert set(categories) <= {section_title(s) for s in SECTIONS}, set(categories)
     assert all("Other" not in subs for subs in categories.values())  # every item under a sub-heading
+    montages = [r for r in results.values() if r["labels"].get("item") == "QC montage"]
+    assert len(montages) == 214 and montages[0]["labels"]["patient"]  # each patient's, by id
+    assert "tables/manuscript/table1.html" in html  # a table shown inline
     assert "System Message" not in html  # no docutils error under any caption
 
 

@@ -31,6 +31,7 @@ ITEMS: dict[str, tuple[str, str, str]] = {
     "qc": ("Data and quality control", "Preprocessing", "Per-patient QC"),
     "qc_overview": ("Data and quality control", "Preprocessing", "QC overview by cohort"),
     "hyperimages": ("Data and quality control", "Preprocessing", "Hyper-images"),
+    "montage": ("Data and quality control", "Per-patient QC montages", "QC montage"),
     "radiomics_features": ("Data and quality control", "Radiomic features", "Radiomic features"),
     "cutoffs": ("Discrimination", "Cutoffs", "DLS cutoffs (training)"),
     "discrimination": ("Discrimination", "AUC", "AUC per set"),

@@ -34,7 +34,7 @@ STEPS: dict[str, tuple[str, ...]] = {
     "split": ("seed", "split", "stop_after"),
     "preprocess": ("imaging", "checks", "slices"),
     "qc_table": ("imaging",),
-    "qc_montages": ("imaging", "slices", "qc"),
+    "qc_montages": ("imaging", "slices", "qc.montage_rows"),
     "radiomics": ("radiomics",),
     "radiomics_table": (),
     "train": ("seed", "device", "split", "slices.channels", "models.{model}"),

@@ -65,7 +65,17 @@ rule qc_montages:
         pre=expand(f"{R}/preprocessed/{{pid}}", pid=PIDS),
         slices=slice_dirs(PIDS),
     output:
-        directory(f"{R}/qc/montages"),
+        (
+            in_report(
+                directory(f"{R}/qc/montages"),
+                "montage",
+                "QC montage",
+                patterns=["{patient}.png"],
+                patient="{patient}",
+            )
+            if config["qc"].get("montages_in_report", True)
+            else directory(f"{R}/qc/montages")
+        ),
     log:
         f"{R}/logs/qc_montages.log",
     benchmark:
