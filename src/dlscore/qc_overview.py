@@ -14,6 +14,8 @@ MEASURES = {"in_plane_mm": "in-plane spacing (mm)", "slice_mm": "slice spacing (
             "suv_max": "SUVmax (SUV)"}
 #: |robust z| above which a value is flagged (Iglewicz & Hoaglin's 3.5)
 OUTLIER_Z = 3.5
+#: measures judged on the log scale (positive and right-skewed: a large tumour is not an error)
+LOG_SCALE = ("tumour_volume_ml", "suv_max")
 
 
 def qc_measures(qc: pd.DataFrame) -> pd.DataFrame:
@@ -40,9 +42,10 @@ def robust_z(values: pd.Series) -> pd.Series:
 
 def z_scores(measures: pd.DataFrame) -> pd.DataFrame:
     """The robust z-score of each measure within the patient's cohort (same index and measure
-    columns as ``measures``)."""
+    columns as ``measures``); :data:`LOG_SCALE` measures on the log scale."""
     cols = [c for c in MEASURES if c in measures]
-    return pd.DataFrame({c: measures.groupby("cohort", group_keys=False)[c].apply(robust_z) for c in cols},
+    values = measures.assign(**{c: np.log(measures[c].where(measures[c] > 0)) for c in LOG_SCALE if c in measures})
+    return pd.DataFrame({c: values.groupby("cohort", group_keys=False)[c].apply(robust_z) for c in cols},
                         index=measures.index)
 
 

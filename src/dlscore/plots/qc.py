@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
@@ -31,14 +33,17 @@ def plot_qc_overview(measures: pd.DataFrame, path, title: str = "") -> None:
             bad = flags.loc[sel, col].to_numpy() & ok
             ax.plot(x[ok & ~bad], v[ok & ~bad], ls="none", marker="o", ms=2.2, color=PALETTE[0], alpha=0.6)
             ax.plot(x[bad], v[bad], ls="none", marker="o", ms=3.2, color=PALETTE[1])
-            named = sorted(zip(v[bad][:3], x[bad][:3], measures.loc[sel, "patient_id"][bad][:3]))
-            for j, (yi, xi, pid) in enumerate(named):  # neighbours by value: alternate sides
-                ax.annotate(str(pid), (xi, yi), xytext=(4 if j % 2 == 0 else -4, 0), textcoords="offset points",
-                            fontsize=7, color=PALETTE[1], va="center", ha="left" if j % 2 == 0 else "right")
         ax.set_xticks(range(len(cohorts)), cohorts, rotation=45, ha="right")
         ax.set_xlim(-0.6, len(cohorts) - 0.4)
         ax.set_title(MEASURES[col], fontsize=7.5)
     n_bad = int(flags.any(axis=1).sum())
-    fig.suptitle(f"{title}\n{n_bad} patient(s) flagged in red (robust z > {OUTLIER_Z:g} within their cohort)", fontsize=8)
+    fig.suptitle(f"{title}\n{n_bad} patient(s) flagged in red (robust z > {OUTLIER_Z:g} within their cohort; "
+                 "volume and SUVmax on the log scale)", fontsize=8)
+    named = [f"{measures.at[i, 'patient_id']} ({MEASURES[c].split(' (')[0]})" for i in flags.index for c in cols
+             if flags.at[i, c]]
+    if named:  # named under the panels, not beside the points: they would overlap
+        more = f" and {len(named) - 12} more" if len(named) > 12 else ""
+        fig.supxlabel(textwrap.fill("Flagged: " + ", ".join(named[:12]) + more + " (tables/qc.csv, column outlier)",
+                                    150), fontsize=7, color=PALETTE[1])
     fig.set_layout_engine("constrained")
     save(fig, path, "double")
