@@ -63,3 +63,8 @@ def test_table_one_variables_print_with_their_units():
     out = manuscript_tables({"table1": t1}, {"age": "Age (years)", "sex": "Sex"})["table1"]
     assert out["Variable"].tolist() == ["Patients", "Age (years)", "Sex"]
     assert out["p"].tolist() == ["", "0.66", "<0.001"] and "config_hash" not in out
+
+
+def test_p_in_figure_text():
+    from dlscore.manuscript_tables import p_text
+    assert [p_text(p) for p in (4e-25, 0.0188, 0.995, float("nan"))] == ["p < 0.001", "p = 0.02", "p > 0.99", "p n/a"]

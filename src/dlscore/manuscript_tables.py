@@ -27,6 +27,12 @@ def p_value(p) -> str:
     return ">0.99" if p > 0.99 else f"{p:.2f}"
 
 
+def p_text(p) -> str:
+    """ "p = 0.04", "p < 0.001", "p > 0.99" (figure legends and annotations); "p n/a" when absent."""
+    s = p_value(p)
+    return "p n/a" if not s else f"p {s[0]} {s[1:]}" if s[0] in "<>" else f"p = {s}"
+
+
 def _num(v, digits: int) -> str:
     v = float(v)
     if math.isinf(v):

@@ -9,6 +9,7 @@ import pandas as pd
 
 from dlscore.evaluation import evaluation_sets, score_basis, scored, suv_max_of
 from dlscore.stats.discrimination import model_comparisons
+from dlscore.manuscript_tables import p_text
 from dlscore.study import display_name
 from dlscore.tables import write_table
 
@@ -113,7 +114,7 @@ def _comparator_roc(config: Mapping[str, Any], labelled: Mapping[str, Mapping[st
                 continue
             m = d[["patient_id"]].merge(sets[set_name], on="patient_id")
             short = "SUVmax" if name == SUVMAX else display_name(config, name)
-            curves.append((f"{short} (p = {p_of[(set_name, name)]:.2g} vs {shown})", m["label"].astype(int).to_numpy(),
+            curves.append((f"{short} ({p_text(p_of[(set_name, name)])} vs {shown})", m["label"].astype(int).to_numpy(),
                            m["dls"].to_numpy()))
         if len(curves) > 1 and d["label"].nunique() == 2:
             panels.append((set_name, curves))

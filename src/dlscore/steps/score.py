@@ -138,7 +138,7 @@ def _deep_features(config: Mapping[str, Any], model_name: str, validated: str, f
     feats = feats[feats["rater"] == "r1"].set_index("patient_id").drop(columns="rater")
     man = pd.read_parquet(validated).set_index("patient_id").loc[feats.index]
     side = pd.DataFrame(index=feats.index)
-    side["label"] = man["label"].map(lambda v: "unknown" if pd.isna(v) else str(int(v)))
+    side["label"] = man["label"].map(lambda v: "unknown" if pd.isna(v) else "positive" if v == 1 else "negative")
     k = int(ex.get("clusters", 4))
     clusters = feature_clusters(feats.to_numpy(), k) if len(feats) > k else np.ones(len(feats), int)
     side["cluster"] = [f"G{c}" for c in clusters]

@@ -220,6 +220,7 @@ def _dcb_roc(config, co, dcb: str | None, comparisons: list[dict], path: str) ->
     ``clinical.auc_comparisons`` pair in the legend; a placeholder saying why when there is none."""
     from dlscore.plots import PALETTE, placeholder_figure
     from dlscore.plots.roc import plot_roc_panels
+    from dlscore.manuscript_tables import p_text
     from dlscore.study import display_name, scores_mode
     if dcb is None:
         placeholder_figure(path, f"no DCB: clinical.dcb names no recorded column ({config['clinical'].get('dcb')})")
@@ -237,7 +238,7 @@ def _dcb_roc(config, co, dcb: str | None, comparisons: list[dict], path: str) ->
             v = g.dropna(subset=[dcb, f"value:{m}"])
             if len(v) and v[dcb].nunique() == 2:
                 a, p = p_of.get((set_name, co.labels[m]), (None, None))
-                name = shown[m] + (f" (p = {p:.2g} vs {a})" if a else "")
+                name = shown[m] + (f" ({p_text(p)} vs {a})" if a else "")
                 colour = PALETTE[co.markers.index(m) % len(PALETTE)]  # one colour per marker in every panel
                 curves.append((name, v[dcb].astype(int).to_numpy(), v[f"value:{m}"].to_numpy(), colour))
         if curves:
@@ -285,6 +286,7 @@ def _four_groups(config, co, a: str, b: str, g: pd.DataFrame, set_name: str, ep:
     ``a`` x ``b`` (:func:`_levels`) in one set and endpoint, and its KM figure (a placeholder
     saying why when it cannot be drawn)."""
     from dlscore.plots import placeholder_figure
+    from dlscore.manuscript_tables import p_value
     from dlscore.plots.km import plot_km_groups
     from dlscore.survival import cross_groups, median_with_ci, pairwise_logrank
     key = {"marker_a": a, "marker_b": b, "set": set_name, "endpoint": ep}
@@ -310,7 +312,7 @@ def _four_groups(config, co, a: str, b: str, g: pd.DataFrame, set_name: str, ep:
     pairs = pairwise_logrank(t, e, labels)
     if fig:
         txt = "Pairwise log-rank,\nHolm-adjusted p:\n" + "\n".join(
-            f"{r.group_a} vs\n  {r.group_b}: " + (f"{r.p_holm:.3g}" if np.isfinite(r.p_holm) else "n/a")
+            f"{r.group_a} vs\n  {r.group_b}: " + (p_value(r.p_holm) if np.isfinite(r.p_holm) else "n/a")
             for r in pairs.itertuples())
         plot_km_groups(t, e, {n: labels == n for n in order}, fig, spec["label"], spec["unit"],
                        float(config["survival"]["at_risk_step"]), f"{set_name}: {spec['label']}",
