@@ -5,7 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from dlscore.manuscript_tables import estimate_ci, manuscript_tables, p_value
+from dlscore.manuscript_tables import estimate_ci, manuscript_tables
+from dlscore.typography import p_value
 
 
 @pytest.mark.parametrize("p, text", [(1.9e-10, "<0.001"), (0.00099, "<0.001"), (0.001, "0.001"),
@@ -66,5 +67,5 @@ def test_table_one_variables_print_with_their_units():
 
 
 def test_p_in_figure_text():
-    from dlscore.manuscript_tables import p_text
+    from dlscore.typography import p_text
     assert [p_text(p) for p in (4e-25, 0.0188, 0.995, float("nan"))] == ["p < 0.001", "p = 0.02", "p > 0.99", "p n/a"]

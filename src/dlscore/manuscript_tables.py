@@ -13,24 +13,7 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
-
-def p_value(p) -> str:
-    """A p-value as journals print it: "<0.001"; 3 decimals below 0.01; 2 decimals up to 0.99;
-    ">0.99"; "" when absent."""
-    if p is None or (isinstance(p, float) and math.isnan(p)) or p == "":
-        return ""
-    p = float(p)
-    if p < 0.001:
-        return "<0.001"
-    if p < 0.01:
-        return f"{p:.3f}"
-    return ">0.99" if p > 0.99 else f"{p:.2f}"
-
-
-def p_text(p) -> str:
-    """ "p = 0.04", "p < 0.001", "p > 0.99" (figure legends and annotations); "p n/a" when absent."""
-    s = p_value(p)
-    return "p n/a" if not s else f"p {s[0]} {s[1:]}" if s[0] in "<>" else f"p = {s}"
+from dlscore.typography import math_signs, p_value
 
 
 def _num(v, digits: int) -> str:
@@ -61,7 +44,7 @@ def _name(text, names: Mapping[str, str]) -> str:
             break
     else:
         text = names.get(text, text)
-    return text.replace(">=", "≥").replace("<=", "≤")
+    return math_signs(text)
 
 
 def _cols(df: pd.DataFrame, *names: str) -> pd.DataFrame:

@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
+from dlscore.typography import math_signs  # noqa: E402
+
 STYLE = {"font.size": 8, "axes.titlesize": 8.5, "axes.labelsize": 8, "legend.fontsize": 7,
          "legend.title_fontsize": 7, "xtick.labelsize": 7.5, "ytick.labelsize": 7.5,
          "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 300,
@@ -99,9 +101,8 @@ def typeset(fig) -> None:
     """Journal typography in every text of ``fig``: ≥ and ≤ for >= and <= (config labels such as
     "TPS >= 1 %" are typed in ASCII)."""
     for t in _texts(fig):
-        s = t.get_text()
-        if ">=" in s or "<=" in s:
-            t.set_text(s.replace(">=", "≥").replace("<=", "≤"))
+        if math_signs(t.get_text()) != t.get_text():
+            t.set_text(math_signs(t.get_text()))
 
 
 def fit_to_column(fig, column: str = "single", rounds: int = 6) -> None:

@@ -28,7 +28,7 @@ def plot_km(time, event, high, path, endpoint: str, unit: str, stats: Mapping, s
     h = np.asarray(high, bool)
     hr = (f"HR (high vs low) {stats['hr']:.2f} ({stats['hr_ci_low']:.2f}–{stats['hr_ci_high']:.2f})"
           if np.isfinite(stats.get("hr", np.nan)) else "HR not estimable (no events in one group)")
-    from dlscore.manuscript_tables import p_text
+    from dlscore.typography import p_text
     txt = (f"Log-rank {p_text(stats['logrank_p'])}\n"
            f"{hr}\n"
            f"Median, {labels[0]}: {_fmt_median(stats['median_high'], stats['median_high_ci_low'], stats['median_high_ci_high'])} {unit}\n"

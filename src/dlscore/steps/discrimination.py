@@ -9,7 +9,7 @@ import pandas as pd
 
 from dlscore.evaluation import evaluation_sets, score_basis, scored, suv_max_of
 from dlscore.stats.discrimination import model_comparisons
-from dlscore.manuscript_tables import p_text
+from dlscore.typography import p_text
 from dlscore.study import display_name
 from dlscore.tables import write_table
 

@@ -220,7 +220,7 @@ def _dcb_roc(config, co, dcb: str | None, comparisons: list[dict], path: str) ->
     ``clinical.auc_comparisons`` pair in the legend; a placeholder saying why when there is none."""
     from dlscore.plots import PALETTE, placeholder_figure
     from dlscore.plots.roc import plot_roc_panels
-    from dlscore.manuscript_tables import p_text
+    from dlscore.typography import p_text
     from dlscore.study import display_name, scores_mode
     if dcb is None:
         placeholder_figure(path, f"no DCB: clinical.dcb names no recorded column ({config['clinical'].get('dcb')})")
@@ -286,7 +286,7 @@ def _four_groups(config, co, a: str, b: str, g: pd.DataFrame, set_name: str, ep:
     ``a`` x ``b`` (:func:`_levels`) in one set and endpoint, and its KM figure (a placeholder
     saying why when it cannot be drawn)."""
     from dlscore.plots import placeholder_figure
-    from dlscore.manuscript_tables import p_value
+    from dlscore.typography import p_value
     from dlscore.plots.km import plot_km_groups
     from dlscore.survival import cross_groups, median_with_ci, pairwise_logrank
     key = {"marker_a": a, "marker_b": b, "set": set_name, "endpoint": ep}
