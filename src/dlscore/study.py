@@ -85,6 +85,11 @@ def endpoints(config: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {k: v for k, v in config["survival"]["endpoints"].items() if v}
 
 
+def endpoint_names(config: Mapping[str, Any]) -> dict[str, str]:
+    """Each survival endpoint's printed name (its ``label``, else its key)."""
+    return {e: str(spec.get("label", e)) for e, spec in endpoints(config).items()}
+
+
 def display_name(config: Mapping[str, Any], name: str) -> str:
     """How figures print a model or marker: its ``display_names`` entry, else its key."""
     return str((config.get("display_names") or {}).get(name, name))

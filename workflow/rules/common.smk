@@ -11,6 +11,7 @@ from dlscore.settings import step_params
 from dlscore.study import (
     check_inside,
     development_patients,
+    endpoint_names,
     endpoints,
     km_models,
     marker_names,
@@ -24,9 +25,8 @@ from dlscore.study import (
 )
 
 R = config["results"]
-COHORT = active_cohort(
-    config
-)  # a registered cohort (dlscore.cohorts), or None: the study brings a manifest
+# a registered cohort (dlscore.cohorts), or None: the study brings a manifest
+COHORT = active_cohort(config)
 MANIFEST = manifest_path(config)
 try:  # the manifest's ids and cohort names become folder names: checked before any planning
     PLAN = plan_patients(config, config["split"]["site_column"])
@@ -39,22 +39,18 @@ try:  # the manifest's ids and cohort names become folder names: checked before 
     FOLDS = planned_model_folds(config, PLAN) if not scores_mode(config) else []
 except ManifestError as err:  # one clear message, no traceback
     raise WorkflowError(str(err)) from None
-PATIENT_CHUNKS = patient_chunks(
-    PIDS, config["compute"]["patients_per_job"]
-)  # chunk -> its patients (one job)
+# chunk -> its patients (one job)
+PATIENT_CHUNKS = patient_chunks(PIDS, config["compute"]["patients_per_job"])
 SCORES_ONLY = scores_mode(config)
 MODELS = model_names(config)
 MARKERS = marker_names(config)  # scores-only: markers that are manifest columns
 SIGNATURE = signature_enabled(config)
 KM_MODELS = km_models(config)
 ENDPOINTS = list(endpoints(config))
-ENDPOINT_NAME = {
-    e: spec.get("label", e) for e, spec in endpoints(config).items()
-}  # for the report
+ENDPOINT_NAME = endpoint_names(config)
 ENVS = str(Path(workflow.basedir) / "envs")
-DL_ENV = {"cpu": "dl", "cuda": "dl_cuda"}[
-    config["compute"]["torch"]
-]  # the torch build of --sdm conda
+# the torch build of --sdm conda
+DL_ENV = {"cpu": "dl", "cuda": "dl_cuda"}[config["compute"]["torch"]]
 try:  # nothing the manifest or config names may make a job write (or clean up) outside results/
     check_inside(
         R,

@@ -94,7 +94,7 @@ def manuscript(config: Mapping[str, Any], validated: str, tables: Mapping[str, s
     from pathlib import Path
     from dlscore.flow import study_flow
     from dlscore.manuscript_tables import CAPTIONS, manuscript_tables, to_html
-    from dlscore.study import endpoints
+    from dlscore.study import endpoint_names
     from dlscore.methods import methods_markdown
     from dlscore.plots.flow import plot_flow
     from dlscore.tripod import checklist
@@ -106,7 +106,7 @@ def manuscript(config: Mapping[str, Any], validated: str, tables: Mapping[str, s
     Path(outputs["methods"]).write_text(methods_markdown(config, {**frames, "study_flow": flow}))
     write_table(checklist(produced), outputs["tripod"], config)
     Path(outputs["paste_ready"]).mkdir(parents=True, exist_ok=True)
-    names = {**{e: spec["label"] for e, spec in endpoints(config).items()}, **(config.get("display_names") or {})}
+    names = {**endpoint_names(config), **(config.get("display_names") or {})}
     for name, table in manuscript_tables(frames, names).items():
         write_table(table, Path(outputs["paste_ready"]) / f"{name}.csv", config)
         (Path(outputs["paste_ready"]) / f"{name}.html").write_text(to_html(table, CAPTIONS[name]))
