@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from itertools import combinations
+from pathlib import Path
 
 import matplotlib
 
@@ -109,11 +110,12 @@ def fit_to_column(fig, column: str = "single", rounds: int = 6) -> None:
     """Shrink ``fig`` (axes, not fonts) until its tight bounding box — legends and labels outside
     the axes included — is at most the ``column``'s width, so that it prints at 100 % there and
     every font keeps its size in points. A figure already narrower is left as it is."""
-    target = COLUMN_MM[column] / 25.4 * 0.99  # 1 % below: the tight box moves a little on every draw
+    limit = COLUMN_MM[column] / 25.4
+    target = 0.99 * limit  # aim 1 % below: the tight box moves a little on every draw
     for _ in range(rounds):
         fig.canvas.draw()
         width = fig.get_tightbbox(fig.canvas.get_renderer()).width
-        if width <= target / 0.99:
+        if width <= limit:
             return
         w, h = fig.get_size_inches()
         k = max((w - (width - target)) / w, 0.3)
@@ -134,7 +136,6 @@ def save(fig, path, column: str = "single", tight: bool = True, pdf: bool = True
     box = {"bbox_inches": "tight" if tight else None, "pad_inches": 0.03}  # 0.76 mm margin
     fig.savefig(path, dpi=DPI, metadata={LEGIBILITY_KEY: json.dumps(check)}, **box)
     if pdf:
-        from pathlib import Path
         fig.savefig(Path(path).with_suffix(".pdf"), metadata={"CreationDate": None}, **box)
     plt.close(fig)
     return check
