@@ -82,3 +82,18 @@ def test_learning_curves_of_an_ensemble_and_the_frozen_weights_placeholder(tmp_p
             "weights were kept (lowest validation loss)"} <= set(check["texts"])
     training_figure(cfg, "m", None, tmp_path / "frozen.png")
     assert any("frozen weights" in t for t in read_legibility(tmp_path / "frozen.png")["texts"])
+
+
+def test_dls_by_label_is_drawn_the_same_twice_and_leaves_numpy_s_generator_alone(tmp_path):
+    import pandas as pd
+
+    from dlscore.plots.distribution import plot_dls_by_label
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"set": ["A"] * 20 + ["B"] * 20, "label": [0, 1] * 20, "dls": rng.uniform(0, 1, 40)})
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    for name in ("a", "b"):
+        plot_dls_by_label(df, 0.5, tmp_path / f"{name}.png", "PD-L1 positive")
+    assert (np.random.get_state()[1] == before).all()
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()

@@ -18,8 +18,13 @@ def plot_dls_by_label(df: pd.DataFrame, cutoff: float, path, label_name: str, ti
     order = [f"{label_name}: no", f"{label_name}: yes"]
     sns.boxplot(data=d, x="set", y="dls", hue="group", hue_order=order, ax=ax, showfliers=False,
                 palette=[PALETTE[0], PALETTE[1]], boxprops={"alpha": 0.35}, width=0.6)
-    sns.stripplot(data=d, x="set", y="dls", hue="group", hue_order=order, ax=ax, dodge=True, size=2.8,
-                  palette=[PALETTE[0], PALETTE[1]], legend=False, jitter=0.2)
+    state = np.random.get_state()  # seaborn jitters with numpy's global generator: seeded here, then restored,
+    np.random.seed(0)  # so that a rerun draws the same figure (PNG and PDF bytes)
+    try:
+        sns.stripplot(data=d, x="set", y="dls", hue="group", hue_order=order, ax=ax, dodge=True, size=2.8,
+                      palette=[PALETTE[0], PALETTE[1]], legend=False, jitter=0.2)
+    finally:
+        np.random.set_state(state)
     ax.axhline(cutoff, ls="--", color="0.3", lw=0.9, label=f"training cutoff {cutoff:.2f}")
     ax.set_ylim(0, 1)
     ax.set_xlabel("")
