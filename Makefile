@@ -11,6 +11,10 @@ TORCH_INDEX_cpu  ?= https://download.pytorch.org/whl/cpu
 TORCH_INDEX_cuda ?= https://download.pytorch.org/whl/cu126
 $(if $(filter cpu cuda,$(TORCH)),,$(error TORCH must be cpu or cuda, not '$(TORCH)'))
 STAMP  := $(VENV)/.installed-$(TORCH)
+# pytest workers (pytest-xdist): the whole-workflow tests wait on single-threaded steps half of
+# the time, so two workers keep both cores of a laptop or CI machine busy; WORKERS=0: one process
+WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadscope --no-loadscope-reorder)
 
 .PHONY: demo test test-long test-slurm test-envs test-all install lint study clean
 
@@ -43,20 +47,20 @@ demo:
 	$(MAKE) study CONFIG=config/demo.yaml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 # Whole-workflow fault, determinism and privacy runs; .ci/run runs them (with `make test`) through `make test-all`.
 test-long: $(STAMP)
-	$(BIN)/python -m pytest -m long $(PYTEST_ARGS)
+	$(PYTEST) -m long $(PYTEST_ARGS)
 
 # SLURM integration test: needs a running cluster (`sudo bash tests/slurm/cluster.sh start`);
 # skipped with the reason otherwise. .ci/run starts the cluster and requires it (DLSCORE_REQUIRE_SLURM=1).
 test-slurm: $(STAMP)
-	$(BIN)/python -m pytest -m slurm $(PYTEST_ARGS)
+	$(PYTEST) -m slurm $(PYTEST_ARGS)
 
 # Each envs/*.yaml pip section installed alone in a clean venv imports what its rules use (minutes).
 test-envs: $(STAMP)
-	$(BIN)/python -m pytest -m envs $(PYTEST_ARGS)
+	$(PYTEST) -m envs $(PYTEST_ARGS)
 
 # Everything above in one pytest session (what .ci/run calls): the whole-run tests share one
 # small study (tests/conftest.py: small_study) instead of running it once per suite.

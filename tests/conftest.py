@@ -13,6 +13,49 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
 
 
+# Parallel runs (pytest-xdist, `-n 2 --dist loadscope`: the Makefile's default). The unit of
+# scheduling is a group of tests that must share one worker: a test module (its module-scoped
+# fixtures, e.g. the demo run of test_workflow, are built once per worker that runs any of its
+# tests), and the modules that read the session's small study together (SMALL_STUDY_MODULES), so
+# that it still runs once. Groups start longest first (measured minutes on 2 cores, 2026-11-25;
+# unlisted groups take seconds), so that no long run starts last while the other worker idles.
+# Only the order and placement of tests change, never a test. (xdist's own `loadgroup` marks do
+# not group under pytest 9: it renames `item._nodeid`, which pytest 9 no longer reads.)
+SMALL_STUDY_MODULES = ("tests/test_faults.py", "tests/test_rerun_scope.py", "tests/test_slurm.py")
+GROUP_MINUTES = {"small_study": 11, "tests/test_workflow.py": 5, "tests/test_privacy.py": 3,
+                 "tests/test_envs.py": 2.5, "tests/test_folds.py": 2, "tests/test_lgg.py": 2,
+                 "tests/test_chunks.py": 2, "tests/test_ici.py": 1.5}
+
+
+def test_group(nodeid: str) -> str:
+    """The worker group of a test: "small_study" or its module's path."""
+    module = nodeid.split("::")[0]
+    return "small_study" if module in SMALL_STUDY_MODULES else module
+
+
+test_group.__test__ = False  # a helper, not a test
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook (absent with -p no:xdist)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") == "loadscope":
+        from xdist.scheduler import LoadScopeScheduling
+
+        class StudyGroups(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return test_group(nodeid)
+
+        return StudyGroups(config, log)
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    lost = [i.nodeid for i in items if "small_study" in i.fixturenames and test_group(i.nodeid) != "small_study"]
+    if lost:  # would run the small study once more on another worker
+        raise pytest.UsageError(f"tests/conftest.py: add the modules of {lost} to SMALL_STUDY_MODULES")
+    items.sort(key=lambda item: -GROUP_MINUTES.get(test_group(item.nodeid), 0))  # stable: file order within
+
+
 def _r_has(package: str) -> bool:
     if shutil.which("Rscript") is None:
         return False
