@@ -49,14 +49,6 @@ def test_tables_use_display_names_and_keep_the_reason_a_row_is_not_computable():
     assert out["dcb"]["note"].iloc[0].startswith("nothing to report")
 
 
-def test_html_version_has_the_caption_and_no_hash_column():
-    from dlscore.manuscript_tables import to_html
-    t = pd.DataFrame({"Model": ["PET/CT DLS <v2>"], "p": ["<0.001"], "config_hash": ["abc"]})
-    page = to_html(t, "Table 1. Patient characteristics")
-    assert "<caption>Table 1. Patient characteristics</caption>" in page and "config_hash" not in page
-    assert "PET/CT DLS &lt;v2&gt;" in page and "&lt;0.001" in page  # escaped, not markup
-
-
 def test_table_one_variables_print_with_their_units():
     t1 = pd.DataFrame({"variable": ["patients", "age", "sex"], "level": ["n", "median [IQR]", "female"],
                        "overall": ["72", "62 [57–67]", "30 (42 %)"], "p": [float("nan"), 0.66412, 0.0004],

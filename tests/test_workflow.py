@@ -201,6 +201,16 @@ def test_report_builds(demo):
     montages = [r for r in results.values() if r["labels"].get("item") == "QC montage"]
     assert len(montages) == 214 and montages[0]["labels"]["patient"]  # each patient's, by id
     assert "tables/manuscript/table1.html" in html  # a table shown inline
+    # every CSV table (the full-precision download) has its rounded HTML view beside it: same
+    # section, sub-heading and labels, "view" apart
+    where = {path: (cat, sub) for cat, subs in categories.items() for sub, paths in subs.items() for path in paths}
+    csvs = {p: r for p, r in results.items() if p.endswith(".csv")}
+    assert len(csvs) > 40
+    for path, r in csvs.items():
+        view = str(Path(path).parent / "views" / (Path(path).stem + ".html"))
+        assert view in results, f"{path}: no table view in the report"
+        assert where[view] == where[path] and r["labels"]["view"].startswith("CSV")
+        assert {**results[view]["labels"], "view": ""} == {**r["labels"], "view": ""}
     assert "System Message" not in html  # no docutils error under any caption
 
 

@@ -166,21 +166,6 @@ BUILDERS: dict[str, tuple[str, Callable[[pd.DataFrame, Mapping[str, str]], pd.Da
 }
 
 
-_HTML_STYLE = ("<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
-               "th,td{padding:3px 8px;border-bottom:1px solid #ccc;text-align:left;vertical-align:top}"
-               "th{border-bottom:2px solid #333}caption{text-align:left;font-weight:bold;padding:4px 0}</style>")
-
-
-def to_html(table: pd.DataFrame, caption: str) -> str:
-    """A manuscript table as a small stand-alone HTML page (the report shows it inline)."""
-    body = table.drop(columns=["config_hash"], errors="ignore").to_html(index=False, escape=True, na_rep="",
-                                                                        border=0)
-    import html
-    end = body.index(">") + 1  # after the opening <table ...> tag
-    body = f"{body[:end]}<caption>{html.escape(caption)}</caption>{body[end:]}"
-    return f"<!doctype html><html><head><meta charset='utf-8'>{_HTML_STYLE}</head><body>{body}</body></html>\n"
-
-
 #: name -> the caption printed over the table (and its heading in the report)
 CAPTIONS = {"table1": "Table 1. Patient characteristics by cohort",
             "table2": "Table 2. Outcome cohorts by DLS group",

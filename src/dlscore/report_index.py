@@ -7,7 +7,7 @@ The rules call ``report(path, **report_entry(key, ...))`` through ``in_report`` 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 #: the report's sections, in the order of a manuscript; numbered 1.. in the report
 SECTIONS = ("Summary", "Methods and provenance", "Patients", "Data and quality control", "Discrimination",
@@ -93,3 +93,20 @@ def report_entry(key: str, item: str | None = None, **labels: Any) -> dict[str, 
     section, sub, name = ITEMS[key]
     return {"caption": f"../report/{key}.rst", "category": section_title(section), "subcategory": sub,
             "labels": {"item": item or name, **{k: str(v) for k, v in labels.items()}}}
+
+
+#: the "view" label of a CSV table in the report, and of its rounded HTML view beside it
+VIEW_CSV, VIEW_TABLE = "CSV (full precision, download)", "table (rounded)"
+#: the caption of every table view (``workflow/report/table_view.rst``)
+VIEW_CAPTION = "table_view"
+
+
+def views_entry(csv_entry: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """The keyword arguments of Snakemake's ``report()`` for the folder of table views
+    (``<name>.html``, one per CSV table): each view sits in the section and under the
+    sub-heading of its CSV, whose entry is ``csv_entry(name)``, with the CSV's labels and
+    view "table (rounded)"."""
+    return {"caption": f"../report/{VIEW_CAPTION}.rst",
+            "category": lambda wc: csv_entry(wc.name)["category"],
+            "subcategory": lambda wc: csv_entry(wc.name)["subcategory"],
+            "labels": lambda wc: {**csv_entry(wc.name)["labels"], "view": VIEW_TABLE}}

@@ -55,6 +55,7 @@ STEPS: dict[str, tuple[str, ...]] = {
     "hyperimage_figure": ("slices",),
     "summary": ("study", "label_name", "report_notes", "survival", *MODELS),
     "provenance": ("seed", "results", "signature.features", *COHORT),
+    "table_views": (),
     "manuscript": ("study", "seed", "label_name", "imaging", "slices", "split", "radiomics.bin_width", "signature",
                    "models", "stats", "survival.endpoints", "survival.time_origin", "clinical.dcb", "display_names",
                    *MODELS),

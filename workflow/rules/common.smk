@@ -118,7 +118,7 @@ def forest_figures():
     }
 
 
-from dlscore.report_index import report_entry
+from dlscore.report_index import VIEW_CSV, report_entry, views_entry
 
 
 def pdf_of(*pngs):
@@ -127,11 +127,43 @@ def pdf_of(*pngs):
     return [str(p)[: -len(".png")] + ".pdf" for p in flat]
 
 
+# table name -> (CSV path, its report entry): every CSV table that in_report puts in the report;
+# rule table_views (report.smk) renders each as a rounded HTML table shown inline beside it
+REPORT_CSVS = {}
+
+
 def in_report(path, key, item=None, patterns=(), **labels):
     """``path`` as an item of the HTML report: numbered section, sub-heading and labels
     (item, model, set, endpoint) from dlscore.report_index; caption workflow/report/<key>.rst;
-    ``patterns``: the files of a directory output that the report shows."""
-    return report(path, patterns=list(patterns), **report_entry(key, item, **labels))
+    ``patterns``: the files of a directory output that the report shows. A CSV table is the
+    download (full precision); its rounded view (``table_views``) is shown beside it."""
+    entry = report_entry(key, item, **labels)
+    if isinstance(path, str) and path.endswith(".csv"):
+        entry["labels"]["view"] = VIEW_CSV
+        for model in MODELS if "{model}" in path else [None]:  # one table per model
+            fill = lambda text: text.replace("{model}", model) if model else text
+            labels_of = {k: fill(v) for k, v in entry["labels"].items()}
+            REPORT_CSVS[Path(fill(path)).stem] = (
+                fill(path),
+                {**entry, "labels": labels_of},
+            )
+    return report(path, patterns=list(patterns), **entry)
+
+
+def table_views_in_report(folder):
+    """The folder of table views (``<table>.html``) as report items, each beside its CSV."""
+    return report(
+        folder,
+        patterns=["{name}.html"],
+        **views_entry(lambda name: REPORT_CSVS[name][1]),
+    )
+
+
+def report_csvs(wildcards=None):
+    """The report's CSV tables that this study writes (name -> path): those of REPORT_CSVS
+    among the final targets."""
+    targets = set(final_targets())
+    return {n: p for n, (p, _) in REPORT_CSVS.items() if p in targets}
 
 
 from dlscore.steps.survival import CLINICAL_TABLES
@@ -176,13 +208,19 @@ def _final_targets():
     common = [
         f"{R}/tables/table1.csv",
         f"{R}/tables/table2.csv",
-        f"{R}/tables/dls_by_group.csv",
+        *[
+            f"{R}/tables/{t}.csv"
+            for t in ("dls_by_group", "dls_by_cohort", "correlations", "dls_regression")
+        ],
         f"{R}/tables/survival.csv",
+        f"{R}/tables/survival_at_risk.csv",
         *[f"{R}/tables/{t}.csv" for t in CLINICAL_TABLES],
         f"{R}/tables/provenance.csv",
         f"{R}/tables/data_checksums.csv",
         f"{R}/tables/cutoffs.csv",
         f"{R}/tables/table1_by_label.csv",
+        *[f"{R}/tables/{t}.csv" for t in (COHORT.tables if COHORT else ())],
+        f"{R}/tables/views",
         f"{R}/summary.html",
         *[f"{R}/{o}" for o in MANUSCRIPT_OUTPUTS],
         *km_figures().values(),
@@ -213,6 +251,7 @@ def _final_targets():
         *[f"{R}/figures/activations_{m}.png" for m in MODELS],
         *[f"{R}/figures/training_{m}.png" for m in MODELS],
         *[f"{R}/tables/deep_clusters_{m}.csv" for m in MODELS],
+        *[f"{R}/tables/attention_{m}.csv" for m in MODELS],
         *IMAGING_TARGETS,
         *[f"{R}/figures/roc_{m}.png" for m in MODELS],
         f"{R}/figures/roc_comparators.png",

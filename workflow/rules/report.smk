@@ -78,3 +78,27 @@ rule manuscript:
         produced=lambda wc: produced_outputs(),
     script:
         "../scripts/manuscript.py"
+
+
+# Every CSV table of the report as a rounded HTML table that the report shows inline (the CSV
+# stays the full-precision download beside it).
+rule table_views:
+    input:
+        unpack(lambda wc: report_csvs()),
+    output:
+        table_views_in_report(directory(f"{R}/tables/views")),
+    log:
+        f"{R}/logs/table_views.log",
+    benchmark:
+        f"{R}/benchmarks/table_views.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        settings=step_params(config, "table_views"),
+        names=lambda wc: {n: REPORT_CSVS[n][1]["labels"]["item"] for n in report_csvs()},
+    script:
+        "../scripts/table_views.py"

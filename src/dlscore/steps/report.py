@@ -26,6 +26,20 @@ def summary(config: Mapping[str, Any], tables: Mapping[str, str], out_html: str)
                                            km_models(config), config.get("report_notes", []), frames))
 
 
+def table_views(tables: Mapping[str, str], items: Mapping[str, str], out_dir: str) -> None:
+    """``out_dir/<name>.html`` for each CSV of ``tables`` (name -> path): the table rounded for
+    reading (:func:`dlscore.tables.readable`) under its report item name ``items[name]``."""
+    from dlscore.tables import html_page, readable
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    note = ("Rounded for reading: 3 significant digits, p as journals print it (<0.001, 0.003, 0.04), "
+            "∞ for a limit never reached. The CSV beside this table holds every digit and the config hash.")
+    for name, path in tables.items():
+        df = pd.read_csv(path)
+        (out / f"{name}.html").write_text(html_page(readable(df), f"{items[name]} ({Path(path).name}, "
+                                                               f"{len(df)} rows)", note))
+
+
 def provenance(config: Mapping[str, Any], validated: str, out: str, checksums_out: str,
                workers: int = 1) -> None:
     """Provenance table (study, config hash, seed, git commit, cohort, package versions,
@@ -93,7 +107,8 @@ def manuscript(config: Mapping[str, Any], validated: str, tables: Mapping[str, s
     flow_figure, methods, tripod, paste_ready (the folder of :mod:`dlscore.manuscript_tables`)."""
     from pathlib import Path
     from dlscore.flow import study_flow
-    from dlscore.manuscript_tables import CAPTIONS, manuscript_tables, to_html
+    from dlscore.manuscript_tables import CAPTIONS, manuscript_tables
+    from dlscore.tables import html_page
     from dlscore.study import endpoint_names
     from dlscore.methods import methods_markdown
     from dlscore.plots.flow import plot_flow
@@ -109,4 +124,4 @@ def manuscript(config: Mapping[str, Any], validated: str, tables: Mapping[str, s
     names = {**endpoint_names(config), **(config.get("display_names") or {})}
     for name, table in manuscript_tables(frames, names).items():
         write_table(table, Path(outputs["paste_ready"]) / f"{name}.csv", config)
-        (Path(outputs["paste_ready"]) / f"{name}.html").write_text(to_html(table, CAPTIONS[name]))
+        (Path(outputs["paste_ready"]) / f"{name}.html").write_text(html_page(table, CAPTIONS[name]))
