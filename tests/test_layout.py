@@ -123,6 +123,12 @@ def test_every_report_caption_has_its_place_in_the_report_and_every_rule_uses_it
     for rules in (REPO / "workflow/rules").glob("*.smk"):
         text = rules.read_text()
         assert "category=" not in text and "caption=" not in text, f"{rules.name}: report() outside in_report"
+    # the landing page sends the reader to sections by their numbered titles
+    import re
+
+    from dlscore.report_index import section_title
+    named = re.findall(r"\*\*(\d+\. [^*]+)\*\*", (REPO / "workflow/report/workflow.rst").read_text())
+    assert named and set(named) <= {section_title(s) for s in SECTIONS}, named
 
 
 def test_rules_are_snakefmt_formatted():
