@@ -14,26 +14,22 @@ SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
 
 
 # Parallel runs (pytest-xdist, `-n 2 --dist loadscope`: the Makefile's default). The unit of
-# scheduling is a group of tests that must share one worker: a test module (its module-scoped
-# fixtures, e.g. the demo run of test_workflow, are built once per worker that runs any of its
-# tests), and the modules that read the session's small study together (SMALL_STUDY_MODULES), so
-# that it still runs once. Groups start longest first (measured minutes on 2 cores, 2026-11-25;
-# unlisted groups take seconds), so that no long run starts last while the other worker idles.
-# Only the order and placement of tests change, never a test. (xdist's own `loadgroup` marks do
-# not group under pytest 9: it renames `item._nodeid`, which pytest 9 no longer reads.)
-SMALL_STUDY_MODULES = ("tests/test_faults.py", "tests/test_rerun_scope.py", "tests/test_slurm.py")
-GROUP_MINUTES = {"small_study": 11, "tests/test_workflow.py": 5, "tests/test_privacy.py": 3,
-                 "tests/test_envs.py": 2.5, "tests/test_folds.py": 2, "tests/test_lgg.py": 2,
-                 "tests/test_chunks.py": 2, "tests/test_ici.py": 1.5}
+# scheduling is a test module: its module-scoped fixtures (e.g. the demo run of test_workflow)
+# are built once per worker that runs any of its tests. The session's small study is built once
+# for all workers (`small_study`: the first worker that needs it runs it under a file lock, the
+# others wait and read it). Modules start in GROUP_ORDER (then file order): each worker holds two
+# modules at a time, so the two longest chains (faults, then privacy; the demo, then SLURM, which
+# needs the small study that the faults module is building meanwhile) run side by side and no
+# long module starts last while the other worker idles. Only the order and placement of tests
+# change, never a test. (xdist's `loadgroup` marks do not group under pytest 9: xdist renames
+# `item._nodeid`, which pytest 9 no longer reads.)
+GROUP_ORDER = ("tests/test_faults.py", "tests/test_workflow.py", "tests/test_privacy.py", "tests/test_slurm.py",
+               "tests/test_envs.py", "tests/test_folds.py", "tests/test_lgg.py", "tests/test_chunks.py",
+               "tests/test_ici.py")
 
 
-def test_group(nodeid: str) -> str:
-    """The worker group of a test: "small_study" or its module's path."""
-    module = nodeid.split("::")[0]
-    return "small_study" if module in SMALL_STUDY_MODULES else module
-
-
-test_group.__test__ = False  # a helper, not a test
+def _module(nodeid: str) -> str:
+    return nodeid.split("::")[0]
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook (absent with -p no:xdist)
@@ -41,19 +37,17 @@ def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") == "loadscope":
         from xdist.scheduler import LoadScopeScheduling
 
-        class StudyGroups(LoadScopeScheduling):
+        class ByModule(LoadScopeScheduling):  # xdist's loadscope splits classes off; we keep modules whole
             def _split_scope(self, nodeid: str) -> str:
-                return test_group(nodeid)
+                return _module(nodeid)
 
-        return StudyGroups(config, log)
+        return ByModule(config, log)
     return None
 
 
 def pytest_collection_modifyitems(config, items):
-    lost = [i.nodeid for i in items if "small_study" in i.fixturenames and test_group(i.nodeid) != "small_study"]
-    if lost:  # would run the small study once more on another worker
-        raise pytest.UsageError(f"tests/conftest.py: add the modules of {lost} to SMALL_STUDY_MODULES")
-    items.sort(key=lambda item: -GROUP_MINUTES.get(test_group(item.nodeid), 0))  # stable: file order within
+    rank = {m: i for i, m in enumerate(GROUP_ORDER)}
+    items.sort(key=lambda item: rank.get(_module(item.nodeid), len(rank)))  # stable: file order within
 
 
 def _r_has(package: str) -> bool:
@@ -164,12 +158,22 @@ SMALL_STUDY = {
 
 @pytest.fixture(scope="session")
 def small_study(tmp_path_factory):
-    """The finished clean run of SMALL_STUDY: (folder, config override file, results folder).
-    Consumers must not write into it (dry runs and reads only)."""
-    tmp = tmp_path_factory.mktemp("small_study")
-    override = config_override(tmp, "small.yaml", SMALL_STUDY)
-    results = tmp / "results"
-    run_snakemake(results, "config/demo.yaml", override)
+    """The finished clean run of SMALL_STUDY: (folder, config override file, results folder),
+    run once per pytest session, also when xdist workers share it (the first one runs it under
+    a file lock in their common temporary folder; the others wait for it). Consumers must not
+    write into it (dry runs and reads only)."""
+    import fcntl
+    import os
+    base = tmp_path_factory.getbasetemp()  # under xdist: <session folder>/popen-gw<N>
+    tmp = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "small_study"
+    override, results, done = tmp / "small.yaml", tmp / "results", tmp / "finished"
+    tmp.mkdir(exist_ok=True)
+    with open(tmp.parent / "small_study.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes (also if the run fails)
+        if not done.exists():
+            config_override(tmp, "small.yaml", SMALL_STUDY)
+            run_snakemake(results, "config/demo.yaml", override)
+            done.touch()
     return tmp, override, results
 
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.long  # needs the shared whole study: `make test-long` 
 IMAGING = {"preprocess", "qc_table", "qc_montages", "radiomics", "radiomics_table", "hyperimage_figure"}
 PER_MODEL = {"train", "score", "explain"}
 MODEL_STATS = {"cutoffs", "discrimination", "calibration", "clinical_utility", "reproducibility", "association", "signature",
-               "survival", "clinical_validation", "summary", "manuscript"}
+               "survival", "clinical_validation", "summary", "manuscript", "table_views"}
 
 
 def scheduled(results, *configs) -> dict[str, int]:
@@ -56,9 +56,11 @@ def test_unchanged_config_schedules_nothing(study):
 @pytest.mark.parametrize("name,edit,expected", [
     ("report_notes", {"report_notes": ["a new caveat"]}, {"summary"}),
     ("n_boot", {"stats": {"n_boot": 200}},  # the study has 300
-     {"discrimination", "association", "clinical_validation", "summary", "manuscript"}),  # not cutoffs, KM, signature
+     {"discrimination", "association", "clinical_validation", "summary", "manuscript", "table_views"}),  # not cutoffs, KM,
+    # signature; table_views: the rounded view of every table that changed
     # the KM figures (two groups, and the four groups of the clinical validation) and what quotes their tables
-    ("at_risk_step", {"survival": {"at_risk_step": 3}}, {"survival", "clinical_validation", "summary", "manuscript"}),
+    ("at_risk_step", {"survival": {"at_risk_step": 3}}, {"survival", "clinical_validation", "summary", "manuscript",
+                                                                "table_views"}),
     ("epochs", {"models": {"sres_ct": {"epochs": 3}}}, {"train", "score", "explain"} | MODEL_STATS),
     ("seed", {"seed": 7}, {"split", "qc_table", "hyperimage_figure", "provenance"} | PER_MODEL | MODEL_STATS),
     ("margin", {"slices": {"margin_mm": 15.0}}, IMAGING | PER_MODEL | MODEL_STATS),
