@@ -33,7 +33,7 @@ pytestmark = pytest.mark.long
 
 def _run(results: Path, override: Path, *targets: str) -> None:
     # the README's command; the default workflow profile adds --rerun-incomplete
-    run_snakemake(results, "config/demo.yaml", override, extra=[str(results / t) for t in targets])
+    run_snakemake(results, "config/demo.yaml", override, extra=["--", *(str(results / t) for t in targets)])
 
 
 def _run_and_kill(results: Path, override: Path, ready, timeout: float = 900) -> None:
