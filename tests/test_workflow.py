@@ -178,10 +178,16 @@ def test_methods_text_quotes_only_this_run(demo):
     assert row["n"] == ext["n"].iloc[0] == 40 and row["excluded"] == 0
 
 
-def test_report_builds(demo):
-    report = demo.parent / "report.html"
+@pytest.fixture(scope="module")
+def report(demo):
+    """The demo's HTML report, built as the README says."""
+    path = demo.parent / "report.html"
     _smk("--cores", "1", "--configfile", "config/demo.yaml", str(demo.parent / "lighter.yaml"), "--config",
-         f"results={demo}", "--nolock", "--report", str(report))
+         f"results={demo}", "--nolock", "--report", str(path))
+    return path
+
+
+def test_report_builds(demo, report):
     assert report.stat().st_size > 100_000
     html = report.read_text(errors="ignore")
     for fig in ("gradcam_sres_petct.png", "deep_features_sres_petct.png", "roc_signatures.png"):
@@ -190,7 +196,7 @@ def test_report_builds(demo):
     import json
     import re
 
-    from dlscore.report_index import SECTIONS, section_title
+    from dlscore.report_index import SECTIONS, VIEW_CSV, section_title
     def var(name):  # a `var <name> = {...};` line of the report's script
         return json.loads(re.search(rf"var {name} = (\{{.*\}});?\s*$", html, re.M).group(1))
     results = var("results")
@@ -209,9 +215,29 @@ def test_report_builds(demo):
     for path, r in csvs.items():
         view = str(Path(path).parent / "views" / (Path(path).stem + ".html"))
         assert view in results, f"{path}: no table view in the report"
-        assert where[view] == where[path] and r["labels"]["view"].startswith("CSV")
+        assert where[view] == where[path] and r["labels"]["view"] == VIEW_CSV
         assert {**results[view]["labels"], "view": ""} == {**r["labels"], "view": ""}
     assert "System Message" not in html  # no docutils error under any caption
+
+
+def test_report_reads_in_a_browser(report, tmp_path):
+    """Headless Chromium opens the report as a reader would (tests/browser/report_screenshots.py):
+    the landing page starts at the top with the run's summary, the AUC table is shown inline and
+    rounded, the QC section shows the overview by cohort. Skipped without Chromium or Playwright
+    (.ci/run installs both)."""
+    sys.path.insert(0, str(REPO / "tests" / "browser"))
+    from report_screenshots import chromium, screenshots
+    pytest.importorskip("playwright", reason="Playwright not installed: pip install -e '.[test]'")
+    if chromium() is None:
+        pytest.skip("no Chromium: apt-get install chromium-headless-shell")
+    texts = screenshots(report, tmp_path)
+    assert "Imaging-biomarker study demo" in texts["landing"] and "summary of results" in texts["landing"]
+    assert "AUC per set (discrimination.csv" in texts["table"] and "Table (rounded)" in texts["table"]
+    import re
+    assert not re.search(r"\d\.\d{5,}", texts["table"]), "the inline table is not rounded"
+    assert "QC overview by cohort" in texts["qc"]
+    for name in ("landing", "table", "qc"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 20_000, f"{name}.png looks empty"
 
 
 @pytest.mark.parametrize("split", ["holdout", "kfold"])

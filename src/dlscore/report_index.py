@@ -95,8 +95,9 @@ def report_entry(key: str, item: str | None = None, **labels: Any) -> dict[str, 
             "labels": {"item": item or name, **{k: str(v) for k, v in labels.items()}}}
 
 
-#: the "view" label of a CSV table in the report, and of its rounded HTML view beside it
-VIEW_CSV, VIEW_TABLE = "CSV (full precision, download)", "table (rounded)"
+#: the "view" label of a CSV table in the report, and of its rounded HTML view beside it (the
+#: report toggles between the two values and shows the first in code-point order: the table)
+VIEW_CSV, VIEW_TABLE = "full precision (CSV download)", "Table (rounded)"
 #: the caption of every table view (``workflow/report/table_view.rst``)
 VIEW_CAPTION = "table_view"
 
