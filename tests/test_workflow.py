@@ -269,16 +269,31 @@ def test_frozen_weights_score_without_training(demo, tmp_path):
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_report_captions_render_without_docutils_errors():
+def test_report_captions_render_without_docutils_errors(tmp_path):
     """Every caption of the Snakemake report is valid reStructuredText: a stray `|x|` (a
-    substitution reference) printed "ERROR/3 Undefined substitution" under nine tables."""
+    substitution reference) printed "ERROR/3 Undefined substitution" under nine tables. The
+    landing text (workflow.rst, a Jinja template as Snakemake renders it) is checked for a
+    study with a summary, one without, and a feature-only study."""
     import io
+    from types import SimpleNamespace
 
     from docutils.core import publish_parts
+    from jinja2 import Environment
+    summary = tmp_path / "summary.html"
+    summary.write_text("<html><body><h2>demo: summary of results</h2></body></html>")
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    with_summary = {"1. Summary": {"Study summary": [SimpleNamespace(path=summary)]}}
+    landing = [(cfg, cats) for cfg in (config, {**config, "stop_after": "features"}) for cats in ({}, with_summary)]
     bad = {}
     for f in sorted((REPO / "workflow/report").glob("*.rst")):
-        html = publish_parts(f.read_text(), writer="html",
-                             settings_overrides={"warning_stream": io.StringIO(), "report_level": 2})["whole"]
-        if "System Message" in html:
-            bad[f.name] = html[html.index("System Message"):][:200]
+        texts = [f.read_text()] if f.name != "workflow.rst" else [
+            Environment().from_string(f.read_text()).render(snakemake=SimpleNamespace(config=cfg), categories=cats)
+            for cfg, cats in landing]
+        for text in texts:
+            html = publish_parts(text, writer="html",
+                                 settings_overrides={"warning_stream": io.StringIO(), "report_level": 2})["whole"]
+            if "System Message" in html:
+                bad[f.name] = html[html.index("System Message"):][:200]
+            if f.name == "workflow.rst" and text is texts[1]:  # a whole study, its summary an item
+                assert "demo: summary of results" in html  # the run's summary on the landing page
     assert not bad, bad
