@@ -106,7 +106,7 @@ def views_entry(csv_entry: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     """The keyword arguments of Snakemake's ``report()`` for the folder of table views
     (``<name>.html``, one per CSV table): each view sits in the section and under the
     sub-heading of its CSV, whose entry is ``csv_entry(name)``, with the CSV's labels and
-    view "table (rounded)"."""
+    view :data:`VIEW_TABLE`."""
     return {"caption": f"../report/{VIEW_CAPTION}.rst",
             "category": lambda wc: csv_entry(wc.name)["category"],
             "subcategory": lambda wc: csv_entry(wc.name)["subcategory"],
