@@ -102,3 +102,14 @@ def test_every_shipped_study_file_is_valid_and_the_lgg_gpu_profile_overlays_the_
     gpu = deep_update(load_config(REPO / "config/lgg.yaml"), yaml.safe_load((REPO / "config/lgg_gpu.yaml").read_text()))
     check_config(gpu)
     assert gpu["models"]["resnet_fusion"]["width"] == 64 and gpu["split"]["method"] == "kfold"
+
+
+def test_the_tumour_mask_is_a_slice_channel_and_no_modality_may_take_its_name():
+    from dlscore.config import _channel_problems, load_config
+    cfg = load_config(REPO / "config/lgg.yaml")
+    cfg["slices"]["channels"] = ["t1pre", "flair", "t1post", "mask"]
+    cfg["models"]["sres_mri"]["channels"] = ["flair", "mask"]
+    assert _channel_problems(cfg) == []
+    cfg["imaging"]["modalities"] = ["t1pre", "flair", "t1post", "mask"]
+    (err,) = _channel_problems(cfg)
+    assert "named 'mask'" in str(err)

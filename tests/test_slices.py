@@ -66,6 +66,22 @@ def test_extract_slices_fusion_and_roundtrip(tmp_path):
     assert back.channels == ss.channels and back.meta["margin_mm"] == 20.0
 
 
+def test_mask_channel_is_the_resampled_tumour_mask():
+    """``mask`` in the channels: 1 in the tumour, 0 in the margin, the same squares as the images."""
+    m = _disc_mask()
+    ct = np.where(m, 0.9, 0.0).astype(np.float32)
+    ss = extract_slices({"ct": ct}, m, (0.5, 0.5, 3.0), ["ct", "mask"], size=64, order=3)
+    plain = extract_slices({"ct": ct}, m, (0.5, 0.5, 3.0), ["ct"], size=64, order=3)
+    np.testing.assert_array_equal(ss.images[:, 0], plain.images[:, 0])  # the image channel is unchanged
+    assert ss.channels == ("ct", "mask") and ss.images.min() >= 0 and ss.images.max() <= 1
+    # the mask channel is the ct's step from 0 to 0.9, rescaled (both clipped at [0, 1]): the same pixels
+    np.testing.assert_allclose(ss.images[:, 1], np.clip(ss.images[:, 0] / 0.9, 0, 1), atol=1e-5)
+    c = ss.images.shape[-1] // 2
+    assert (ss.images[:, 1, c, c] > 0.99).all() and (ss.images[:, 1, :2, :2] < 0.01).all()
+    linear = extract_slices({"ct": ct}, m, (0.5, 0.5, 3.0), ["mask"], size=64, order=1)
+    assert 0.95 < linear.images.max() <= 1 and linear.images.min() == 0
+
+
 @settings(max_examples=40, deadline=None)
 @given(sx=st.floats(0.4, 2.5), sy=st.floats(0.4, 2.5), r0=st.integers(0, 30), c0=st.integers(0, 30),
        h=st.integers(1, 20), w=st.integers(1, 20), margin=st.floats(0, 30))

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from dlscore.models import build_model
-from dlscore.train import SliceData, augment_batch, patient_mean, predict_slices, recalibrate_batchnorm, train_model
+from dlscore.train import (SliceData, augment_batch, mixup_batch, patient_mean, predict_slices, recalibrate_batchnorm,
+                           scheduled_lr, train_model)
 
 SPEC = {"arch": "sres", "widths": [4, 8, 8, 8], "n_features": 16, "epochs": 4, "batch_size": 16,
         "lr": 3e-3, "patience": 10, "augment": True}
@@ -158,3 +159,48 @@ def test_every_epoch_is_logged_with_its_losses_auc_and_time(caplog):
                             f"validation patient AUC {row.val_patient_auc:.3f}, ")
         assert m.endswith(" s (best so far)") == bool(row.best)
     assert lines[-1] == f"early stop after epoch {len(hist)}: no better validation loss in 1 epochs"
+
+
+def test_mixup_mixes_each_sample_with_one_partner_and_its_target_alike():
+    x = torch.arange(6, dtype=torch.float32).view(6, 1, 1, 1).expand(6, 2, 3, 3).contiguous()
+    y = torch.tensor([0.0, 1, 0, 1, 1, 0])
+    xm, ym = mixup_batch(x, y, 0.4, torch.Generator().manual_seed(1))
+    xm2, ym2 = mixup_batch(x, y, 0.4, torch.Generator().manual_seed(1))
+    assert torch.equal(xm, xm2) and torch.equal(ym, ym2)  # seeded
+    assert xm.shape == x.shape and ym.shape == y.shape
+    assert bool(((ym >= 0) & (ym <= 1)).all())
+    # every sample is constant (x_i and its partner are constants): lam_i x_i + (1 - lam_i) x_j
+    v = xm[:, 0, 0, 0]
+    assert bool((xm == v.view(-1, 1, 1, 1)).all())
+    perm = torch.randperm(6, generator=torch.Generator().manual_seed(1))
+    lam = torch.where(perm != torch.arange(6), (v - x[perm, 0, 0, 0]) / (torch.arange(6) - perm), torch.ones(6))
+    assert bool(((lam >= 0) & (lam <= 1)).all())
+    both = perm != torch.arange(6)
+    assert torch.allclose(ym[both], (lam * y + (1 - lam) * y[perm])[both])
+    assert not torch.equal(xm, x)
+
+
+def test_cosine_schedule_anneals_from_lr_to_zero_and_is_recorded_per_epoch():
+    spec = {**SPEC, "lr": 0.01, "epochs": 4, "lr_schedule": "cosine"}
+    lrs = [scheduled_lr(spec, e) for e in range(4)]
+    assert lrs[0] == 0.01 and lrs[2] == pytest.approx(0.005) and lrs == sorted(lrs, reverse=True) and lrs[3] > 0
+    assert scheduled_lr({**SPEC, "lr": 0.01}, 3) == 0.01  # constant by default
+    with pytest.raises(ValueError, match="lr_schedule"):
+        scheduled_lr({**SPEC, "lr_schedule": "step"}, 0)
+    _, hist = train_model(_data(seed=0), _data(seed=1), spec, seed=5, progress=False, device="cpu")
+    assert hist["lr"].tolist() == pytest.approx(lrs)
+
+
+def test_mixup_training_is_deterministic_resumable_and_learns(tmp_path):
+    tr, va = _data(seed=0), _data(seed=1)
+    spec = {**SPEC, "mixup": 0.4}
+    s1, h1 = train_model(tr, va, spec, seed=5, progress=False, device="cpu")
+    s2, _ = train_model(tr, va, spec, seed=5, progress=False, device="cpu")
+    assert _same(s1, s2)
+    plain, _ = train_model(tr, va, SPEC, seed=5, progress=False, device="cpu")
+    assert not _same(s1, plain)  # mixup changes what is learned
+    ckpt = tmp_path / "ckpt.pt"
+    train_model(tr, va, {**spec, "epochs": 2}, seed=5, checkpoint=ckpt, progress=False, device="cpu")
+    resumed, _ = train_model(tr, va, spec, seed=5, checkpoint=ckpt, progress=False, device="cpu")
+    assert _same(s1, resumed)
+    assert h1["val_patient_auc"].max() >= 0.9

@@ -108,6 +108,10 @@ class SliceSet:
                    d["centre_mm"] if "centre_mm" in d else None)
 
 
+#: the ``slices.channels`` name of the tumour-mask channel
+MASK_CHANNEL = "mask"
+
+
 def channel_stack(volumes: Mapping[str, np.ndarray], channels: Sequence[str],
                   fusion_of: Sequence[str] = ("pet", "ct"), alpha: float = 1.0) -> dict[str, np.ndarray]:
     """The volumes (z, y, x, in [0, 1]) that become the channels, fusion included."""
@@ -207,8 +211,12 @@ def extract_slices(volumes: Mapping[str, np.ndarray], mask_zyx: np.ndarray, spac
     ``origin_xyz`` (mm) and ``direction`` (row-major 3x3) of the grid only place the squares
     in patient coordinates (``z_mm``, ``centre_mm``); the images do not depend on them.
     ``order`` 3 uses the batched :func:`resample_squares`; other orders the per-slice
-    :func:`crop_square`.
+    :func:`crop_square`. A channel named ``mask`` is the tumour mask itself (1 inside, 0
+    outside, resampled like the images and clipped to [0, 1]): the network then sees the
+    outline and, through the fixed margin, the tumour's size relative to the square.
     """
+    if MASK_CHANNEL in channels:
+        volumes = {**volumes, MASK_CHANNEL: mask_zyx.astype(np.float32)}
     squares = keep_large(tumour_squares(mask_zyx, spacing_xyz, margin_mm), min_area_fraction)
     # only the block the squares' windows reach: kept slices, in-plane bounding box
     zs = sorted({s.z for s in squares})

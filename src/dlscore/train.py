@@ -11,6 +11,7 @@ when training starts, training resumes from it (same result as an uninterrupted 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -202,11 +203,41 @@ class _Step:
         return float(loss.detach())
 
 
-def _epoch(step: _Step, xt: torch.Tensor, yt: torch.Tensor, bs: int, augment: bool, seed: int, epoch: int,
+def mixup_batch(x: torch.Tensor, y: torch.Tensor, alpha: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup (Zhang et al., ICLR 2018): each sample i becomes lam_i x_i + (1 - lam_i) x_j with
+    j a seeded permutation of the batch and lam_i ~ Beta(alpha, alpha); the targets mix alike.
+
+    x: (N, C, H, W); y: (N,) in [0, 1]. Returns the mixed (x, y), same shapes."""
+    n = x.shape[0]
+    perm = torch.randperm(n, generator=gen)
+    # Beta(a, a) from two Gamma(a) draws of the seeded numpy generator (torch's Beta takes no generator)
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+    lam = torch.from_numpy(rng.beta(alpha, alpha, n).astype(np.float32))
+    return (lam.view(-1, 1, 1, 1) * x + (1 - lam.view(-1, 1, 1, 1)) * x[perm],
+            lam * y + (1 - lam) * y[perm])
+
+
+def scheduled_lr(spec: Mapping[str, Any], epoch: int) -> float:
+    """Learning rate of ``epoch`` (0-based): ``lr`` throughout (``lr_schedule: constant``), or
+    cosine-annealed from ``lr`` to 0 over ``epochs`` (``cosine``). A function of the epoch
+    only, so a resumed run continues the same schedule."""
+    lr, kind = float(spec.get("lr", 1e-3)), spec.get("lr_schedule", "constant")
+    if kind == "constant":
+        return lr
+    if kind == "cosine":
+        return lr * 0.5 * (1.0 + math.cos(math.pi * epoch / int(spec.get("epochs", 40))))
+    raise ValueError(f"unknown lr_schedule {kind!r} (use constant or cosine)")
+
+
+def _epoch(step: _Step, xt: torch.Tensor, yt: torch.Tensor, spec: Mapping[str, Any], seed: int, epoch: int,
            progress_desc: str | None) -> float:
-    """One pass over the training slices in a seeded order; the mean training loss."""
+    """One pass over the training slices in a seeded order (batches of ``spec.batch_size``,
+    optional flips/rotations and mixup); the mean training loss."""
     gen = torch.Generator().manual_seed(int(seed) * 1000 + epoch)
     torch.manual_seed(int(seed) * 1000 + epoch)
+    for group in step.opt.param_groups:
+        group["lr"] = scheduled_lr(spec, epoch)
+    bs, mixup = int(spec.get("batch_size", 64)), float(spec.get("mixup", 0.0))
     order = torch.randperm(len(yt), generator=gen)
     step.model.train()
     total, count = 0.0, 0
@@ -221,10 +252,12 @@ def _epoch(step: _Step, xt: torch.Tensor, yt: torch.Tensor, bs: int, augment: bo
         idx = order[i:i + bs]
         if len(idx) < 2:
             continue  # BatchNorm needs >1 sample
-        xb = xt[idx]
-        if augment:
+        xb, yb = xt[idx], yt[idx]
+        if spec.get("augment", True):
             xb = augment_batch(xb, gen)
-        total += step(xb, yt[idx]) * len(idx)
+        if mixup > 0:
+            xb, yb = mixup_batch(xb, yb, mixup, gen)
+        total += step(xb, yb) * len(idx)
         count += len(idx)
     return total / max(count, 1)
 
@@ -273,7 +306,7 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
     model = build_model(spec, train.x.shape[1]).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=float(spec.get("lr", 1e-3)),
                            weight_decay=float(spec.get("weight_decay", 1e-4)))
-    epochs, bs, patience = int(spec.get("epochs", 40)), int(spec.get("batch_size", 64)), int(spec.get("patience", 8))
+    epochs, patience = int(spec.get("epochs", 40)), int(spec.get("patience", 8))
     history: list[dict] = []
     best_state, best_loss, start, stale = None, np.inf, 0, 0
     ckpt = Path(checkpoint) if checkpoint else None
@@ -293,7 +326,7 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
             log.info("early stop after epoch %d: no better validation loss in %d epochs", epoch, patience)
             break
         t0 = time.perf_counter()
-        train_loss = _epoch(step, xt, yt, bs, spec.get("augment", True), seed, epoch,
+        train_loss = _epoch(step, xt, yt, spec, seed, epoch,
                             f"epoch {epoch + 1}/{epochs}" if progress else None)
         recalibrate_batchnorm(model, train.x, dev)
         vloss, vauc = _val_metrics(model, val, dev, nn.BCEWithLogitsLoss())
@@ -303,7 +336,7 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": vloss,
+        history.append({"epoch": epoch + 1, "lr": scheduled_lr(spec, epoch), "train_loss": train_loss, "val_loss": vloss,
                         "val_patient_auc": vauc, "best": improved})
         log.info("epoch %d/%d: train loss %.4f, validation loss %.4f, validation patient AUC %.3f, %.1f s%s",
                  epoch + 1, epochs, train_loss, vloss, vauc, time.perf_counter() - t0, " (best so far)" if improved else "")
