@@ -45,6 +45,22 @@ RECIPES = {
     "flair_t1post": {**SMALL, "channels": ["flair", "t1post"]},
     "small_no_early_stop": {**SMALL, "epochs": 12, "patience": 12},
     "flair_t1post_ens3": {**SMALL, "channels": ["flair", "t1post"], "ensemble": 3},
+    # slice variants (VARIANTS) with FLAIR + post-contrast T1
+    "ft_mask": {**SMALL, "slices": "mask", "channels": ["flair", "t1post", "mask"]},
+    "all3_mask": {**SMALL, "slices": "mask", "channels": ["t1pre", "flair", "t1post", "mask"]},
+    "ft_nb1": {**SMALL, "slices": "nb1", "channels": ["flair@-1", "flair", "flair@1", "t1post@-1", "t1post", "t1post@1"]},
+    "ft_nb1_mask": {**SMALL, "slices": "nb1",
+                    "channels": ["flair@-1", "flair", "flair@1", "t1post@-1", "t1post", "t1post@1", "mask"]},
+    "ft_allslices": {**SMALL, "slices": "all", "channels": ["flair", "t1post"]},
+    "ft_m10": {**SMALL, "slices": "m10", "channels": ["flair", "t1post"]},
+    "ft_m10_mask": {**SMALL, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"]},
+    "ft_mask_mixup": {**SMALL, "slices": "mask", "channels": ["flair", "t1post", "mask"], "mixup": 0.4},
+    "ft_mask_cosine": {**SMALL, "slices": "mask", "channels": ["flair", "t1post", "mask"], "lr_schedule": "cosine",
+                       "patience": 20},
+    "ft_mixup": {**SMALL, "channels": ["flair", "t1post"], "mixup": 0.4},
+    "ft_cosine": {**SMALL, "channels": ["flair", "t1post"], "lr_schedule": "cosine", "patience": 20},
+    "ft_cosine_mixup": {**SMALL, "channels": ["flair", "t1post"], "lr_schedule": "cosine", "mixup": 0.4,
+                        "patience": 20},
     # the MRI design's per-sequence ResNet encoders + transformer fusion (config/lgg.yaml resnet_fusion)
     "fusion_r101_w16": {"arch": "seqfusion", "depth": 101, "width": 16, "n_features": 256, "heads": 4, "layers": 1,
                         "dropout": 0.1, "epochs": 12, "patience": 4, "batch_size": 32, "lr": 0.0003},
@@ -53,14 +69,49 @@ RECIPES = {
 }
 
 
-def _load(results: Path, pids, channels, slice_channels):
+#: slice-extraction variants (overrides of ``slices``); "mask" is the tumour mask as a channel,
+#: "<sequence>@<dz>" the neighbouring slice dz above/below in the same square (2.5D)
+VARIANTS = {
+    "mask": {"channels": ["t1pre", "flair", "t1post", "mask"]},
+    "nb1": {"channels": ["flair@-1", "flair", "flair@1", "t1post@-1", "t1post", "t1post@1", "mask"]},
+    "all": {"min_area_fraction": 0.0},
+    "m10": {"margin_mm": 10.0},
+    "m10_mask": {"margin_mm": 10.0, "channels": ["t1pre", "flair", "t1post", "mask"]},
+}
+
+
+def variant_slices(results: Path, cfg: dict, name: str, pids) -> Path:
+    """Slice files of the ``name`` variant of every patient in ``pids`` (built once, cached
+    under ``results/ablation_slices/<name>/``)."""
+    from dlscore.slices import extract_slices
+    from dlscore.steps.preprocess import _load_normalised
+    out = results / "ablation_slices" / name
+    sc = {**cfg["slices"], **VARIANTS[name]}
+    for pid in pids:
+        f = out / pid / "r1.npz"
+        if f.exists():
+            continue
+        vols, mask, img, _ = _load_normalised(cfg, str(results / "preprocessed" / pid), "r1")
+        for c in sc["channels"]:
+            if "@" in c:
+                seq, dz = c.split("@")
+                idx = np.clip(np.arange(mask.shape[0]) + int(dz), 0, mask.shape[0] - 1)
+                vols[c] = vols[seq][idx]
+        ss = extract_slices(vols, mask, img.GetSpacing(), sc["channels"], int(sc["size"]), float(sc["margin_mm"]),
+                            float(sc["min_area_fraction"]), int(sc["interpolation_order"]))
+        f.parent.mkdir(parents=True, exist_ok=True)
+        ss.save(f)
+    return out
+
+
+def _load(results: Path, pids, channels, slice_channels, slice_dir: Path | None = None):
     from dlscore.slices import SliceSet
     from dlscore.steps.train import channel_indices
     from dlscore.train import SliceData
     idx = channel_indices(slice_channels, channels)
     xs, ys, ps = [], [], []
     for pid, y in pids.items():
-        ss = SliceSet.load(results / "slices" / pid / "r1.npz")
+        ss = SliceSet.load((slice_dir or results / "slices") / pid / "r1.npz")
         xs.append(ss.images[:, idx])
         ys.append(np.full(len(ss.images), int(y)))
         ps.append(np.full(len(ss.images), pid, dtype=object))
@@ -68,7 +119,7 @@ def _load(results: Path, pids, channels, slice_channels):
 
 
 def run_recipe(results: Path, man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int, fraction: float,
-               threads: int) -> tuple[pd.Series, float]:
+               threads: int, slice_dir: Path | None = None) -> tuple[pd.Series, float]:
     """Out-of-fold patient DLS of one recipe (indexed by patient id) and its wall time (s)."""
     import torch
 
@@ -81,8 +132,8 @@ def run_recipe(results: Path, man: pd.DataFrame, spec: dict, slice_channels, k: 
     oof, t0 = {}, time.perf_counter()
     for f in range(1, k + 1):
         who = fold_patients(dev, f, fraction, seed)
-        tr, va = (_load(results, lab[who[s]], spec["channels"], slice_channels) for s in ("training", "validation"))
-        ho = _load(results, lab[who["held_out"]], spec["channels"], slice_channels)
+        tr, va, ho = (_load(results, lab[who[s]], spec["channels"], slice_channels, slice_dir)
+                      for s in ("training", "validation", "held_out"))
         probs = []
         for m in range(int(spec.get("ensemble", 1))):
             state, _ = train_model(tr, va, spec, seed + 1000 * f + 7919 * m, device="cpu", threads=threads,
@@ -94,7 +145,24 @@ def run_recipe(results: Path, man: pd.DataFrame, spec: dict, slice_channels, k: 
     return pd.Series(oof), time.perf_counter() - t0
 
 
+def markdown(csv: Path) -> str:
+    """The ablation table of benchmarks/README.md from the recipe CSV: one line per recipe,
+    best mean cross-validated AUC first."""
+    d = pd.read_csv(csv)
+    g = d.groupby("recipe", sort=False).agg(overrides=("overrides", "first"), seeds=("seed", "nunique"),
+                                            mean=("cv_auc", "mean"), sd=("cv_auc", "std"), lo=("cv_auc", "min"),
+                                            hi=("cv_auc", "max"), seconds=("seconds", "median"))
+    lines = ["| recipe | overrides | seeds | mean CV AUC | SD | range | seconds |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, r in g.sort_values("mean", ascending=False).iterrows():
+        over = " ".join(str(r["overrides"]).split())
+        sd = f"{r['sd']:.3f}" if r["seeds"] > 1 else "—"
+        lines.append(f"| `{name}` | `{over}` | {r['seeds']} | {r['mean']:.3f} | {sd} | {r['lo']:.3f}–{r['hi']:.3f} | "
+                     f"{r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
+    from dlscore.config import load_config
     from dlscore.stats import auc_delong
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", type=Path)
@@ -103,17 +171,29 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--recipes", nargs="+", default=list(RECIPES))
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "lgg_recipe.csv")
+    ap.add_argument("--table", action="store_true", help="print the Markdown table of --out and stop")
     a = ap.parse_args(argv)
+    if a.table:
+        print(markdown(a.out))
+        return
     cfg = yaml.safe_load((REPO / "config" / "lgg.yaml").read_text())
     base = dict(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"]["sres_petct"])
     base.update(cfg["models"]["sres_mri"])
     man = pd.read_parquet(a.results / "manifest" / "validated.parquet")
+    full = load_config(REPO / "config" / "lgg.yaml")
     for name in a.recipes:
-        spec = {**base, **RECIPES[name]}
+        over = dict(RECIPES[name])
+        variant = over.pop("slices", None)
+        spec = {**base, **over}
+        slice_dir, slice_channels = None, cfg["slices"]["channels"]
+        if variant:
+            pids = man.loc[(man["role"] == "development") & man["label"].notna(), "patient_id"]
+            slice_dir = variant_slices(a.results, full, variant, pids)
+            slice_channels = {**full["slices"], **VARIANTS[variant]}["channels"]
         rows = []
         for seed in a.seeds:  # the folds and the networks' initialisation both follow the seed
-            oof, secs = run_recipe(a.results, man, spec, cfg["slices"]["channels"], a.k, seed,
-                                   float(cfg["split"]["validation_fraction"]), a.threads)
+            oof, secs = run_recipe(a.results, man, spec, slice_channels, a.k, seed,
+                                   float(cfg["split"]["validation_fraction"]), a.threads, slice_dir)
             y = man.set_index("patient_id").loc[oof.index, "label"].astype(int).to_numpy()
             r = auc_delong(y, oof.to_numpy())
             rows.append({"recipe": name, "overrides": yaml.safe_dump(RECIPES[name], default_flow_style=True).strip(),
