@@ -113,6 +113,7 @@ def test_every_number_of_the_methods_text_comes_from_the_run(config):
     (("stats", "n_boot", 777), "up to 777 replicates"),
     (("stats", "alpha", 0.1), "intervals are 90 % CIs"),
     (("split", "method", "kfold"), "stratified 5-fold cross-validation"),
+    (("slices", "channels", ["pet", "ct", "fusion", "mask"]), "The mask channel is r1's tumour mask"),
 ])
 def test_the_methods_text_changes_with_the_config(config, edit, expect):
     t = _tables()

@@ -135,6 +135,9 @@ def _imaging(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) -
              f"whose tumour square area exceeded {sl['min_area_fraction']} of the patient's largest were kept and resampled (spline order "
              f"{sl['interpolation_order']}) to {sl['size']} x {sl['size']} pixel hyper-images with channels "
              f"{', '.join(sl['channels'])}."]
+    if "mask" in sl.get("channels", ()):
+        lines.append(f"The mask channel is {raters[0]}'s tumour mask (1 inside, 0 outside), resampled with the "
+                     "images.")
     if "fusion" in sl.get("channels", ()) and sl.get("fusion"):
         f = sl["fusion"]
         lines.append(f"The fusion channel is the weighted mean of {f['of'][1].upper()} and {f['of'][0].upper()} "
