@@ -12,7 +12,10 @@ without looking at them.
     .venv/bin/python benchmarks/lgg_recipe.py results/lgg --k 5 --recipes base small --out benchmarks/lgg_recipe.csv
 
 Recipes are overrides of the ``models.sres_mri`` entry of ``config/lgg.yaml`` (see
-:data:`RECIPES`); ``channels`` picks the input sequences.
+:data:`RECIPES`); ``channels`` picks the input channels, ``slices`` a slice-extraction variant
+(:data:`VARIANTS`: mask channel, margin, all slices, 2.5D neighbours), built once from the
+run's preprocessed volumes under ``results/lgg/ablation_slices/``. ``--table`` prints the
+Markdown table of ``benchmarks/README.md`` from the CSV.
 """
 
 from __future__ import annotations
@@ -57,10 +60,6 @@ RECIPES = {
     "ft_mask_mixup": {**SMALL, "slices": "mask", "channels": ["flair", "t1post", "mask"], "mixup": 0.4},
     "ft_mask_cosine": {**SMALL, "slices": "mask", "channels": ["flair", "t1post", "mask"], "lr_schedule": "cosine",
                        "patience": 20},
-    "ft_mixup": {**SMALL, "channels": ["flair", "t1post"], "mixup": 0.4},
-    "ft_cosine": {**SMALL, "channels": ["flair", "t1post"], "lr_schedule": "cosine", "patience": 20},
-    "ft_cosine_mixup": {**SMALL, "channels": ["flair", "t1post"], "lr_schedule": "cosine", "mixup": 0.4,
-                        "patience": 20},
     # the MRI design's per-sequence ResNet encoders + transformer fusion (config/lgg.yaml resnet_fusion)
     "fusion_r101_w16": {"arch": "seqfusion", "depth": 101, "width": 16, "n_features": 256, "heads": 4, "layers": 1,
                         "dropout": 0.1, "epochs": 12, "patience": 4, "batch_size": 32, "lr": 0.0003},
