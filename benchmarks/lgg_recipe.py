@@ -1,7 +1,7 @@
 """Training-recipe ablation on TCGA-LGG, cross-validated inside the development cohort only.
 
-Reads the slices and validated manifest of an LGG run (``results/lgg`` after at least the
-``split`` and ``preprocess`` steps, any ``split.method``), deals the labelled development
+Reads the preprocessed volumes and validated manifest of an LGG run (``results/lgg`` after at
+least the ``preprocess`` step, any ``split.method``), deals the labelled development
 patients into ``--k`` stratified folds (:func:`dlscore.folds.stratified_folds`, seeded), and
 for every recipe trains one network per fold with the workflow's own training code
 (:func:`dlscore.train.train_model`, early stopping on an inner validation split of the
@@ -29,7 +29,15 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-#: recipe name -> overrides of the lgg sres_mri model entry
+#: what every recipe overrides: ``models.sres_mri`` and ``slices`` of config/lgg.yaml as they were
+#: before the first ablation (pinned here, so the table's rows stay reproducible after the config
+#: adopts a recipe); network settings not named take the schema defaults
+BASE = {"arch": "sres", "channels": ["t1pre", "flair", "t1post"], "widths": [16, 32, 64, 128], "n_features": 256,
+        "dropout": 0.3, "lr": 0.001, "weight_decay": 0.0001, "epochs": 20, "patience": 6, "batch_size": 32,
+        "augment": True}
+BASE_SLICES = {"channels": ["t1pre", "flair", "t1post"], "size": 64, "margin_mm": 20.0, "min_area_fraction": 0.3,
+               "interpolation_order": 3}
+#: recipe name -> overrides of BASE
 SMALL = {"widths": [8, 16, 32, 64], "n_features": 64}
 RECIPES = {
     "base": {},
@@ -68,9 +76,10 @@ RECIPES = {
 }
 
 
-#: slice-extraction variants (overrides of ``slices``); "mask" is the tumour mask as a channel,
+#: slice-extraction variants (overrides of BASE_SLICES); "mask" is the tumour mask as a channel,
 #: "<sequence>@<dz>" the neighbouring slice dz above/below in the same square (2.5D)
 VARIANTS = {
+    "base": {},
     "mask": {"channels": ["t1pre", "flair", "t1post", "mask"]},
     "nb1": {"channels": ["flair@-1", "flair", "flair@1", "t1post@-1", "t1post", "t1post@1", "mask"]},
     "all": {"min_area_fraction": 0.0},
@@ -85,7 +94,7 @@ def variant_slices(results: Path, cfg: dict, name: str, pids) -> Path:
     from dlscore.slices import extract_slices
     from dlscore.steps.preprocess import _load_normalised
     out = results / "ablation_slices" / name
-    sc = {**cfg["slices"], **VARIANTS[name]}
+    sc = {**BASE_SLICES, **VARIANTS[name]}
     for pid in pids:
         f = out / pid / "r1.npz"
         if f.exists():
@@ -103,22 +112,22 @@ def variant_slices(results: Path, cfg: dict, name: str, pids) -> Path:
     return out
 
 
-def _load(results: Path, pids, channels, slice_channels, slice_dir: Path | None = None):
+def _load(pids, channels, slice_channels, slice_dir: Path):
     from dlscore.slices import SliceSet
     from dlscore.steps.train import channel_indices
     from dlscore.train import SliceData
     idx = channel_indices(slice_channels, channels)
     xs, ys, ps = [], [], []
     for pid, y in pids.items():
-        ss = SliceSet.load((slice_dir or results / "slices") / pid / "r1.npz")
+        ss = SliceSet.load(slice_dir / pid / "r1.npz")
         xs.append(ss.images[:, idx])
         ys.append(np.full(len(ss.images), int(y)))
         ps.append(np.full(len(ss.images), pid, dtype=object))
     return SliceData(np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys), np.concatenate(ps))
 
 
-def run_recipe(results: Path, man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int, fraction: float,
-               threads: int, slice_dir: Path | None = None) -> tuple[pd.Series, float]:
+def run_recipe(man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int, fraction: float, threads: int,
+               slice_dir: Path) -> tuple[pd.Series, float]:
     """Out-of-fold patient DLS of one recipe (indexed by patient id) and its wall time (s)."""
     import torch
 
@@ -131,7 +140,7 @@ def run_recipe(results: Path, man: pd.DataFrame, spec: dict, slice_channels, k: 
     oof, t0 = {}, time.perf_counter()
     for f in range(1, k + 1):
         who = fold_patients(dev, f, fraction, seed)
-        tr, va, ho = (_load(results, lab[who[s]], spec["channels"], slice_channels, slice_dir)
+        tr, va, ho = (_load(lab[who[s]], spec["channels"], slice_channels, slice_dir)
                       for s in ("training", "validation", "held_out"))
         probs = []
         for m in range(int(spec.get("ensemble", 1))):
@@ -175,23 +184,18 @@ def main(argv=None) -> None:
     if a.table:
         print(markdown(a.out))
         return
-    cfg = yaml.safe_load((REPO / "config" / "lgg.yaml").read_text())
-    base = dict(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"]["sres_petct"])
-    base.update(cfg["models"]["sres_mri"])
+    cfg = load_config(REPO / "config" / "lgg.yaml")  # the preprocessing (normalisation) and the split fraction
     man = pd.read_parquet(a.results / "manifest" / "validated.parquet")
-    full = load_config(REPO / "config" / "lgg.yaml")
     for name in a.recipes:
         over = dict(RECIPES[name])
-        variant = over.pop("slices", None)
-        spec = {**base, **over}
-        slice_dir, slice_channels = None, cfg["slices"]["channels"]
-        if variant:
-            pids = man.loc[(man["role"] == "development") & man["label"].notna(), "patient_id"]
-            slice_dir = variant_slices(a.results, full, variant, pids)
-            slice_channels = {**full["slices"], **VARIANTS[variant]}["channels"]
+        variant = over.pop("slices", "base")
+        spec = {**BASE, **over}
+        pids = man.loc[(man["role"] == "development") & man["label"].notna(), "patient_id"]
+        slice_dir = variant_slices(a.results, cfg, variant, pids)
+        slice_channels = {**BASE_SLICES, **VARIANTS[variant]}["channels"]
         rows = []
         for seed in a.seeds:  # the folds and the networks' initialisation both follow the seed
-            oof, secs = run_recipe(a.results, man, spec, slice_channels, a.k, seed,
+            oof, secs = run_recipe(man, spec, slice_channels, a.k, seed,
                                    float(cfg["split"]["validation_fraction"]), a.threads, slice_dir)
             y = man.set_index("patient_id").loc[oof.index, "label"].astype(int).to_numpy()
             r = auc_delong(y, oof.to_numpy())
