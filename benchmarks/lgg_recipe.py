@@ -68,6 +68,13 @@ RECIPES = {
     "ft_mask_mixup": {**SMALL, "slices": "mask", "channels": ["flair", "t1post", "mask"], "mixup": 0.4},
     "ft_mask_cosine": {**SMALL, "slices": "mask", "channels": ["flair", "t1post", "mask"], "lr_schedule": "cosine",
                        "patience": 20},
+    # no inner validation split: every training patient of the fold, a fixed number of epochs, the last kept
+    "ft_m10_mask_all_e8": {**SMALL, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
+                           "epochs": 8},
+    "ft_m10_mask_all_e12": {**SMALL, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
+                            "epochs": 12},
+    "ft_m10_mask_all_cos12": {**SMALL, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
+                              "epochs": 12, "lr_schedule": "cosine"},
     # the MRI design's per-sequence ResNet encoders + transformer fusion (config/lgg.yaml resnet_fusion)
     "fusion_r101_w16": {"arch": "seqfusion", "depth": 101, "width": 16, "n_features": 256, "heads": 4, "layers": 1,
                         "dropout": 0.1, "epochs": 12, "patience": 4, "batch_size": 32, "lr": 0.0003},
@@ -117,7 +124,7 @@ def _load(pids, channels, slice_channels, slice_dir: Path):
     from dlscore.steps.train import channel_indices
     from dlscore.train import SliceData
     idx = channel_indices(slice_channels, channels)
-    xs, ys, ps = [], [], []
+    xs, ys, ps = [np.zeros((0, len(idx), 64, 64), np.float32)], [np.zeros(0, int)], [np.zeros(0, object)]
     for pid, y in pids.items():
         ss = SliceSet.load(slice_dir / pid / "r1.npz")
         xs.append(ss.images[:, idx])
@@ -140,6 +147,8 @@ def run_recipe(man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int,
     oof, t0 = {}, time.perf_counter()
     for f in range(1, k + 1):
         who = fold_patients(dev, f, fraction, seed)
+        if not spec.get("inner", True):  # train on the whole of the other folds, no early stopping
+            who = {**who, "training": who["training"] + who["validation"], "validation": []}
         tr, va, ho = (_load(lab[who[s]], spec["channels"], slice_channels, slice_dir)
                       for s in ("training", "validation", "held_out"))
         probs = []

@@ -82,6 +82,15 @@ def test_learning_curves_of_an_ensemble_and_the_frozen_weights_placeholder(tmp_p
             "weights were kept (lowest validation loss)"} <= set(check["texts"])
     training_figure(cfg, "m", None, tmp_path / "frozen.png")
     assert any("frozen weights" in t for t in read_legibility(tmp_path / "frozen.png")["texts"])
+    # fold networks trained without validation patients (split.validation_fraction 0)
+    h.assign(val_loss=np.nan, val_patient_auc=np.nan, best=True).rename(columns={"member": "fold"}).to_csv(
+        tmp_path / "fixed.csv", index=False)
+    training_figure(cfg, "m", str(tmp_path / "fixed.csv"), tmp_path / "fixed.png")
+    check = read_legibility(tmp_path / "fixed.png")
+    assert check["min_font_pt"] >= MIN_FONT_PT and not check["overlaps"]
+    assert "fold 1: training" in check["texts"] and not any("validation" in t and ":" in t[:8] for t in check["texts"])
+    assert any(t.startswith("No validation patients") for t in check["texts"])
+    assert any("the last epoch: no early stopping" in t for t in check["texts"])
 
 
 def test_dls_by_label_is_drawn_the_same_twice_and_leaves_numpy_s_generator_alone(tmp_path):

@@ -145,3 +145,15 @@ def test_a_study_without_labels_or_development_cohort_says_so(config):
     text = methods_markdown(config, t)
     assert "ici 15, label not recorded" in text and " positive)" not in text.split("## Image")[0]
     assert "No model was developed in this run" in text and "split at random" not in text
+
+
+def test_the_methods_text_says_when_fold_networks_train_without_early_stopping(config):
+    t = _tables()
+    cv = copy.deepcopy(config)
+    cv["split"].update(method="kfold", validation_fraction=0.29)
+    assert "a fraction 0.29 of the training patients was kept for early stopping" in methods_markdown(cv, t)
+    cv["split"]["validation_fraction"] = 0
+    text = methods_markdown(cv, t)
+    assert "trained on all of its training patients for a fixed number of epochs (no early stopping)" in text
+    assert "kept for early stopping" not in text
+    assert numbers_not_from(text, [cv, _level(cv), *t.values()]) == []

@@ -204,3 +204,15 @@ def test_mixup_training_is_deterministic_resumable_and_learns(tmp_path):
     resumed, _ = train_model(tr, va, spec, seed=5, checkpoint=ckpt, progress=False, device="cpu")
     assert _same(s1, resumed)
     assert h1["val_patient_auc"].max() >= 0.9
+
+
+def test_without_validation_patients_all_epochs_run_and_the_last_is_kept():
+    tr = _data(seed=0)
+    none = SliceData(tr.x[:0], tr.y[:0], tr.patient[:0])
+    spec = {**SPEC, "patience": 1}  # would stop early if a validation loss were watched
+    state, hist = train_model(tr, none, spec, seed=5, progress=False, device="cpu")
+    assert len(hist) == SPEC["epochs"] and hist["val_loss"].isna().all() and hist["best"].all()
+    last, _ = train_model(tr, none, {**spec, "epochs": SPEC["epochs"]}, seed=5, progress=False, device="cpu")
+    assert _same(state, last)
+    shorter, _ = train_model(tr, none, {**spec, "epochs": SPEC["epochs"] - 1}, seed=5, progress=False, device="cpu")
+    assert not _same(state, shorter)  # the last epoch's weights, not an earlier one's

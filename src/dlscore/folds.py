@@ -82,8 +82,11 @@ def planned_folds(split_cfg, dev_sites: Sequence[str | None]) -> list[int]:
 
 def inner_validation(patients: pd.Series, fraction: float, seed: int) -> np.ndarray:
     """Boolean mask over ``patients`` (label per patient id, the training patients of one
-    fold): True for the stratified, seeded ``fraction`` that early stopping watches."""
+    fold): True for the stratified, seeded ``fraction`` that early stopping watches; all False
+    for ``fraction`` 0 (no early stopping: the network trains on every one of them)."""
     from sklearn.model_selection import train_test_split
+    if fraction == 0:
+        return np.zeros(len(patients), dtype=bool)
     y = patients.astype(int)
     stratify = y if y.value_counts().min() >= 2 else None
     _, va = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed, stratify=stratify)

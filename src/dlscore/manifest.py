@@ -348,6 +348,11 @@ def assign_splits(df: pd.DataFrame, validation_fraction: float, seed: int, metho
     dev = out.index[(out["role"] == "development") & ~unlabelled]
     if method != "holdout":
         return _assign_folds(out, dev, seed, method, k, site_column)
+    if validation_fraction == 0:
+        raise ManifestError([InputError(
+            "split.validation_fraction is 0 (no early stopping), which only cross-validated designs allow: the "
+            "holdout design needs its validation split", "set split.method: kfold (or leave_site_out), or a "
+            "validation_fraction such as 0.29", where="split.validation_fraction")])
     if len(dev):
         y = out.loc[dev, "label"].astype(int)
         n_val = int(np.ceil(validation_fraction * len(dev)))

@@ -110,8 +110,10 @@ def _patients(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) 
     else:
         how = (f"stratified {sp['k']}-fold cross-validation by patient" if sp["method"] == "kfold"
                else f"leave-one-site-out cross-validation (one fold per value of `{sp['site_column']}`)")
-        lines.append(f"Networks were trained by {how} (seed {s['seed']}); within each fold a fraction "
-                     f"{sp['validation_fraction']} of the training patients was kept for early stopping. Every "
+        inner = (f"within each fold a fraction {sp['validation_fraction']} of the training patients was kept for "
+                 "early stopping" if sp["validation_fraction"] else "each fold network was trained on all of its "
+                 "training patients for a fixed number of epochs (no early stopping) and its last epoch kept")
+        lines.append(f"Networks were trained by {how} (seed {s['seed']}); {inner}. Every "
                      "development patient is scored by the fold model that did not see it (out-of-fold DLS); "
                      "held-out cohorts are scored by the mean of the fold models.")
     return "\n".join(lines)

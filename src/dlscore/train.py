@@ -300,7 +300,8 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
     A ``checkpoint`` written by an interrupted run is resumed only when its ``fingerprint``
     (the caller's digest of data, spec and seed) equals this run's; otherwise training
     starts afresh (a changed config must not continue from stale weights). Early stopping on
-    the validation loss (``spec.patience`` epochs without improvement)."""
+    the validation loss (``spec.patience`` epochs without improvement); with no validation
+    slices (``val`` empty) all ``spec.epochs`` epochs run and the last epoch's weights are kept."""
     set_determinism(seed, threads)
     dev = pick_device(device)
     model = build_model(spec, train.x.shape[1]).to(dev)
@@ -329,8 +330,11 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
         train_loss = _epoch(step, xt, yt, spec, seed, epoch,
                             f"epoch {epoch + 1}/{epochs}" if progress else None)
         recalibrate_batchnorm(model, train.x, dev)
-        vloss, vauc = _val_metrics(model, val, dev, nn.BCEWithLogitsLoss())
-        improved = vloss < best_loss - 1e-6
+        if len(val.y):
+            vloss, vauc = _val_metrics(model, val, dev, nn.BCEWithLogitsLoss())
+            improved = vloss < best_loss - 1e-6
+        else:  # no validation patients: a fixed number of epochs, the last one kept
+            vloss, vauc, improved = float("nan"), float("nan"), True
         if improved:
             best_loss, stale = vloss, 0
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

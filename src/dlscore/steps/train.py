@@ -56,11 +56,14 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
     spec = dict(config["models"][model_name])
     man = pd.read_parquet(validated)
     who = training_patients(man, config, fold)
-    tr = _slice_data(man, slice_files, who["training"])
-    va = _slice_data(man, slice_files, who["validation"])
     idx = channel_indices(config["slices"]["channels"], spec["channels"])
+    tr = _slice_data(man, slice_files, who["training"])
     tr = SliceData(np.ascontiguousarray(tr.x[:, idx]), tr.y, tr.patient)
-    va = SliceData(np.ascontiguousarray(va.x[:, idx]), va.y, va.patient)
+    if who["validation"]:
+        va = _slice_data(man, slice_files, who["validation"])
+        va = SliceData(np.ascontiguousarray(va.x[:, idx]), va.y, va.patient)
+    else:  # split.validation_fraction 0: no early stopping, all epochs, the last kept
+        va = SliceData(tr.x[:0], tr.y[:0], tr.patient[:0])
     ckpt = Path(weights).with_name("checkpoint.pt")
     digest = hashlib.sha256(json.dumps({"spec": spec, "seed": int(config["seed"]), **({"fold": int(fold)} if fold else {}),
                                         "slice_channels": list(config["slices"]["channels"])},
@@ -100,7 +103,8 @@ def _model_card(config: Mapping[str, Any], model_name: str, spec: Mapping[str, A
     the selected epoch, device and versions."""
     from dlscore.train import pick_device
     k = len(seeds)
-    best = hist.loc[hist["val_loss"].idxmin()]
+    watched = bool(len(va.y))
+    best = hist.loc[hist["val_loss"].idxmin()] if watched else hist.iloc[-1]
     return {
         "model": model_name, "architecture": spec.get("arch", "sres"), "input_channels": spec["channels"],
         "data": {"training": {"patients": int(len(set(tr.patient))), "slices": int(len(tr.y)),
@@ -109,14 +113,17 @@ def _model_card(config: Mapping[str, Any], model_name: str, spec: Mapping[str, A
                                 "positive_slices": int(va.y.sum())}},
         **({"fold": int(fold), "held_out_patients": n_held_out,
             "early_stopping": "inner validation: a stratified split.validation_fraction of this fold's training "
-                              "patients (never the held-out fold)"} if fold is not None else {}),
+                              "patients (never the held-out fold)" if watched else
+                              "none (split.validation_fraction 0): every training patient of the fold, all epochs"}
+           if fold is not None else {}),
         "hyperparameters": dict(spec), "seed": int(config["seed"]),
         "ensemble": {"members": k, "seeds": list(seeds),
                      "combination": "mean of the members' slice probabilities"} if k > 1 else None,
-        "selection": "weights of the epoch with the lowest validation loss (early stopping)"
+        "selection": ("weights of the epoch with the lowest validation loss (early stopping)" if watched else
+                      f"weights of the last epoch ({int(spec.get('epochs', 40))}; no validation patients)")
                      + (", per member" if k > 1 else ""),
-        "best_epoch": int(best["epoch"]), "best_val_loss": float(best["val_loss"]),
-        "best_val_patient_auc": float(best["val_patient_auc"]),
+        "best_epoch": int(best["epoch"]), "best_val_loss": float(best["val_loss"]) if watched else None,
+        "best_val_patient_auc": float(best["val_patient_auc"]) if watched else None,
         "device": str(pick_device(config.get("device", "auto"))),
         "config_hash": config_hash(config), "package_versions": package_versions(),
     }
