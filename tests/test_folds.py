@@ -76,6 +76,16 @@ def test_each_fold_network_never_sees_its_held_out_fold_nor_stops_early_on_it():
     assert sorted(held) == sorted(out.loc[out["split"] == "development", "patient_id"])
 
 
+def test_without_an_inner_validation_fraction_each_fold_network_learns_from_all_the_other_folds():
+    out = assign_splits(_manifest(), 0, 42, "kfold", 4)
+    for f in (1, 2, 3, 4):
+        p = fold_patients(out, f, 0, 42)
+        assert p["validation"] == []
+        assert set(p["training"]) == set(out.loc[(out["split"] == "development") & (out["fold"] != f), "patient_id"])
+    with pytest.raises(ManifestError, match="only cross-validated designs allow"):
+        assign_splits(_manifest(), 0, 42, "holdout")
+
+
 def test_stratified_folds_refuse_a_single_class():
     with pytest.raises(InputError):
         stratified_folds(pd.Series([1, 1, 1, 1]), 2, 0)
