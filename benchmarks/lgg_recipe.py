@@ -35,6 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 BASE = {"arch": "sres", "channels": ["t1pre", "flair", "t1post"], "widths": [16, 32, 64, 128], "n_features": 256,
         "dropout": 0.3, "lr": 0.001, "weight_decay": 0.0001, "epochs": 20, "patience": 6, "batch_size": 32,
         "augment": True}
+#: the inner early-stopping fraction of each fold's training patients (``inner: false`` recipes: none)
+INNER_FRACTION = 0.29
 BASE_SLICES = {"channels": ["t1pre", "flair", "t1post"], "size": 64, "margin_mm": 20.0, "min_area_fraction": 0.3,
                "interpolation_order": 3}
 #: recipe name -> overrides of BASE
@@ -134,18 +136,21 @@ def _load(pids, channels, slice_channels, slice_dir: Path):
 
 
 def run_recipe(man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int, fraction: float, threads: int,
-               slice_dir: Path) -> tuple[pd.Series, float]:
-    """Out-of-fold patient DLS of one recipe (indexed by patient id) and its wall time (s)."""
+               slice_dir: Path, cv: str = "kfold") -> tuple[pd.Series, float]:
+    """Out-of-fold patient DLS of one recipe (indexed by patient id) and its wall time (s):
+    ``cv`` kfold (``k`` stratified folds) or site (leave one development site out)."""
     import torch
 
-    from dlscore.folds import fold_patients, stratified_folds
+    from dlscore.folds import fold_patients, site_folds, stratified_folds
     from dlscore.models import build_model
     from dlscore.train import patient_mean, predict_slices, train_model
     dev = man[(man["role"] == "development") & man["label"].notna()].copy()
-    dev["split"], dev["fold"] = "development", stratified_folds(dev.set_index("patient_id")["label"], k, seed).to_numpy()
-    lab = dev.set_index("patient_id")["label"]
+    by_pid = dev.set_index("patient_id")
+    folds = stratified_folds(by_pid["label"], k, seed) if cv == "kfold" else site_folds(by_pid["site"])[0]
+    dev["split"], dev["fold"] = "development", folds.to_numpy()
+    lab = by_pid["label"]
     oof, t0 = {}, time.perf_counter()
-    for f in range(1, k + 1):
+    for f in sorted(dev["fold"].unique()):
         who = fold_patients(dev, f, fraction, seed)
         if not spec.get("inner", True):  # train on the whole of the other folds, no early stopping
             who = {**who, "training": who["training"] + who["validation"], "validation": []}
@@ -184,6 +189,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", type=Path)
     ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--cv", choices=["kfold", "site"], default="kfold",
+                    help="kfold: --k stratified folds; site: leave one development site out")
     ap.add_argument("--seeds", type=int, nargs="+", default=[20261123, 1, 2])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--recipes", nargs="+", default=list(RECIPES))
@@ -193,7 +200,7 @@ def main(argv=None) -> None:
     if a.table:
         print(markdown(a.out))
         return
-    cfg = load_config(REPO / "config" / "lgg.yaml")  # the preprocessing (normalisation) and the split fraction
+    cfg = load_config(REPO / "config" / "lgg.yaml")  # the preprocessing (normalisation) of the volumes
     man = pd.read_parquet(a.results / "manifest" / "validated.parquet")
     for name in a.recipes:
         over = dict(RECIPES[name])
@@ -204,12 +211,12 @@ def main(argv=None) -> None:
         slice_channels = {**BASE_SLICES, **VARIANTS[variant]}["channels"]
         rows = []
         for seed in a.seeds:  # the folds and the networks' initialisation both follow the seed
-            oof, secs = run_recipe(man, spec, slice_channels, a.k, seed,
-                                   float(cfg["split"]["validation_fraction"]), a.threads, slice_dir)
+            oof, secs = run_recipe(man, spec, slice_channels, a.k, seed, INNER_FRACTION, a.threads, slice_dir,
+                                   a.cv)
             y = man.set_index("patient_id").loc[oof.index, "label"].astype(int).to_numpy()
             r = auc_delong(y, oof.to_numpy())
             rows.append({"recipe": name, "overrides": yaml.safe_dump(RECIPES[name], default_flow_style=True).strip(),
-                         "k": a.k, "seed": seed, "n": len(y), "n_pos": int(y.sum()), "cv_auc": round(float(r.auc), 3),
+                         "k": a.k if a.cv == "kfold" else "sites", "seed": seed, "n": len(y), "n_pos": int(y.sum()), "cv_auc": round(float(r.auc), 3),
                          "ci_low": round(float(r.ci_low), 3), "ci_high": round(float(r.ci_high), 3),
                          "seconds": round(secs)})
             print(rows[-1], flush=True)

@@ -210,7 +210,7 @@ def mixup_batch(x: torch.Tensor, y: torch.Tensor, alpha: float, gen: torch.Gener
     x: (N, C, H, W); y: (N,) in [0, 1]. Returns the mixed (x, y), same shapes."""
     n = x.shape[0]
     perm = torch.randperm(n, generator=gen)
-    # Beta(a, a) from two Gamma(a) draws of the seeded numpy generator (torch's Beta takes no generator)
+    # Beta(a, a) from a numpy generator seeded by ``gen`` (torch's Beta distribution takes no generator)
     rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
     lam = torch.from_numpy(rng.beta(alpha, alpha, n).astype(np.float32))
     return (lam.view(-1, 1, 1, 1) * x + (1 - lam.view(-1, 1, 1, 1)) * x[perm],
