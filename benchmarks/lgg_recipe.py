@@ -41,6 +41,8 @@ BASE_SLICES = {"channels": ["t1pre", "flair", "t1post"], "size": 64, "margin_mm"
                "interpolation_order": 3}
 #: recipe name -> overrides of BASE
 SMALL = {"widths": [8, 16, 32, 64], "n_features": 64}
+#: the 2026-11-25 recipes ran on top of the config's 3-member ensemble per fold (flair_t1post_ens3)
+SMALL3 = {**SMALL, "ensemble": 3}
 RECIPES = {
     "base": {},
     "small": SMALL,
@@ -59,23 +61,23 @@ RECIPES = {
     "small_no_early_stop": {**SMALL, "epochs": 12, "patience": 12},
     "flair_t1post_ens3": {**SMALL, "channels": ["flair", "t1post"], "ensemble": 3},
     # slice variants (VARIANTS) with FLAIR + post-contrast T1
-    "ft_mask": {**SMALL, "slices": "mask", "channels": ["flair", "t1post", "mask"]},
-    "all3_mask": {**SMALL, "slices": "mask", "channels": ["t1pre", "flair", "t1post", "mask"]},
-    "ft_nb1": {**SMALL, "slices": "nb1", "channels": ["flair@-1", "flair", "flair@1", "t1post@-1", "t1post", "t1post@1"]},
-    "ft_nb1_mask": {**SMALL, "slices": "nb1",
+    "ft_mask": {**SMALL3, "slices": "mask", "channels": ["flair", "t1post", "mask"]},
+    "all3_mask": {**SMALL3, "slices": "mask", "channels": ["t1pre", "flair", "t1post", "mask"]},
+    "ft_nb1": {**SMALL3, "slices": "nb1", "channels": ["flair@-1", "flair", "flair@1", "t1post@-1", "t1post", "t1post@1"]},
+    "ft_nb1_mask": {**SMALL3, "slices": "nb1",
                     "channels": ["flair@-1", "flair", "flair@1", "t1post@-1", "t1post", "t1post@1", "mask"]},
-    "ft_allslices": {**SMALL, "slices": "all", "channels": ["flair", "t1post"]},
-    "ft_m10": {**SMALL, "slices": "m10", "channels": ["flair", "t1post"]},
-    "ft_m10_mask": {**SMALL, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"]},
-    "ft_mask_mixup": {**SMALL, "slices": "mask", "channels": ["flair", "t1post", "mask"], "mixup": 0.4},
-    "ft_mask_cosine": {**SMALL, "slices": "mask", "channels": ["flair", "t1post", "mask"], "lr_schedule": "cosine",
+    "ft_allslices": {**SMALL3, "slices": "all", "channels": ["flair", "t1post"]},
+    "ft_m10": {**SMALL3, "slices": "m10", "channels": ["flair", "t1post"]},
+    "ft_m10_mask": {**SMALL3, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"]},
+    "ft_mask_mixup": {**SMALL3, "slices": "mask", "channels": ["flair", "t1post", "mask"], "mixup": 0.4},
+    "ft_mask_cosine": {**SMALL3, "slices": "mask", "channels": ["flair", "t1post", "mask"], "lr_schedule": "cosine",
                        "patience": 20},
     # no inner validation split: every training patient of the fold, a fixed number of epochs, the last kept
-    "ft_m10_mask_all_e8": {**SMALL, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
+    "ft_m10_mask_all_e8": {**SMALL3, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
                            "epochs": 8},
-    "ft_m10_mask_all_e12": {**SMALL, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
+    "ft_m10_mask_all_e12": {**SMALL3, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
                             "epochs": 12},
-    "ft_m10_mask_all_cos12": {**SMALL, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
+    "ft_m10_mask_all_cos12": {**SMALL3, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
                               "epochs": 12, "lr_schedule": "cosine"},
     # the MRI design's per-sequence ResNet encoders + transformer fusion (config/lgg.yaml resnet_fusion)
     "fusion_r101_w16": {"arch": "seqfusion", "depth": 101, "width": 16, "n_features": 256, "heads": 4, "layers": 1,
