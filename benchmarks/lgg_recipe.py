@@ -178,7 +178,7 @@ def markdown(csv: Path) -> str:
                                             hi=("cv_auc", "max"), seconds=("seconds", "median"))
     lines = ["| recipe | overrides | seeds | mean CV AUC | SD | range | seconds |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in g.sort_values("mean", ascending=False).iterrows():
-        over = " ".join(str(r["overrides"]).split())
+        over = " ".join(str(r["overrides"]).split()).replace("[ ", "[")  # yaml folds long lines
         sd = f"{r['sd']:.3f}" if r["seeds"] > 1 else "—"
         lines.append(f"| `{name}` | `{over}` | {r['seeds']} | {r['mean']:.3f} | {sd} | {r['lo']:.3f}–{r['hi']:.3f} | "
                      f"{r['seconds']:.0f} |")
