@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
+from dlscore.slices import MASK_CHANNEL
 from dlscore.study import endpoints, km_models, model_names, scores_mode, signature_enabled
 
 #: key -> reference (Vancouver style)
@@ -137,7 +138,7 @@ def _imaging(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) -
              f"whose tumour square area exceeded {sl['min_area_fraction']} of the patient's largest were kept and resampled (spline order "
              f"{sl['interpolation_order']}) to {sl['size']} x {sl['size']} pixel hyper-images with channels "
              f"{', '.join(sl['channels'])}."]
-    if "mask" in sl.get("channels", ()):
+    if MASK_CHANNEL in sl.get("channels", ()):
         lines.append(f"The mask channel is {raters[0]}'s tumour mask (1 inside, 0 outside), resampled with the "
                      "images.")
     if "fusion" in sl.get("channels", ()) and sl.get("fusion"):

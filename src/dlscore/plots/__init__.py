@@ -40,7 +40,8 @@ def new_figure(w: float = 3.35, h: float = 3.35):
 def channel_label(channel: str) -> str:
     """A hyper-image channel as figures print it: modalities in capitals (PET, CT, FLAIR), "fusion"
     and "mask" as they are."""
-    return channel if channel in ("fusion", "mask") else channel.upper()
+    from dlscore.slices import MASK_CHANNEL
+    return channel if channel in ("fusion", MASK_CHANNEL) else channel.upper()
 
 
 def _undrawn_tick_labels(fig) -> set[int]:

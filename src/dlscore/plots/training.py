@@ -40,22 +40,19 @@ def plot_learning_curves(history: pd.DataFrame, path, title: str = "") -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss_ax.set_xlabel("Epoch")
     loss_ax.set_ylabel("Loss (binary cross-entropy)")
-    if not watched:  # nothing to draw on the right: it holds the legend and says why
+    if watched:
+        loss_ax.legend(frameon=False, fontsize=7, loc="upper right")
+        auc_ax.set_xlabel("Epoch")
+        auc_ax.set_ylabel("Validation AUC (patient level)")
+        auc_ax.set_ylim(0, 1.02)
+        auc_ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
+    else:  # nothing to draw on the right: it holds the legend and says why
         handles, labels = loss_ax.get_legend_handles_labels()
         auc_ax.axis("off")
         auc_ax.legend(handles, labels, frameon=False, fontsize=7, loc="center", ncol=1 if len(labels) <= 8 else 2,
                       title="No validation patients (split.validation_fraction 0):\nevery epoch trained, the last "
                             "one kept", title_fontsize=7)
-        fig.suptitle(f"{title}\nDot: the epoch whose weights were kept (the last epoch: no early stopping)",
-                     fontsize=8)
-        fig.set_layout_engine("constrained")
-        save(fig, path, "double")
-        return
-    loss_ax.legend(frameon=False, fontsize=7, loc="upper right")
-    auc_ax.set_xlabel("Epoch")
-    auc_ax.set_ylabel("Validation AUC (patient level)")
-    auc_ax.set_ylim(0, 1.02)
-    auc_ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
-    fig.suptitle(f"{title}\nDot: the epoch whose weights were kept (lowest validation loss)", fontsize=8)
+    kept = "lowest validation loss" if watched else "the last epoch: no early stopping"
+    fig.suptitle(f"{title}\nDot: the epoch whose weights were kept ({kept})", fontsize=8)
     fig.set_layout_engine("constrained")
     save(fig, path, "double")
