@@ -113,3 +113,11 @@ def test_the_tumour_mask_is_a_slice_channel_and_no_modality_may_take_its_name():
     cfg["imaging"]["modalities"] = ["t1pre", "flair", "t1post", "mask"]
     (err,) = _channel_problems(cfg)
     assert "named 'mask'" in str(err)
+    # the distance map likewise
+    cfg["imaging"]["modalities"] = ["t1pre", "flair", "t1post"]
+    cfg["slices"]["channels"] = ["t1pre", "flair", "t1post", "mask", "distance"]
+    cfg["models"]["sres_mri"]["channels"] = ["flair", "distance"]
+    assert _channel_problems(cfg) == []
+    cfg["imaging"]["modalities"] = ["t1pre", "flair", "t1post", "distance"]
+    (err,) = _channel_problems(cfg)
+    assert "named 'distance'" in str(err)

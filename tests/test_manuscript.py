@@ -114,6 +114,7 @@ def test_every_number_of_the_methods_text_comes_from_the_run(config):
     (("stats", "alpha", 0.1), "intervals are 90 % CIs"),
     (("split", "method", "kfold"), "stratified 5-fold cross-validation"),
     (("slices", "channels", ["pet", "ct", "fusion", "mask"]), "The mask channel is r1's tumour mask"),
+    (("slices", "channels", ["pet", "ct", "distance"]), "exp(d / 5.0 mm)) of the signed 3-D distance"),
 ])
 def test_the_methods_text_changes_with_the_config(config, edit, expect):
     t = _tables()

@@ -82,6 +82,34 @@ def test_mask_channel_is_the_resampled_tumour_mask():
     assert 0.95 < linear.images.max() <= 1 and linear.images.min() == 0
 
 
+def test_distance_channel_is_the_squashed_signed_distance_to_the_mask_surface():
+    """``distance``: 1 / (1 + exp(d / scale)) of the signed 3-D distance d (mm, negative inside);
+    on a ball of radius R mm the centre has d = -R, and a slice near the pole is shallower than
+    the equator although both show the tumour (the mask channel cannot tell them apart)."""
+    from dlscore.slices import distance_map
+    sp = (1.0, 1.0, 2.0)  # x, y, z (mm)
+    z, y, x = np.meshgrid(np.arange(31) * 2.0, np.arange(61) * 1.0, np.arange(61) * 1.0, indexing="ij")
+    ball = (z - 30) ** 2 + (y - 30) ** 2 + (x - 30) ** 2 <= 20 ** 2  # R = 20 mm
+    d = distance_map(ball, sp, scale_mm=5.0)
+    assert d.shape == ball.shape and d.dtype == np.float32 and 0 <= d.min() and d.max() < 1
+    def squash(d_mm):
+        return 1 / (1 + np.exp(d_mm / 5.0))
+    # distances are to the voxelised surface (flat caps of 2 mm slices): within 1.5 voxels of the ball's;
+    # in voxel units the centre would be 10 deep (z)
+    assert squash(-20) >= d[15, 30, 30] >= squash(-17)  # centre: 20 mm deep
+    assert squash(9) >= d[15, 30, 0] >= squash(12)  # 10 mm outside
+    assert d[15, 30, 10] == pytest.approx(0.5, abs=0.1)  # on the outline (within a voxel)
+    assert d[6, 30, 30] < d[15, 30, 30] - 0.3  # 2 mm under the pole vs 20 mm deep
+    assert distance_map(np.zeros((3, 4, 5), bool), sp).max() == 0
+    # as a slice channel: the same squares, resampled like the images, in [0, 1]
+    ss = extract_slices({"ct": ball.astype(np.float32)}, ball, sp, ["ct", "mask", "distance"], size=32,
+                        margin_mm=5.0, min_area_fraction=0.0, distance_scale_mm=5.0)
+    assert ss.channels == ("ct", "mask", "distance") and 0 <= ss.images.min() and ss.images.max() <= 1
+    c = 16
+    deep = ss.images[:, 2, c, c]
+    assert deep[len(deep) // 2] > 0.95 and deep[0] < deep[len(deep) // 2] - 0.3
+
+
 @settings(max_examples=40, deadline=None)
 @given(sx=st.floats(0.4, 2.5), sy=st.floats(0.4, 2.5), r0=st.integers(0, 30), c0=st.integers(0, 30),
        h=st.integers(1, 20), w=st.integers(1, 20), margin=st.floats(0, 30))

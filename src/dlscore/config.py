@@ -179,7 +179,7 @@ def _channel_problems(config: Mapping[str, Any]) -> list:
     folder names."""
     from dlscore.errors import InputError
     from dlscore.manifest import SAFE_ID_RULE, identifier_problem
-    from dlscore.slices import MASK_CHANNEL
+    from dlscore.slices import MASK_DERIVED_CHANNELS
     mods = list(config["imaging"]["modalities"])
     sl = config["slices"]
     fusion = sl.get("fusion") or {}
@@ -191,13 +191,14 @@ def _channel_problems(config: Mapping[str, Any]) -> list:
                 out.append(InputError(f"slices.channels has 'fusion' but its modalities {bad} are not imaged "
                                       f"(imaging.modalities: {mods})", "remove 'fusion' from slices.channels or set "
                                       "slices.fusion.of to two of imaging.modalities", where="slices.channels"))
-        elif ch == MASK_CHANNEL and ch in mods:
-            out.append(InputError(f"an imaging modality is named '{MASK_CHANNEL}', the name of the tumour-mask channel",
+        elif ch in MASK_DERIVED_CHANNELS and ch in mods:
+            out.append(InputError(f"an imaging modality is named '{ch}', the name of a channel made from the tumour "
+                                  "mask",
                                   "rename the modality in imaging.modalities and the manifest", where="slices.channels"))
-        elif ch not in mods and ch != MASK_CHANNEL:
+        elif ch not in mods and ch not in MASK_DERIVED_CHANNELS:
             out.append(InputError(f"slices.channels has '{ch}', which is not one of imaging.modalities {mods}",
                                   f"set slices.channels to channels of {mods} (and 'fusion' if two are fused, "
-                                  f"'{MASK_CHANNEL}' for the tumour mask)",
+                                  "'mask' for the tumour mask, 'distance' for its distance map)",
                                   where="slices.channels"))
     for m in config["run_models"]:
         why = identifier_problem(m)

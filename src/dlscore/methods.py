@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
-from dlscore.slices import MASK_CHANNEL
+from dlscore.slices import DISTANCE_CHANNEL, MASK_CHANNEL
 from dlscore.study import endpoints, km_models, model_names, scores_mode, signature_enabled
 
 #: key -> reference (Vancouver style)
@@ -141,6 +141,10 @@ def _imaging(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) -
     if MASK_CHANNEL in sl.get("channels", ()):
         lines.append(f"The mask channel is {raters[0]}'s tumour mask (1 inside, 0 outside), resampled with the "
                      "images.")
+    if DISTANCE_CHANNEL in sl.get("channels", ()):
+        lines.append(f"The distance channel is 1 / (1 + exp(d / {sl['distance_scale_mm']} mm)) of the signed 3-D "
+                     f"distance d from each voxel to the surface of {raters[0]}'s mask (negative inside): 0.5 on the "
+                     "outline, towards 1 deep inside the tumour.")
     if "fusion" in sl.get("channels", ()) and sl.get("fusion"):
         f = sl["fusion"]
         lines.append(f"The fusion channel is the weighted mean of {f['of'][1].upper()} and {f['of'][0].upper()} "

@@ -110,6 +110,29 @@ class SliceSet:
 
 #: the ``slices.channels`` name of the tumour-mask channel
 MASK_CHANNEL = "mask"
+#: the ``slices.channels`` name of the distance-map channel (:func:`distance_map`)
+DISTANCE_CHANNEL = "distance"
+#: channels made from the mask rather than read from an image (no modality may take these names)
+MASK_DERIVED_CHANNELS = (MASK_CHANNEL, DISTANCE_CHANNEL)
+
+
+def distance_map(mask_zyx: np.ndarray, spacing_xyz: Sequence[float], scale_mm: float = 5.0) -> np.ndarray:
+    """The distance channel of one patient: (z, y, x) float32 in (0, 1), the mask's shape.
+
+    d is the signed 3-D Euclidean distance (mm, with the voxel spacing ``spacing_xyz``) from
+    each voxel to the mask's surface, negative inside (SimpleITK's Maurer transform); the
+    channel is 1 / (1 + exp(d / ``scale_mm``)): 0.5 on the outline, towards 1 deep inside the
+    tumour and towards 0 far outside. Unlike the mask channel it tells a slice at the tumour's
+    pole (shallow) from one through its middle (deep). An empty mask gives zeros.
+    """
+    import SimpleITK as sitk
+    if not np.any(mask_zyx):
+        return np.zeros(mask_zyx.shape, np.float32)
+    m = sitk.GetImageFromArray((np.asarray(mask_zyx) > 0).astype(np.uint8))
+    m.SetSpacing(tuple(float(v) for v in spacing_xyz))
+    d = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(m, insideIsPositive=False, squaredDistance=False,
+                                                            useImageSpacing=True))
+    return (1.0 / (1.0 + np.exp(np.clip(d / float(scale_mm), -50.0, 50.0)))).astype(np.float32)
 
 
 def channel_stack(volumes: Mapping[str, np.ndarray], channels: Sequence[str],
@@ -205,7 +228,8 @@ def extract_slices(volumes: Mapping[str, np.ndarray], mask_zyx: np.ndarray, spac
                    min_area_fraction: float = 0.30, order: int = 3,
                    fusion_of: Sequence[str] = ("pet", "ct"), alpha: float = 1.0,
                    origin_xyz: Sequence[float] = (0.0, 0.0, 0.0),
-                   direction: Sequence[float] = (1, 0, 0, 0, 1, 0, 0, 0, 1)) -> SliceSet:
+                   direction: Sequence[float] = (1, 0, 0, 0, 1, 0, 0, 0, 1),
+                   distance_scale_mm: float = 5.0) -> SliceSet:
     """Hyper-images of one patient from normalised volumes on the mask's grid.
 
     ``origin_xyz`` (mm) and ``direction`` (row-major 3x3) of the grid only place the squares
@@ -213,10 +237,14 @@ def extract_slices(volumes: Mapping[str, np.ndarray], mask_zyx: np.ndarray, spac
     ``order`` 3 uses the batched :func:`resample_squares`; other orders the per-slice
     :func:`crop_square`. A channel named ``mask`` is the tumour mask itself (1 inside, 0
     outside, resampled like the images and clipped to [0, 1]): the network then sees the
-    outline and, through the fixed margin, the tumour's size relative to the square.
+    outline and, through the fixed margin, the tumour's size relative to the square. A channel
+    named ``distance`` is :func:`distance_map` of the mask (``distance_scale_mm``), resampled
+    the same way.
     """
     if MASK_CHANNEL in channels:
         volumes = {**volumes, MASK_CHANNEL: mask_zyx.astype(np.float32)}
+    if DISTANCE_CHANNEL in channels:
+        volumes = {**volumes, DISTANCE_CHANNEL: distance_map(mask_zyx, spacing_xyz, distance_scale_mm)}
     squares = keep_large(tumour_squares(mask_zyx, spacing_xyz, margin_mm), min_area_fraction)
     # only the block the squares' windows reach: kept slices, in-plane bounding box
     zs = sorted({s.z for s in squares})

@@ -38,10 +38,10 @@ def new_figure(w: float = 3.35, h: float = 3.35):
 
 
 def channel_label(channel: str) -> str:
-    """A hyper-image channel as figures print it: modalities in capitals (PET, CT, FLAIR), "fusion"
-    and "mask" as they are."""
-    from dlscore.slices import MASK_CHANNEL
-    return channel if channel in ("fusion", MASK_CHANNEL) else channel.upper()
+    """A hyper-image channel as figures print it: modalities in capitals (PET, CT, FLAIR), "fusion",
+    "mask" and "distance" as they are."""
+    from dlscore.slices import MASK_DERIVED_CHANNELS
+    return channel if channel == "fusion" or channel in MASK_DERIVED_CHANNELS else channel.upper()
 
 
 def _undrawn_tick_labels(fig) -> set[int]:
