@@ -38,11 +38,20 @@ BASE = {"arch": "sres", "channels": ["t1pre", "flair", "t1post"], "widths": [16,
 #: the inner early-stopping fraction of each fold's training patients (``inner: false`` recipes: none)
 INNER_FRACTION = 0.29
 BASE_SLICES = {"channels": ["t1pre", "flair", "t1post"], "size": 64, "margin_mm": 20.0, "min_area_fraction": 0.3,
-               "interpolation_order": 3}
+               "interpolation_order": 3, "distance_scale_mm": 5.0}
 #: recipe name -> overrides of BASE
 SMALL = {"widths": [8, 16, 32, 64], "n_features": 64}
 #: the 2026-11-25 recipes ran on top of the config's 3-member ensemble per fold (flair_t1post_ens3)
 SMALL3 = {**SMALL, "ensemble": 3}
+#: the recipe config/lgg.yaml adopted on 2026-11-25 (ft_m10_mask_all_cos12)
+ADOPTED = {**SMALL3, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False, "epochs": 12,
+           "lr_schedule": "cosine"}
+ADOPTED_VARIATIONS = {
+    "cos16": {"epochs": 16}, "ens5": {"ensemble": 5}, "wide": {"widths": [16, 32, 64, 128], "n_features": 128},
+    "t1pre": {"channels": ["t1pre", "flair", "t1post", "mask"]}, "m5": {"slices": "m5_mask"},
+    "distance": {"slices": "m10_distance", "channels": ["flair", "t1post", "distance"]},
+    "mask_distance": {"slices": "m10_distance", "channels": ["flair", "t1post", "mask", "distance"]},
+}
 RECIPES = {
     "base": {},
     "small": SMALL,
@@ -79,6 +88,8 @@ RECIPES = {
                             "epochs": 12},
     "ft_m10_mask_all_cos12": {**SMALL3, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
                               "epochs": 12, "lr_schedule": "cosine"},
+    # around ADOPTED: one change each (the last one, mask_distance, is config/lgg.yaml since 2026-11-25 noon)
+    **{f"adopted_{k}": {**ADOPTED, **v} for k, v in ADOPTED_VARIATIONS.items()},
     # the MRI design's per-sequence ResNet encoders + transformer fusion (config/lgg.yaml resnet_fusion)
     "fusion_r101_w16": {"arch": "seqfusion", "depth": 101, "width": 16, "n_features": 256, "heads": 4, "layers": 1,
                         "dropout": 0.1, "epochs": 12, "patience": 4, "batch_size": 32, "lr": 0.0003},
@@ -96,9 +107,9 @@ VARIANTS = {
     "all": {"min_area_fraction": 0.0},
     "m10": {"margin_mm": 10.0},
     "m10_mask": {"margin_mm": 10.0, "channels": ["t1pre", "flair", "t1post", "mask"]},
+    "m5_mask": {"margin_mm": 5.0, "channels": ["t1pre", "flair", "t1post", "mask"]},
+    "m10_distance": {"margin_mm": 10.0, "channels": ["t1pre", "flair", "t1post", "mask", "distance"]},
 }
-
-
 def variant_slices(results: Path, cfg: dict, name: str, pids) -> Path:
     """Slice files of the ``name`` variant of every patient in ``pids`` (built once, cached
     under ``results/ablation_slices/<name>/``)."""
@@ -117,7 +128,8 @@ def variant_slices(results: Path, cfg: dict, name: str, pids) -> Path:
                 idx = np.clip(np.arange(mask.shape[0]) + int(dz), 0, mask.shape[0] - 1)
                 vols[c] = vols[seq][idx]
         ss = extract_slices(vols, mask, img.GetSpacing(), sc["channels"], int(sc["size"]), float(sc["margin_mm"]),
-                            float(sc["min_area_fraction"]), int(sc["interpolation_order"]))
+                            float(sc["min_area_fraction"]), int(sc["interpolation_order"]),
+                            distance_scale_mm=float(sc["distance_scale_mm"]))
         f.parent.mkdir(parents=True, exist_ok=True)
         ss.save(f)
     return out
