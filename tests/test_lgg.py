@@ -69,9 +69,11 @@ def test_flair_only_patient_gets_zero_channels_and_no_attention(tmp_path):
     man.to_csv(tmp_path / "m.csv", index=False)  # the imaging job reads the paths from the manifest
     preprocess.imaging(cfg, str(tmp_path / "m.csv"), "TCGA-DU-7013", str(tmp_path / "pre"), str(tmp_path / "sl"))
     ss = SliceSet.load(tmp_path / "sl" / "r1.npz")
-    assert ss.channels == ("t1pre", "flair", "t1post", "mask") and ss.meta["present"] == ["flair", "mask"]
+    assert ss.channels == ("t1pre", "flair", "t1post", "mask", "distance")
+    assert ss.meta["present"] == ["flair", "mask", "distance"]
     assert ss.images[:, 0].max() == 0 and ss.images[:, 2].max() == 0 and ss.images[:, 1].max() > 0
     assert ss.images[:, 3].max() > 0.99  # the tumour mask channel
+    assert 0.5 < ss.images[:, 4].max() < 1 and ss.images[:, 4].min() < 0.5  # its distance map
     model = build_model({"arch": "seqfusion", "depth": 18, "width": 4}, 3).eval()
     with torch.no_grad():
         model(torch.from_numpy(ss.images[:, :3]))

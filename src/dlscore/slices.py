@@ -123,7 +123,10 @@ def distance_map(mask_zyx: np.ndarray, spacing_xyz: Sequence[float], scale_mm: f
     each voxel to the mask's surface, negative inside (SimpleITK's Maurer transform); the
     channel is 1 / (1 + exp(d / ``scale_mm``)): 0.5 on the outline, towards 1 deep inside the
     tumour and towards 0 far outside. Unlike the mask channel it tells a slice at the tumour's
-    pole (shallow) from one through its middle (deep). An empty mask gives zeros.
+    pole (shallow) from one through its middle (deep). An empty mask gives zeros. Computed on
+    the whole volume: up to about 25 bytes per voxel at the peak (some 4 GB for a 512 x 512 x
+    600 whole-body CT: raise the preprocess jobs' mem_mb, e.g. ``--set-resources``, before adding
+    this channel there).
     """
     import SimpleITK as sitk
     if not np.any(mask_zyx):

@@ -43,7 +43,7 @@ def gradcam_figure(images: np.ndarray, maps: np.ndarray, channels: Sequence[str]
 
 def _label_row(row_axes, title: str, side_mm: float | None) -> None:
     """The patient's label left of a row, the ROI square's side (mm) under its last panel."""
-    row_axes[0].set_ylabel(title, fontsize=7)
+    row_axes[0].set_ylabel(title, fontsize=7, rotation=0, ha="right", va="center")  # long ids run past a row
     if side_mm is not None:
         row_axes[-1].set_xlabel(f"{side_mm:.0f} mm", fontsize=7)
 

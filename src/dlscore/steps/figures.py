@@ -37,7 +37,8 @@ def hyperimage_figure(config: Mapping[str, Any], validated: str, slice_files: Ma
                 ax.set_title(channel_label(c), fontsize=8)
             if j == 0:
                 label = "no label" if pd.isna(row["label"]) else ("positive" if int(row["label"]) else "negative")
-                ax.set_ylabel(f"{row['patient_id']}\n{label}", fontsize=7)
+                # horizontal: a long patient id written vertically runs past its row
+                ax.set_ylabel(f"{row['patient_id']}\n{label}", fontsize=7, rotation=0, ha="right", va="center")
     fig.suptitle(f"Hyper-images of {title}\nlargest kept slice; tumour square + "
                  f"{config['slices']['margin_mm']:g} mm margin\non every side, resampled to "
                  f"{config['slices']['size']} × {config['slices']['size']} px", fontsize=7.5)
