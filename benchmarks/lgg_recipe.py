@@ -86,8 +86,7 @@ RECIPES = {
                            "epochs": 8},
     "ft_m10_mask_all_e12": {**SMALL3, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
                             "epochs": 12},
-    "ft_m10_mask_all_cos12": {**SMALL3, "slices": "m10_mask", "channels": ["flair", "t1post", "mask"], "inner": False,
-                              "epochs": 12, "lr_schedule": "cosine"},
+    "ft_m10_mask_all_cos12": ADOPTED,
     # around ADOPTED: one change each (the last one, mask_distance, is config/lgg.yaml since 2026-11-25 noon)
     **{f"adopted_{k}": {**ADOPTED, **v} for k, v in ADOPTED_VARIATIONS.items()},
     # the MRI design's per-sequence ResNet encoders + transformer fusion (config/lgg.yaml resnet_fusion)

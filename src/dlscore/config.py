@@ -179,7 +179,7 @@ def _channel_problems(config: Mapping[str, Any]) -> list:
     folder names."""
     from dlscore.errors import InputError
     from dlscore.manifest import SAFE_ID_RULE, identifier_problem
-    from dlscore.slices import MASK_DERIVED_CHANNELS
+    from dlscore.slices import DISTANCE_CHANNEL, MASK_CHANNEL, MASK_DERIVED_CHANNELS
     mods = list(config["imaging"]["modalities"])
     sl = config["slices"]
     fusion = sl.get("fusion") or {}
@@ -198,7 +198,7 @@ def _channel_problems(config: Mapping[str, Any]) -> list:
         elif ch not in mods and ch not in MASK_DERIVED_CHANNELS:
             out.append(InputError(f"slices.channels has '{ch}', which is not one of imaging.modalities {mods}",
                                   f"set slices.channels to channels of {mods} (and 'fusion' if two are fused, "
-                                  "'mask' for the tumour mask, 'distance' for its distance map)",
+                                  f"'{MASK_CHANNEL}' for the tumour mask, '{DISTANCE_CHANNEL}' for its distance map)",
                                   where="slices.channels"))
     for m in config["run_models"]:
         why = identifier_problem(m)

@@ -40,8 +40,8 @@ def new_figure(w: float = 3.35, h: float = 3.35):
 def channel_label(channel: str) -> str:
     """A hyper-image channel as figures print it: modalities in capitals (PET, CT, FLAIR), "fusion",
     "mask" and "distance" as they are."""
-    from dlscore.slices import MASK_DERIVED_CHANNELS
-    return channel if channel == "fusion" or channel in MASK_DERIVED_CHANNELS else channel.upper()
+    from dlscore.slices import DERIVED_CHANNELS
+    return channel if channel in DERIVED_CHANNELS else channel.upper()
 
 
 def _undrawn_tick_labels(fig) -> set[int]:

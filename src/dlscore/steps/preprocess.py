@@ -152,7 +152,7 @@ def _load_normalised(config: Mapping[str, Any], predir: str, rater: str):
 
 
 def slices(config: Mapping[str, Any], predir: str, rater: str, out_npz: str) -> None:
-    from dlscore.slices import MASK_DERIVED_CHANNELS, extract_slices
+    from dlscore.slices import DERIVED_CHANNELS, extract_slices
     sc = config["slices"]
     vols, mask, mask_img, present = _load_normalised(config, predir, rater)
     fusion = sc.get("fusion") or {}
@@ -160,7 +160,7 @@ def slices(config: Mapping[str, Any], predir: str, rater: str, out_npz: str) -> 
                         float(sc["min_area_fraction"]), int(sc["interpolation_order"]),
                         tuple(fusion.get("of", ("pet", "ct"))), float(fusion.get("alpha", 1.0)),
                         mask_img.GetOrigin(), mask_img.GetDirection(), float(sc["distance_scale_mm"]))
-    ss.meta["present"] = [c for c in sc["channels"] if c in present or c == "fusion" or c in MASK_DERIVED_CHANNELS]
+    ss.meta["present"] = [c for c in sc["channels"] if c in present or c in DERIVED_CHANNELS]
     Path(out_npz).parent.mkdir(parents=True, exist_ok=True)
     ss.save(out_npz)
 
