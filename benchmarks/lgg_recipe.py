@@ -52,6 +52,9 @@ ADOPTED_VARIATIONS = {
     "distance": {"slices": "m10_distance", "channels": ["flair", "t1post", "distance"]},
     "mask_distance": {"slices": "m10_distance", "channels": ["flair", "t1post", "mask", "distance"]},
 }
+#: around the recipe adopted second (adopted_mask_distance): the z-score region of the normalisation
+MASK_DISTANCE = {**ADOPTED, **ADOPTED_VARIATIONS["mask_distance"]}
+NORMALISE_VARIATIONS = {"otsu": {"slices": "m10_distance_otsu"}, "otsu_nt": {"slices": "m10_distance_otsu_nt"}}
 RECIPES = {
     "base": {},
     "small": SMALL,
@@ -89,6 +92,7 @@ RECIPES = {
     "ft_m10_mask_all_cos12": ADOPTED,
     # around ADOPTED: one change each (the last one, mask_distance, is config/lgg.yaml since 2026-11-25 noon)
     **{f"adopted_{k}": {**ADOPTED, **v} for k, v in ADOPTED_VARIATIONS.items()},
+    **{f"md_{k}": {**MASK_DISTANCE, **v} for k, v in NORMALISE_VARIATIONS.items()},
     # the MRI design's per-sequence ResNet encoders + transformer fusion (config/lgg.yaml resnet_fusion)
     "fusion_r101_w16": {"arch": "seqfusion", "depth": 101, "width": 16, "n_features": 256, "heads": 4, "layers": 1,
                         "dropout": 0.1, "epochs": 12, "patience": 4, "batch_size": 32, "lr": 0.0003},
@@ -108,6 +112,11 @@ VARIANTS = {
     "m10_mask": {"margin_mm": 10.0, "channels": ["t1pre", "flair", "t1post", "mask"]},
     "m5_mask": {"margin_mm": 5.0, "channels": ["t1pre", "flair", "t1post", "mask"]},
     "m10_distance": {"margin_mm": 10.0, "channels": ["t1pre", "flair", "t1post", "mask", "distance"]},
+    # z-score statistics from the head (Otsu) instead of every voxel above the minimum, with/without the tumour
+    "m10_distance_otsu": {"margin_mm": 10.0, "channels": ["t1pre", "flair", "t1post", "mask", "distance"],
+                          "normalise": {"region": "otsu"}},
+    "m10_distance_otsu_nt": {"margin_mm": 10.0, "channels": ["t1pre", "flair", "t1post", "mask", "distance"],
+                             "normalise": {"region": "otsu", "exclude_tumour": True}},
 }
 def variant_slices(results: Path, cfg: dict, name: str, pids) -> Path:
     """Slice files of the ``name`` variant of every patient in ``pids`` (built once, cached
@@ -116,6 +125,8 @@ def variant_slices(results: Path, cfg: dict, name: str, pids) -> Path:
     from dlscore.steps.preprocess import _load_normalised
     out = results / "ablation_slices" / name
     sc = {**BASE_SLICES, **VARIANTS[name]}
+    norm = {m: {**v, **sc.get("normalise", {})} for m, v in cfg["imaging"]["normalise"].items()}
+    cfg = {**cfg, "imaging": {**cfg["imaging"], "normalise": norm}}
     for pid in pids:
         f = out / pid / "r1.npz"
         if f.exists():

@@ -4,7 +4,7 @@ import SimpleITK as sitk
 
 from dlscore.errors import InputError
 from dlscore.io import read_image, write_image
-from dlscore.preprocess import check_mask, cogrid, normalise
+from dlscore.preprocess import check_mask, cogrid, normalise, zscore_region
 
 
 def _img(arr, spacing=(1.0, 1.0, 2.0), origin=(0.0, 0.0, 0.0)):
@@ -49,6 +49,31 @@ def test_normalise_window_and_zscore():
     np.testing.assert_allclose(normalise(a, "window", -1000, 400), [0, 0, 0.5, 1, 1])
     z = normalise(np.arange(10.0), "zscore", mask=np.ones(10, bool))
     assert z.mean() == pytest.approx(0.5, abs=1e-6)
+
+
+def test_zscore_region_otsu_ignores_the_noisy_background():
+    """A 'head' of intensity ~100 in a field of view of noise ~3: above_minimum takes nearly
+    every voxel (noise included), Otsu only the head, so the head's z-score no longer depends on
+    how much air surrounds it; the tumour is left out on request."""
+    rng = np.random.default_rng(0)
+    a = np.abs(rng.normal(0, 3, (8, 40, 40)))
+    head = np.zeros(a.shape, bool)
+    head[:, 10:30, 10:30] = True
+    a[head] = rng.normal(100, 10, head.sum())
+    tumour = np.zeros(a.shape, bool)
+    tumour[3:5, 18:22, 18:22] = True
+    a[tumour] += 50
+    assert zscore_region(a).mean() > 0.99
+    otsu = zscore_region(a, "otsu")
+    assert (otsu == head).all()
+    assert (zscore_region(a, "otsu", tumour) == (head & ~tumour)).all()
+    wider = np.pad(a, ((0, 0), (20, 20), (20, 20)), constant_values=1.0)  # more air, same head
+    z1 = normalise(a, "zscore", mask=zscore_region(a, "otsu"))[head]
+    z2 = normalise(wider, "zscore", mask=zscore_region(wider, "otsu"))[np.pad(head, ((0, 0), (20, 20), (20, 20)))]
+    np.testing.assert_allclose(z1, z2, atol=1e-6)
+    assert zscore_region(np.zeros((2, 2)), "otsu").all()  # empty region: every voxel
+    with pytest.raises(ValueError, match="z-score region"):
+        zscore_region(a, "brain")
 
 
 def test_unreadable_file_gives_one_clear_error(tmp_path):

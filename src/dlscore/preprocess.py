@@ -125,6 +125,35 @@ def canonical(image: sitk.Image) -> sitk.Image:
     return sitk.DICOMOrient(image, "LPS")
 
 
+#: where a z-score takes its mean and SD: every voxel above the volume's minimum (the whole field
+#: of view when the background is noise) or the voxels above an Otsu threshold (the head/body)
+ZSCORE_REGIONS = ("above_minimum", "otsu")
+
+
+def zscore_region(arr: np.ndarray, region: str = "above_minimum", tumour: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask (shape of ``arr``) of the voxels whose mean and SD z-score ``arr``.
+
+    ``region``: ``above_minimum`` keeps every voxel brighter than the volume's minimum (for
+    images whose background is exactly the minimum, e.g. skull-stripped MRI); ``otsu`` keeps the
+    voxels above the Otsu threshold of the volume's histogram (SimpleITK ``OtsuThreshold``, 128
+    bins), which separates head or body from a noisy background, so that the statistics do not
+    depend on how much air the field of view holds. ``tumour`` (bool, shape of ``arr``), when
+    given, is left out, so the tumour is expressed in units of the surrounding tissue. Falls
+    back to every voxel when the region is empty.
+    """
+    a = np.asarray(arr)
+    if region == "above_minimum":
+        sel = a > a.min()
+    elif region == "otsu":
+        img = sitk.GetImageFromArray(a.astype(np.float32))
+        sel = sitk.GetArrayFromImage(sitk.OtsuThreshold(img, 0, 1, 128)).astype(bool)
+    else:
+        raise ValueError(f"unknown z-score region {region!r} (use one of {', '.join(ZSCORE_REGIONS)})")
+    if tumour is not None:
+        sel = sel & ~tumour.astype(bool)
+    return sel if sel.any() else np.ones(a.shape, bool)
+
+
 def normalise(arr: np.ndarray, method: str, low: float | None = None, high: float | None = None,
               mask: np.ndarray | None = None) -> np.ndarray:
     """Map intensities to [0, 1] (float32).

@@ -134,7 +134,7 @@ def preprocess(config: Mapping[str, Any], manifest: str, patient: str, outdir: s
 def _load_normalised(config: Mapping[str, Any], predir: str, rater: str):
     import SimpleITK as sitk
 
-    from dlscore.preprocess import normalise
+    from dlscore.preprocess import normalise, zscore_region
     img_cfg = config["imaging"]
     mask_img = sitk.ReadImage(str(Path(predir) / f"mask_{rater}.nii.gz"))
     mask = sitk.GetArrayFromImage(mask_img).astype(bool)
@@ -146,7 +146,8 @@ def _load_normalised(config: Mapping[str, Any], predir: str, rater: str):
             continue
         arr = sitk.GetArrayFromImage(sitk.ReadImage(str(f)))
         spec = dict(img_cfg["normalise"][m])
-        vols[m] = normalise(arr, spec.pop("method"), mask=arr > arr.min(), **spec)
+        region = zscore_region(arr, spec.pop("region", "above_minimum"), mask if spec.pop("exclude_tumour", False) else None)
+        vols[m] = normalise(arr, spec.pop("method"), mask=region, **spec)
         present.append(m)
     return vols, mask, mask_img, present
 
