@@ -121,3 +121,14 @@ def test_the_tumour_mask_is_a_slice_channel_and_no_modality_may_take_its_name():
     cfg["imaging"]["modalities"] = ["t1pre", "flair", "t1post", "distance"]
     (err,) = _channel_problems(cfg)
     assert "named 'distance'" in str(err)
+
+
+def test_the_zscore_region_is_checked_against_the_schema():
+    from dlscore.config import check_config, load_config
+    from dlscore.errors import ManifestError
+    cfg = load_config(REPO / "config/lgg.yaml")
+    cfg["imaging"]["normalise"]["flair"] = {"method": "zscore", "region": "otsu", "exclude_tumour": True}
+    check_config(cfg)
+    cfg["imaging"]["normalise"]["flair"]["region"] = "brain"
+    with pytest.raises(ManifestError, match="imaging.normalise.flair.region"):
+        check_config(cfg)
