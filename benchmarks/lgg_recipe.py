@@ -54,7 +54,9 @@ ADOPTED_VARIATIONS = {
 }
 #: around the recipe adopted second (adopted_mask_distance): the z-score region of the normalisation
 MASK_DISTANCE = {**ADOPTED, **ADOPTED_VARIATIONS["mask_distance"]}
-NORMALISE_VARIATIONS = {"otsu": {"slices": "m10_distance_otsu"}, "otsu_nt": {"slices": "m10_distance_otsu_nt"}}
+NORMALISE_VARIATIONS = {"otsu": {"slices": "m10_distance_otsu"}, "otsu_nt": {"slices": "m10_distance_otsu_nt"},
+                        "tta": {"tta": True},
+                        "xy": {"slices": "m10_distance_xy", "channels": ["flair", "t1post", "mask", "distance", "lr", "ap"]}}
 RECIPES = {
     "base": {},
     "small": SMALL,
@@ -117,7 +119,27 @@ VARIANTS = {
                           "normalise": {"region": "otsu"}},
     "m10_distance_otsu_nt": {"margin_mm": 10.0, "channels": ["t1pre", "flair", "t1post", "mask", "distance"],
                              "normalise": {"region": "otsu", "exclude_tumour": True}},
+    # where in the head the slice lies: distance from the mid-sagittal plane and the anterior-posterior
+    # position, both relative to the head's extent (CoordConv-style constant maps; benchmark only)
+    "m10_distance_xy": {"margin_mm": 10.0, "channels": ["t1pre", "flair", "t1post", "mask", "distance", "lr", "ap"]},
 }
+LOCATION_CHANNELS = ("lr", "ap")
+
+
+def location_maps(flair: np.ndarray) -> dict:
+    """``lr`` (0 on the head's mid-sagittal plane, 1 at its left/right edge) and ``ap`` (0 most
+    anterior, 1 most posterior) for every voxel of a canonical LPS volume (z, y, x), the head
+    being the voxels above FLAIR's Otsu threshold (1st-99th percentile of their coordinates)."""
+    from dlscore.preprocess import zscore_region
+    head = zscore_region(flair, "otsu")
+    _, yy, xx = np.nonzero(head)
+    (x0, x1), (y0, y1) = np.percentile(xx, [1, 99]), np.percentile(yy, [1, 99])
+    z, y, x = np.indices(flair.shape, dtype=np.float32)
+    lr = np.clip(np.abs(x - (x0 + x1) / 2) / max((x1 - x0) / 2, 1.0), 0, 1)
+    ap = np.clip((y - y0) / max(y1 - y0, 1.0), 0, 1)
+    return {"lr": lr.astype(np.float32), "ap": ap.astype(np.float32)}
+
+
 def variant_slices(results: Path, cfg: dict, name: str, pids) -> Path:
     """Slice files of the ``name`` variant of every patient in ``pids`` (built once, cached
     under ``results/ablation_slices/<name>/``)."""
@@ -132,6 +154,8 @@ def variant_slices(results: Path, cfg: dict, name: str, pids) -> Path:
         if f.exists():
             continue
         vols, mask, img, _ = _load_normalised(cfg, str(results / "preprocessed" / pid), "r1")
+        if set(LOCATION_CHANNELS) & set(sc["channels"]):
+            vols.update(location_maps(vols["flair"]))
         for c in sc["channels"]:
             if "@" in c:
                 seq, dz = c.split("@")
@@ -157,6 +181,12 @@ def _load(pids, channels, slice_channels, slice_dir: Path):
         ys.append(np.full(len(ss.images), int(y)))
         ps.append(np.full(len(ss.images), pid, dtype=object))
     return SliceData(np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys), np.concatenate(ps))
+
+
+def dihedral_views(x: np.ndarray) -> list:
+    """The 8 flips/quarter turns of slices ``x`` (N, C, H, W), the transforms training augments
+    with (test-time augmentation: the prediction is the mean over them)."""
+    return [np.rot90(v, r, axes=(-2, -1)) for v in (x, x[..., ::-1]) for r in range(4)]
 
 
 def run_recipe(man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int, fraction: float, threads: int,
@@ -186,7 +216,9 @@ def run_recipe(man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int,
                                    progress=False)
             net = build_model(spec, tr.x.shape[1])
             net.load_state_dict(state)
-            probs.append(predict_slices(net, ho.x, torch.device("cpu")))
+            views = dihedral_views(ho.x) if spec.get("tta") else [ho.x]
+            probs.append(np.mean([predict_slices(net, np.ascontiguousarray(v), torch.device("cpu")) for v in views],
+                                 axis=0))
         oof.update(patient_mean(np.mean(probs, axis=0), ho.patient).to_dict())
     return pd.Series(oof), time.perf_counter() - t0
 
