@@ -115,6 +115,9 @@ def test_every_number_of_the_methods_text_comes_from_the_run(config):
     (("split", "method", "kfold"), "stratified 5-fold cross-validation"),
     (("slices", "channels", ["pet", "ct", "fusion", "mask"]), "The mask channel is r1's tumour mask"),
     (("slices", "channels", ["pet", "ct", "distance"]), "exp(d / 5.0 mm)) of the signed 3-D distance"),
+    (("imaging", "normalise", {"ct": {"method": "zscore", "region": "otsu", "exclude_tumour": True},
+                               "pet": {"method": "window", "low": 0.0, "high": 15.0}}),
+     "CT z-score over the voxels above the Otsu threshold (head/body), tumour excluded"),
 ])
 def test_the_methods_text_changes_with_the_config(config, edit, expect):
     t = _tables()

@@ -120,12 +120,19 @@ def _patients(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) 
     return "\n".join(lines)
 
 
+def _zscore_words(spec: Mapping[str, Any]) -> str:
+    """How a z-scored modality was normalised, in words (its mean and SD region)."""
+    region = ("the voxels above the Otsu threshold (head/body)" if spec.get("region") == "otsu"
+              else "the voxels above the volume's minimum")
+    return f"z-score over {region}{', tumour excluded' if spec.get('exclude_tumour') else ''}"
+
+
 def _imaging(s: Mapping[str, Any], t: Mapping[str, pd.DataFrame], cite: _Refs) -> str:
     if scores_mode(s):
         return ""
     im, sl = s["imaging"], s["slices"]
     norm = "; ".join(f"{m.upper()} {v['method']} [{v['low']}, {v['high']}]" if v.get("method") == "window"
-                     else f"{m.upper()} {v.get('method')}" for m, v in im.get("normalise", {}).items())
+                     else f"{m.upper()} {_zscore_words(v)}" for m, v in im.get("normalise", {}).items())
     raters = list(im["raters"])
     lines = [f"Images ({', '.join(m.upper() for m in im['modalities'])}) were resampled onto the "
              f"{im['reference'].upper()} grid and scaled to [0, 1] per modality ({norm}).",
