@@ -55,7 +55,7 @@ ADOPTED_VARIATIONS = {
 #: around the recipe adopted second (adopted_mask_distance): the z-score region of the normalisation
 MASK_DISTANCE = {**ADOPTED, **ADOPTED_VARIATIONS["mask_distance"]}
 NORMALISE_VARIATIONS = {"otsu": {"slices": "m10_distance_otsu"}, "otsu_nt": {"slices": "m10_distance_otsu_nt"},
-                        "tta": {"tta": True},
+                        "tta": {"tta": True}, "int2": {"intensity_augment": 0.2}, "int4": {"intensity_augment": 0.4},
                         "xy": {"slices": "m10_distance_xy", "channels": ["flair", "t1post", "mask", "distance", "lr", "ap"]}}
 RECIPES = {
     "base": {},
@@ -197,6 +197,7 @@ def run_recipe(man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int,
 
     from dlscore.folds import fold_patients, site_folds, stratified_folds
     from dlscore.models import build_model
+    from dlscore.slices import intensity_channel_indices
     from dlscore.train import patient_mean, predict_slices, train_model
     dev = man[(man["role"] == "development") & man["label"].notna()].copy()
     by_pid = dev.set_index("patient_id")
@@ -213,7 +214,7 @@ def run_recipe(man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int,
         probs = []
         for m in range(int(spec.get("ensemble", 1))):
             state, _ = train_model(tr, va, spec, seed + 1000 * f + 7919 * m, device="cpu", threads=threads,
-                                   progress=False)
+                                   progress=False, intensity_channels=intensity_channel_indices(spec["channels"]))
             net = build_model(spec, tr.x.shape[1])
             net.load_state_dict(state)
             views = dihedral_views(ho.x) if spec.get("tta") else [ho.x]

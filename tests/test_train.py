@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dlscore.models import build_model
-from dlscore.train import (SliceData, augment_batch, mixup_batch, patient_mean, predict_slices, recalibrate_batchnorm,
+from dlscore.train import (SliceData, augment_batch, jitter_intensity, mixup_batch, patient_mean, predict_slices, recalibrate_batchnorm,
                            scheduled_lr, train_model)
 
 SPEC = {"arch": "sres", "widths": [4, 8, 8, 8], "n_features": 16, "epochs": 4, "batch_size": 16,
@@ -216,3 +216,25 @@ def test_without_validation_patients_all_epochs_run_and_the_last_is_kept():
     assert _same(state, last)
     shorter, _ = train_model(tr, none, {**spec, "epochs": SPEC["epochs"] - 1}, seed=5, progress=False, device="cpu")
     assert not _same(state, shorter)  # the last epoch's weights, not an earlier one's
+
+
+def test_intensity_jitter_changes_image_channels_only_seeded_and_bounded():
+    """Channels 0 and 2 are images, 1 is the mask: the mask comes back bit-identical, the
+    images change per sample and channel within [0, 1], the same seed gives the same draw,
+    and strength 0 is the identity."""
+    from dlscore.slices import intensity_channel_indices
+    chans = intensity_channel_indices(["flair", "mask", "t1post", "distance"])
+    assert chans == [0, 2]
+    x = torch.rand((6, 4, 8, 8), generator=torch.Generator().manual_seed(1))
+    a = jitter_intensity(x, 0.4, chans, torch.Generator().manual_seed(7))
+    b = jitter_intensity(x, 0.4, chans, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+    assert torch.equal(a[:, [1, 3]], x[:, [1, 3]])
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+    diff = (a - x).abs().mean(dim=(-2, -1))[:, chans]
+    assert bool((diff > 1e-4).all()) and len(set(diff.flatten().round(decimals=5).tolist())) == diff.numel()
+    assert jitter_intensity(x, 0.0, chans, torch.Generator()) is x
+    # a uniform slice keeps its contrast (none to stretch); only brightness and gamma move it
+    flat = torch.full((1, 1, 4, 4), 0.5)
+    out = jitter_intensity(flat, 0.3, [0], torch.Generator().manual_seed(3))
+    assert float(out.std()) == 0.0

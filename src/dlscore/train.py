@@ -96,6 +96,28 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return out
 
 
+def jitter_intensity(x: torch.Tensor, strength: float, channels, gen: torch.Generator) -> torch.Tensor:
+    """Random contrast, brightness and gamma of the image channels, one draw per sample and channel.
+
+    x: (N, C, H, W) in [0, 1] (the normalised slices). For each sample and each channel index in
+    ``channels`` (the image intensities; mask-derived channels are left alone), with s =
+    ``strength`` and u ~ U(-1, 1) drawn three times: contrast about the slice-channel mean by
+    exp(s u1), a shift of s u2 / 2, clipping to [0, 1], then gamma exp(s u3). This mimics the
+    scanner- and site-dependent contrast that a z-score does not remove. ``strength`` 0 returns
+    ``x`` unchanged."""
+    if strength <= 0 or not len(channels):
+        return x
+    idx = torch.as_tensor(list(channels), dtype=torch.long)
+    u = torch.rand((x.shape[0], len(idx), 3), generator=gen) * 2 - 1
+    c, b, g = (u[..., k, None, None] * strength for k in range(3))
+    img = x[:, idx]
+    mean = img.mean(dim=(-2, -1), keepdim=True)
+    img = ((img - mean) * torch.exp(c) + mean + b / 2).clamp(0.0, 1.0) ** torch.exp(g)
+    out = x.clone()
+    out[:, idx] = img
+    return out
+
+
 @torch.no_grad()
 def predict_slices(model: nn.Module, x: np.ndarray, device: torch.device, batch: int = 256,
                    with_features: bool = False):
@@ -230,14 +252,17 @@ def scheduled_lr(spec: Mapping[str, Any], epoch: int) -> float:
 
 
 def _epoch(step: _Step, xt: torch.Tensor, yt: torch.Tensor, spec: Mapping[str, Any], seed: int, epoch: int,
-           progress_desc: str | None) -> float:
+           progress_desc: str | None, intensity_channels=None) -> float:
     """One pass over the training slices in a seeded order (batches of ``spec.batch_size``,
-    optional flips/rotations and mixup); the mean training loss."""
+    optional flips/rotations, intensity jitter of ``intensity_channels`` (None: all) and
+    mixup); the mean training loss."""
     gen = torch.Generator().manual_seed(int(seed) * 1000 + epoch)
     torch.manual_seed(int(seed) * 1000 + epoch)
     for group in step.opt.param_groups:
         group["lr"] = scheduled_lr(spec, epoch)
     bs, mixup = int(spec.get("batch_size", 64)), float(spec.get("mixup", 0.0))
+    jitter = float(spec.get("intensity_augment", 0.0))
+    chans = range(xt.shape[1]) if intensity_channels is None else intensity_channels
     order = torch.randperm(len(yt), generator=gen)
     step.model.train()
     total, count = 0.0, 0
@@ -255,6 +280,8 @@ def _epoch(step: _Step, xt: torch.Tensor, yt: torch.Tensor, spec: Mapping[str, A
         xb, yb = xt[idx], yt[idx]
         if spec.get("augment", True):
             xb = augment_batch(xb, gen)
+        if jitter > 0:
+            xb = jitter_intensity(xb, jitter, chans, gen)
         if mixup > 0:
             xb, yb = mixup_batch(xb, yb, mixup, gen)
         total += step(xb, yb) * len(idx)
@@ -294,8 +321,11 @@ def _make_step(model: nn.Module, opt: torch.optim.Optimizer, y: np.ndarray, spec
 
 def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed: int,
                 checkpoint: str | Path | None = None, device: str = "auto", threads: int | None = None,
-                progress: bool = True, fingerprint: str = "") -> tuple[dict, pd.DataFrame]:
+                progress: bool = True, fingerprint: str = "", intensity_channels=None) -> tuple[dict, pd.DataFrame]:
     """Train ``spec['arch']`` and return (best state_dict, per-epoch history).
+
+    ``intensity_channels``: indices of the channels holding image intensities, the ones
+    ``spec.intensity_augment`` jitters (None: every channel).
 
     A ``checkpoint`` written by an interrupted run is resumed only when its ``fingerprint``
     (the caller's digest of data, spec and seed) equals this run's; otherwise training
@@ -328,7 +358,7 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
             break
         t0 = time.perf_counter()
         train_loss = _epoch(step, xt, yt, spec, seed, epoch,
-                            f"epoch {epoch + 1}/{epochs}" if progress else None)
+                            f"epoch {epoch + 1}/{epochs}" if progress else None, intensity_channels)
         recalibrate_batchnorm(model, train.x, dev)
         if len(val.y):
             vloss, vauc = _val_metrics(model, val, dev, nn.BCEWithLogitsLoss())

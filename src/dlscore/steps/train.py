@@ -52,6 +52,7 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
     seeded, checkpointed and resumable; write its weights, history and model card."""
     import torch
 
+    from dlscore.slices import intensity_channel_indices
     from dlscore.train import SliceData, train_model, write_tensorboard
     spec = dict(config["models"][model_name])
     man = pd.read_parquet(validated)
@@ -82,7 +83,8 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
         state, h = train_model(tr, va, spec, seeds[m],
                                ckpt if m == 0 else ckpt.with_name(f"checkpoint_member{m + 1}.pt"),
                                config.get("device", "auto"), threads, progress=False,
-                               fingerprint=digest.hexdigest() + (f":member{m + 1}" if m else ""))
+                               fingerprint=digest.hexdigest() + (f":member{m + 1}" if m else ""),
+                               intensity_channels=intensity_channel_indices(spec["channels"]))
         states.append(state)
         hists.append(h.assign(member=m + 1) if k > 1 else h)
     hist = pd.concat(hists, ignore_index=True)
