@@ -191,14 +191,15 @@ def test_cosine_schedule_anneals_from_lr_to_zero_and_is_recorded_per_epoch():
     assert hist["lr"].tolist() == pytest.approx(lrs)
 
 
-def test_mixup_training_is_deterministic_resumable_and_learns(tmp_path):
+@pytest.mark.parametrize("option", [{"mixup": 0.4}, {"intensity_augment": 0.3}])
+def test_random_training_options_are_deterministic_resumable_and_learn(tmp_path, option):
     tr, va = _data(seed=0), _data(seed=1)
-    spec = {**SPEC, "mixup": 0.4}
+    spec = {**SPEC, **option}
     s1, h1 = train_model(tr, va, spec, seed=5, progress=False, device="cpu")
     s2, _ = train_model(tr, va, spec, seed=5, progress=False, device="cpu")
     assert _same(s1, s2)
     plain, _ = train_model(tr, va, SPEC, seed=5, progress=False, device="cpu")
-    assert not _same(s1, plain)  # mixup changes what is learned
+    assert not _same(s1, plain)  # the option changes what is learned
     ckpt = tmp_path / "ckpt.pt"
     train_model(tr, va, {**spec, "epochs": 2}, seed=5, checkpoint=ckpt, progress=False, device="cpu")
     resumed, _ = train_model(tr, va, spec, seed=5, checkpoint=ckpt, progress=False, device="cpu")
