@@ -322,10 +322,8 @@ def _make_step(model: nn.Module, opt: torch.optim.Optimizer, y: np.ndarray, spec
 def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed: int,
                 checkpoint: str | Path | None = None, device: str = "auto", threads: int | None = None,
                 progress: bool = True, fingerprint: str = "", intensity_channels=None) -> tuple[dict, pd.DataFrame]:
-    """Train ``spec['arch']`` and return (best state_dict, per-epoch history).
-
-    ``intensity_channels``: indices of the channels holding image intensities, the ones
-    ``spec.intensity_augment`` jitters (None: every channel).
+    """Train ``spec['arch']`` and return (best state_dict, per-epoch history); ``spec.intensity_augment``
+    jitters the channels at ``intensity_channels`` (the images; None: every channel).
 
     A ``checkpoint`` written by an interrupted run is resumed only when its ``fingerprint``
     (the caller's digest of data, spec and seed) equals this run's; otherwise training
