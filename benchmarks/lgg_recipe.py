@@ -13,8 +13,9 @@ without looking at them.
 
 Recipes are overrides of the ``models.sres_mri`` entry of ``config/lgg.yaml`` (see
 :data:`RECIPES`); ``channels`` picks the input channels, ``slices`` a slice-extraction variant
-(:data:`VARIANTS`: mask channel, margin, all slices, 2.5D neighbours), built once from the
-run's preprocessed volumes under ``results/lgg/ablation_slices/``. ``--table`` prints the
+(:data:`VARIANTS`: mask channel, margin, all slices, 2.5D neighbours, z-score region, location
+channels), built once from the run's preprocessed volumes under ``results/lgg/ablation_slices/``;
+``tta: true`` scores each held-out slice as the mean over its 8 flips/quarter turns. ``--table`` prints the
 Markdown table of ``benchmarks/README.md`` from the CSV.
 """
 
