@@ -132,3 +132,20 @@ def test_the_zscore_region_is_checked_against_the_schema():
     cfg["imaging"]["normalise"]["flair"]["region"] = "brain"
     with pytest.raises(ManifestError, match="imaging.normalise.flair.region"):
         check_config(cfg)
+
+
+@pytest.mark.parametrize("spec, words", [
+    ({"method": "window", "low": 400.0, "high": -1000.0}, "needs low < high"),
+    ({"method": "window", "high": 400.0}, "needs low < high"),
+    ({"method": "window", "low": -1000.0, "high": 400.0, "region": "otsu"}, "does not use ['region']"),
+    ({"method": "zscore", "low": 0.0}, "does not use ['low']"),
+    ({"method": "zscore", "regoin": "otsu"}, "did you mean 'region'"),
+])
+def test_a_normalisation_setting_its_method_would_ignore_or_lacks_is_refused(spec, words):
+    from dlscore.config import check_config
+    from dlscore.errors import ManifestError
+    cfg = load_config(REPO / "config/demo.yaml")
+    cfg["imaging"]["normalise"]["ct"] = spec
+    with pytest.raises(ManifestError) as e:
+        check_config(cfg)
+    assert words in str(e.value) and "imaging.normalise.ct" in str(e.value)

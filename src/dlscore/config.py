@@ -156,7 +156,7 @@ def check_config(config: Mapping[str, Any], schema: str | Path = SCHEMA) -> None
                     problems.append(InputError(f"optional modality '{m}' is not a non-reference modality",
                                                "list only non-reference imaging.modalities",
                                                where="imaging.optional_modalities"))
-            problems += _channel_problems(config)
+            problems += _channel_problems(config) + _normalise_problems(img)
         from dlscore.study import model_names
         names = set(model_names(config)) if scores else set(config["run_models"])
         names |= set((config.get("clinical", {}).get("reference_markers") or {}))
@@ -171,6 +171,27 @@ def check_config(config: Mapping[str, Any], schema: str | Path = SCHEMA) -> None
                                                    where=f"clinical.{key}"))
     if problems:
         raise ManifestError(problems, "the configuration")
+
+
+def _normalise_problems(imaging: Mapping[str, Any]) -> list:
+    """Normalisation settings that the method would ignore or that it lacks: a window needs
+    ``low`` < ``high`` and takes no z-score region; a z-score takes no window."""
+    from dlscore.errors import InputError
+    out = []
+    for m, spec in (imaging.get("normalise") or {}).items():
+        where = f"imaging.normalise.{m}"
+        if spec["method"] == "window":
+            if "low" not in spec or "high" not in spec or not spec["low"] < spec["high"]:
+                out.append(InputError(f"the window of '{m}' needs low < high (has low={spec.get('low')}, "
+                                      f"high={spec.get('high')})", "give low and high in the image's unit "
+                                      "(HU, SUV), low below high", where=where))
+            extra = [k for k in ("region", "exclude_tumour") if k in spec]
+        else:
+            extra = [k for k in ("low", "high") if k in spec]
+        if extra:
+            out.append(InputError(f"'{m}' is normalised by {spec['method']}, which does not use {extra}",
+                                  f"remove {extra} or change the method", where=where))
+    return out
 
 
 def _channel_problems(config: Mapping[str, Any]) -> list:
