@@ -114,6 +114,8 @@ MASK_CHANNEL = "mask"
 DISTANCE_CHANNEL = "distance"
 #: channels made from the mask rather than read from an image (no modality may take these names)
 MASK_DERIVED_CHANNELS = (MASK_CHANNEL, DISTANCE_CHANNEL)
+#: channels that are not an imaging modality: the PET/CT fusion and those made from the mask
+DERIVED_CHANNELS = ("fusion", *MASK_DERIVED_CHANNELS)
 
 
 def intensity_channel_indices(channels: Sequence[str]) -> list[int]:
@@ -121,8 +123,6 @@ def intensity_channel_indices(channels: Sequence[str]) -> list[int]:
     fusion), i.e. every channel but the mask-derived ones, which intensity augmentation must
     leave alone."""
     return [i for i, c in enumerate(channels) if c not in MASK_DERIVED_CHANNELS]
-#: channels that are not an imaging modality: the PET/CT fusion and those made from the mask
-DERIVED_CHANNELS = ("fusion", *MASK_DERIVED_CHANNELS)
 
 
 def distance_map(mask_zyx: np.ndarray, spacing_xyz: Sequence[float], scale_mm: float = 5.0) -> np.ndarray:

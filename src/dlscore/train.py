@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -96,7 +96,7 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return out
 
 
-def jitter_intensity(x: torch.Tensor, strength: float, channels, gen: torch.Generator) -> torch.Tensor:
+def jitter_intensity(x: torch.Tensor, strength: float, channels: Sequence[int], gen: torch.Generator) -> torch.Tensor:
     """Random contrast, brightness and gamma of the image channels, one draw per sample and channel.
 
     x: (N, C, H, W) in [0, 1] (the normalised slices). For each sample and each channel index in
@@ -252,7 +252,7 @@ def scheduled_lr(spec: Mapping[str, Any], epoch: int) -> float:
 
 
 def _epoch(step: _Step, xt: torch.Tensor, yt: torch.Tensor, spec: Mapping[str, Any], seed: int, epoch: int,
-           progress_desc: str | None, intensity_channels=None) -> float:
+           progress_desc: str | None, intensity_channels: Sequence[int] | None = None) -> float:
     """One pass over the training slices in a seeded order (batches of ``spec.batch_size``,
     optional flips/rotations, intensity jitter of ``intensity_channels`` (None: all) and
     mixup); the mean training loss."""
@@ -321,7 +321,8 @@ def _make_step(model: nn.Module, opt: torch.optim.Optimizer, y: np.ndarray, spec
 
 def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed: int,
                 checkpoint: str | Path | None = None, device: str = "auto", threads: int | None = None,
-                progress: bool = True, fingerprint: str = "", intensity_channels=None) -> tuple[dict, pd.DataFrame]:
+                progress: bool = True, fingerprint: str = "",
+                intensity_channels: Sequence[int] | None = None) -> tuple[dict, pd.DataFrame]:
     """Train ``spec['arch']`` and return (best state_dict, per-epoch history); ``spec.intensity_augment``
     jitters the channels at ``intensity_channels`` (the images; None: every channel).
 

@@ -146,7 +146,8 @@ def _load_normalised(config: Mapping[str, Any], predir: str, rater: str):
             continue
         arr = sitk.GetArrayFromImage(sitk.ReadImage(str(f)))
         spec = dict(img_cfg["normalise"][m])
-        region = zscore_region(arr, spec.pop("region", "above_minimum"), mask if spec.pop("exclude_tumour", False) else None)
+        region = zscore_region(arr, spec.pop("region", "above_minimum"),
+                               mask if spec.pop("exclude_tumour", False) else None)
         vols[m] = normalise(arr, spec.pop("method"), mask=region, **spec)
         present.append(m)
     return vols, mask, mask_img, present
