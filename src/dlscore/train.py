@@ -323,14 +323,13 @@ def train_model(train: SliceData, val: SliceData, spec: Mapping[str, Any], seed:
                 checkpoint: str | Path | None = None, device: str = "auto", threads: int | None = None,
                 progress: bool = True, fingerprint: str = "",
                 intensity_channels: Sequence[int] | None = None) -> tuple[dict, pd.DataFrame]:
-    """Train ``spec['arch']`` and return (best state_dict, per-epoch history); ``spec.intensity_augment``
-    jitters the channels at ``intensity_channels`` (the images; None: every channel).
-
-    A ``checkpoint`` written by an interrupted run is resumed only when its ``fingerprint``
-    (the caller's digest of data, spec and seed) equals this run's; otherwise training
-    starts afresh (a changed config must not continue from stale weights). Early stopping on
-    the validation loss (``spec.patience`` epochs without improvement); with no validation
-    slices (``val`` empty) all ``spec.epochs`` epochs run and the last epoch's weights are kept."""
+    """Train ``spec['arch']``; (best state_dict, per-epoch history). ``spec.intensity_augment``
+    jitters the channels at ``intensity_channels`` (the images; None: all). A ``checkpoint``
+    written by an interrupted run is resumed only when its ``fingerprint`` (the caller's digest
+    of data, spec and seed) equals this run's; otherwise training starts afresh (a changed config
+    must not continue from stale weights). Early stopping on the validation loss
+    (``spec.patience`` epochs without improvement); with no validation slices (``val`` empty)
+    all ``spec.epochs`` epochs run and the last epoch's weights are kept."""
     set_determinism(seed, threads)
     dev = pick_device(device)
     model = build_model(spec, train.x.shape[1]).to(dev)
