@@ -53,11 +53,12 @@ ADOPTED_VARIATIONS = {
     "distance": {"slices": "m10_distance", "channels": ["flair", "t1post", "distance"]},
     "mask_distance": {"slices": "m10_distance", "channels": ["flair", "t1post", "mask", "distance"]},
 }
-#: around the recipe adopted second (adopted_mask_distance): the z-score region of the normalisation
+#: around the recipe adopted second (adopted_mask_distance): changes aimed at the site shift (z-score
+#: region, test-time augmentation, intensity jitter, location channels), the ``md_*`` recipes
 MASK_DISTANCE = {**ADOPTED, **ADOPTED_VARIATIONS["mask_distance"]}
-NORMALISE_VARIATIONS = {"otsu": {"slices": "m10_distance_otsu"}, "otsu_nt": {"slices": "m10_distance_otsu_nt"},
-                        "tta": {"tta": True}, "int2": {"intensity_augment": 0.2}, "int4": {"intensity_augment": 0.4},
-                        "xy": {"slices": "m10_distance_xy", "channels": ["flair", "t1post", "mask", "distance", "lr", "ap"]}}
+MASK_DISTANCE_VARIATIONS = {"otsu": {"slices": "m10_distance_otsu"}, "otsu_nt": {"slices": "m10_distance_otsu_nt"},
+                            "tta": {"tta": True}, "int2": {"intensity_augment": 0.2}, "int4": {"intensity_augment": 0.4},
+                            "xy": {"slices": "m10_distance_xy", "channels": ["flair", "t1post", "mask", "distance", "lr", "ap"]}}
 RECIPES = {
     "base": {},
     "small": SMALL,
@@ -95,7 +96,7 @@ RECIPES = {
     "ft_m10_mask_all_cos12": ADOPTED,
     # around ADOPTED: one change each (the last one, mask_distance, is config/lgg.yaml since 2026-11-25 noon)
     **{f"adopted_{k}": {**ADOPTED, **v} for k, v in ADOPTED_VARIATIONS.items()},
-    **{f"md_{k}": {**MASK_DISTANCE, **v} for k, v in NORMALISE_VARIATIONS.items()},
+    **{f"md_{k}": {**MASK_DISTANCE, **v} for k, v in MASK_DISTANCE_VARIATIONS.items()},
     # the MRI design's per-sequence ResNet encoders + transformer fusion (config/lgg.yaml resnet_fusion)
     "fusion_r101_w16": {"arch": "seqfusion", "depth": 101, "width": 16, "n_features": 256, "heads": 4, "layers": 1,
                         "dropout": 0.1, "epochs": 12, "patience": 4, "batch_size": 32, "lr": 0.0003},
@@ -206,6 +207,7 @@ def run_recipe(man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int,
     dev["split"], dev["fold"] = "development", folds.to_numpy()
     lab = by_pid["label"]
     oof, t0 = {}, time.perf_counter()
+    images = intensity_channel_indices(spec["channels"])
     for f in sorted(dev["fold"].unique()):
         who = fold_patients(dev, f, fraction, seed)
         if not spec.get("inner", True):  # train on the whole of the other folds, no early stopping
@@ -215,7 +217,7 @@ def run_recipe(man: pd.DataFrame, spec: dict, slice_channels, k: int, seed: int,
         probs = []
         for m in range(int(spec.get("ensemble", 1))):
             state, _ = train_model(tr, va, spec, seed + 1000 * f + 7919 * m, device="cpu", threads=threads,
-                                   progress=False, intensity_channels=intensity_channel_indices(spec["channels"]))
+                                   progress=False, intensity_channels=images)
             net = build_model(spec, tr.x.shape[1])
             net.load_state_dict(state)
             views = dihedral_views(ho.x) if spec.get("tta") else [ho.x]

@@ -146,9 +146,10 @@ def _load_normalised(config: Mapping[str, Any], predir: str, rater: str):
             continue
         arr = sitk.GetArrayFromImage(sitk.ReadImage(str(f)))
         spec = dict(img_cfg["normalise"][m])
+        method = spec.pop("method")
         region = zscore_region(arr, spec.pop("region", "above_minimum"),
-                               mask if spec.pop("exclude_tumour", False) else None)
-        vols[m] = normalise(arr, spec.pop("method"), mask=region, **spec)
+                               mask if spec.pop("exclude_tumour", False) else None) if method == "zscore" else None
+        vols[m] = normalise(arr, method, mask=region, **spec)
         present.append(m)
     return vols, mask, mask_img, present
 

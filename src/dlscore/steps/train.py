@@ -77,6 +77,7 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
     base = int(config["seed"]) + (0 if fold is None else 1000 * int(fold))
     seeds = [base + 7919 * m for m in range(k)]
     states, hists = [], []
+    images = intensity_channel_indices(spec["channels"])
     for m in range(k):
         if k > 1:
             logging.getLogger(__name__).info("ensemble member %d of %d (seed %d)", m + 1, k, seeds[m])
@@ -84,7 +85,7 @@ def train(config: Mapping[str, Any], model_name: str, validated: str, slice_file
                                ckpt if m == 0 else ckpt.with_name(f"checkpoint_member{m + 1}.pt"),
                                config.get("device", "auto"), threads, progress=False,
                                fingerprint=digest.hexdigest() + (f":member{m + 1}" if m else ""),
-                               intensity_channels=intensity_channel_indices(spec["channels"]))
+                               intensity_channels=images)
         states.append(state)
         hists.append(h.assign(member=m + 1) if k > 1 else h)
     hist = pd.concat(hists, ignore_index=True)
